@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs what EfficientViT.MLNet needs on a Linux machine, idempotently, and says what it does:
+#  - the Fashion-MNIST data set (Debian package dataset-fashion-mnist), used by the demo and some tests;
+#  - a libstdc++ new enough for TorchSharp's native glue (GLIBCXX_3.4.32, GCC 13+). Debian 12 ships
+#    GCC 12's, so there the library is taken from Debian 13 (trixie), pinned low so that nothing else
+#    is upgraded by default.
+# Nothing is done when everything is already present.
+set -euo pipefail
+
+say() { printf '[setup] %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO="__none__"; fi
+fi
+as_root() {
+  if [ "$SUDO" = "__none__" ]; then
+    say "needs root to run: $*  (run this script as root or install sudo)"; return 1
+  fi
+  $SUDO "$@"
+}
+
+FASHION_DIR=/usr/share/datasets/fashion-mnist
+NEEDED_GLIBCXX=GLIBCXX_3.4.32
+
+find_libstdcxx() {
+  local p
+  for p in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/aarch64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6 /usr/lib/libstdc++.so.6; do
+    [ -e "$p" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+has_glibcxx() {
+  local lib; lib=$(find_libstdcxx) || return 1
+  grep -aq "$NEEDED_GLIBCXX" "$lib"
+}
+
+apt_updated=0
+apt_update_once() {
+  if [ $apt_updated = 0 ]; then
+    say "apt-get update"
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+}
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  say "not a Debian-like system: install Fashion-MNIST to $FASHION_DIR and a libstdc++ with $NEEDED_GLIBCXX yourself."
+else
+  if [ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ]; then
+    say "Fashion-MNIST present in $FASHION_DIR"
+  else
+    apt_update_once
+    say "installing dataset-fashion-mnist"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  fi
+
+  if has_glibcxx; then
+    say "libstdc++ provides $NEEDED_GLIBCXX (TorchSharp's native prerequisite is met)"
+  else
+    . /etc/os-release
+    if [ "${ID:-}" = "debian" ] && [ "${VERSION_ID:-}" = "12" ]; then
+      say "libstdc++ lacks $NEEDED_GLIBCXX (Debian 12 has GCC 12's); installing libstdc++6 from Debian 13 (trixie), pinned low"
+      if [ ! -f /etc/apt/sources.list.d/efficientvit-trixie.sources ]; then
+        as_root tee /etc/apt/sources.list.d/efficientvit-trixie.sources >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+        as_root tee /etc/apt/preferences.d/efficientvit-trixie >/dev/null <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+        apt_updated=0
+      fi
+      apt_update_once
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+      has_glibcxx || { say "libstdc++6 from trixie did not provide $NEEDED_GLIBCXX"; exit 1; }
+      say "libstdc++ now provides $NEEDED_GLIBCXX"
+    else
+      say "libstdc++ lacks $NEEDED_GLIBCXX: TorchSharp needs GCC 13's libstdc++ or newer (Ubuntu 24.04+, Debian 13+)."
+      exit 1
+    fi
+  fi
+fi

@@ -1,0 +1,59 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Modeling;
+
+/// <summary>
+/// Batch normalization followed by a linear classifier (official <c>BN_Linear</c>; children <c>bn</c>
+/// and <c>l</c>). The linear weight starts truncated-normal with std 0.02 and the bias at 0.
+/// </summary>
+public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
+{
+    private BatchNorm1d? bn;
+    private readonly Linear l;
+
+    /// <summary>Creates the classifier from <paramref name="inFeatures"/> features to <paramref name="outFeatures"/> outputs.</summary>
+    public BNLinear(long inFeatures, long outFeatures, double std = 0.02) : base(nameof(BNLinear))
+    {
+        bn = nn.BatchNorm1d(inFeatures);
+        l = nn.Linear(inFeatures, outFeatures);
+        using (no_grad())
+        {
+            nn.init.trunc_normal_(l.weight, std: std);
+            l.bias!.zero_();
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>Input features.</summary>
+    public long InFeatures => l.in_features;
+
+    /// <summary>Outputs (classes).</summary>
+    public long OutFeatures => l.out_features;
+
+    /// <summary>The linear layer.</summary>
+    public Linear Linear => l;
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => bn is null ? l.forward(x) : l.forward(bn.forward(x));
+
+    /// <summary>Folds the normalization into the linear layer: W·diag(s) and W·(β − μ·s) + b with s = γ/√(σ²+ε).</summary>
+    public void FuseBatchNorm()
+    {
+        if (bn is null) return;
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
+            var shift = bn.bias! - bn.running_mean! * scale;
+            var weight = l.weight * scale.unsqueeze(0);
+            var bias = l.weight.matmul(shift) + l.bias!;
+            l.weight = new Parameter(weight.contiguous().MoveToOuterDisposeScope());
+            l.bias = new Parameter(bias.contiguous().MoveToOuterDisposeScope());
+        }
+        register_module(nameof(bn), null!);
+        bn.Dispose();
+        bn = null;
+    }
+}

@@ -1,0 +1,57 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Modeling;
+
+/// <summary>
+/// Convolution without bias followed by batch normalization (official <c>Conv2d_BN</c>; children
+/// <c>c</c> and <c>bn</c>). <see cref="FuseBatchNorm"/> folds the normalization into the convolution,
+/// after which the module holds <c>c.weight</c> and <c>c.bias</c> only.
+/// </summary>
+public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
+{
+    private readonly Conv2d c;
+    private BatchNorm2d? bn;
+
+    /// <summary>Creates the pair; the normalization's scale starts at <paramref name="bnWeightInit"/> and its shift at 0.</summary>
+    public Conv2dBN(long inChannels, long outChannels, long kernelSize = 1, long stride = 1, long padding = 0, long groups = 1, double bnWeightInit = 1.0)
+        : base(nameof(Conv2dBN))
+    {
+        c = nn.Conv2d(inChannels, outChannels, kernelSize, stride, padding, groups: groups, bias: false);
+        bn = nn.BatchNorm2d(outChannels);
+        using (no_grad())
+        {
+            bn.weight.fill_(bnWeightInit);
+            bn.bias!.zero_();
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>The convolution (with bias once fused).</summary>
+    public Conv2d Conv => c;
+
+    /// <summary>The batch normalization, or null once fused.</summary>
+    public BatchNorm2d? BatchNorm => bn;
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => bn is null ? c.forward(x) : bn.forward(c.forward(x));
+
+    /// <summary>Folds the running statistics and affine parameters of <c>bn</c> into <c>c</c>: w·γ/√(σ²+ε) and β − μ·γ/√(σ²+ε).</summary>
+    public void FuseBatchNorm()
+    {
+        if (bn is null) return;
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
+            var weight = c.weight * scale.view(-1, 1, 1, 1);
+            var bias = bn.bias! - bn.running_mean! * scale;
+            c.weight = new Parameter(weight.contiguous().MoveToOuterDisposeScope());
+            c.bias = new Parameter(bias.contiguous().MoveToOuterDisposeScope());
+        }
+        register_module(nameof(bn), null!);
+        bn.Dispose();
+        bn = null;
+    }
+}

@@ -1,0 +1,36 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Modeling;
+
+/// <summary>
+/// <c>x + m(x)</c>. While training with a drop-path rate p, the branch of each sample is kept with
+/// probability 1 − p and scaled by 1/(1 − p), so its expectation is unchanged (stochastic depth).
+/// </summary>
+public sealed class Residual : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> m;
+
+    /// <summary>Wraps <paramref name="branch"/> with a skip connection.</summary>
+    public Residual(nn.Module<Tensor, Tensor> branch, double dropPath = 0.0) : base(nameof(Residual))
+    {
+        m = branch;
+        DropPath = dropPath;
+        RegisterComponents();
+    }
+
+    /// <summary>Probability of dropping the branch for a sample during training.</summary>
+    public double DropPath { get; set; }
+
+    /// <summary>The wrapped branch.</summary>
+    public nn.Module<Tensor, Tensor> Branch => m;
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
+    {
+        if (!training || DropPath <= 0)
+            return x + m.forward(x);
+        var keep = rand(new long[] { x.shape[0], 1, 1, 1 }, device: x.device).ge_(DropPath).div_(1 - DropPath).detach();
+        return x + m.forward(x) * keep;
+    }
+}
