@@ -1,0 +1,163 @@
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Checkpoints;
+
+/// <summary>
+/// Reads and writes EfficientViT weights: the official model zoo's <c>.pth</c> files, timm's
+/// safetensors, and this project's own safetensors with metadata. The variant, classes and input size
+/// are recognised from the file, and loading is strict.
+/// </summary>
+/// <example>
+/// <code>
+/// // The official ImageNet weights, reused for 10 classes:
+/// using var loaded = EfficientVitCheckpoint.Load("efficientvit_m4.pth",
+///     new CheckpointLoadOptions { NumClasses = 10, ExcludeHead = true });
+/// // ... train loaded.Model, then keep it with its class names:
+/// EfficientVitCheckpoint.Save(loaded.Model, "m4-flowers.safetensors",
+///     loaded.Metadata with { ClassNames = names });
+/// </code>
+/// </example>
+public static class EfficientVitCheckpoint
+{
+    private static readonly byte[] ZipMagic = [0x50, 0x4B, 0x03, 0x04];
+
+    /// <summary>Builds the model a checkpoint holds and loads its weights.</summary>
+    /// <exception cref="CheckpointException">The file is missing, unreadable, not an EfficientViT checkpoint, or does not match the options.</exception>
+    public static LoadedCheckpoint Load(string path, CheckpointLoadOptions? options = null)
+    {
+        options ??= new CheckpointLoadOptions();
+        var (tensors, format, recorded) = ReadOfficialStateDict(path);
+        try
+        {
+            var shapes = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+            var detected = ArchitectureDetector.Detect(shapes, path, options.ImageSize ?? recorded?.ImageSize);
+            var detectedVariant = CheckpointMetadata.VariantName(detected);
+            if (options.ExpectedVariant is { } expected && detectedVariant != expected.ToString())
+                throw new CheckpointException($"{path}: holds EfficientViT-{detectedVariant} (embed dims [{string.Join(", ", detected.EmbedDims)}]), not the requested {expected}.");
+
+            var config = detected;
+            if (options.NumClasses is { } classes && classes != detected.NumClasses)
+            {
+                if (!options.ExcludeHead)
+                    throw new CheckpointException($"{path}: the checkpoint has {detected.NumClasses} classes, but {classes} were requested; set ExcludeHead to load the backbone and start a new {classes}-class head.");
+                config = detected with { NumClasses = classes, Distillation = classes > 0 && detected.Distillation };
+            }
+
+            var model = new EfficientVit(config);
+            try
+            {
+                StateDictLoader.Load(model, tensors, path, options.ExcludeHead);
+                model.eval();
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+
+            var metadata = (recorded ?? CheckpointMetadata.ForImageNet(detected, format.ToString())) with
+            {
+                Variant = detectedVariant,
+                EmbedDims = config.EmbedDims,
+                Depths = config.Depths,
+                NumHeads = config.NumHeads,
+                Kernels = config.Kernels,
+                ImageSize = config.ImageSize,
+                NumClasses = config.NumClasses,
+                Distillation = config.Distillation,
+            };
+            if (config.NumClasses != detected.NumClasses)
+                metadata = metadata with { ClassNames = null };
+            return new LoadedCheckpoint(model, metadata, format);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+        }
+    }
+
+    /// <summary>Loads a checkpoint's weights into an existing model, strictly (optionally all but the classifier).</summary>
+    public static void LoadInto(EfficientVit model, string path, bool excludeHead = false)
+    {
+        var (tensors, _, _) = ReadOfficialStateDict(path);
+        try
+        {
+            StateDictLoader.Load(model, tensors, path, excludeHead);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Writes the model's weights (official names) and metadata as safetensors, atomically: an existing
+    /// file is replaced only once the new one is complete.
+    /// </summary>
+    /// <param name="model">An unfused model.</param>
+    /// <param name="path">Destination, conventionally <c>*.safetensors</c>.</param>
+    /// <param name="metadata">Classes, normalization and training notes; the architecture fields are always taken from the model.</param>
+    public static void Save(EfficientVit model, string path, CheckpointMetadata? metadata = null)
+    {
+        if (model.IsFused)
+            throw new InvalidOperationException("Save the model before fusing BatchNorm: fused weights cannot be trained or reloaded into the model; export fused models to ONNX instead.");
+        var architecture = CheckpointMetadata.FromConfig(model.Config);
+        var record = (metadata ?? architecture) with
+        {
+            Variant = architecture.Variant,
+            EmbedDims = architecture.EmbedDims,
+            Depths = architecture.Depths,
+            NumHeads = architecture.NumHeads,
+            Kernels = architecture.Kernels,
+            ImageSize = architecture.ImageSize,
+            NumClasses = architecture.NumClasses,
+            Distillation = architecture.Distillation,
+        };
+        if (record.ClassNames is { } names && names.Length != record.NumClasses)
+            throw new ArgumentException($"{names.Length} class names were given for a model with {record.NumClasses} classes.", nameof(metadata));
+        if (record.Mean.Length != 3 || record.Std.Length != 3 || record.Std.Any(s => s <= 0))
+            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.", nameof(metadata));
+
+        SafeTensorsFile.Write(path, model.state_dict(), new Dictionary<string, string>
+        {
+            ["format"] = "efficientvit.ml",
+            [CheckpointMetadata.SafeTensorsKey] = record.ToJson(),
+        });
+    }
+
+    /// <summary>Recognises a file's format from its first bytes and, for safetensors, its key names.</summary>
+    public static CheckpointFormat DetectFormat(string path)
+    {
+        var (tensors, format, _) = ReadOfficialStateDict(path);
+        foreach (var tensor in tensors.Values)
+            tensor.Dispose();
+        return format;
+    }
+
+    /// <summary>The state dict of any supported file under the official names, its format, and its recorded metadata if any.</summary>
+    internal static (Dictionary<string, Tensor> Tensors, CheckpointFormat Format, CheckpointMetadata? Metadata) ReadOfficialStateDict(string path)
+    {
+        if (!File.Exists(path))
+            throw new CheckpointException($"{path}: checkpoint file not found.");
+        if (StartsWith(path, ZipMagic))
+            return (TorchCheckpointReader.ReadStateDict(path), CheckpointFormat.OfficialPyTorch, null);
+
+        var (tensors, metadata) = SafeTensorsFile.Read(path);
+        if (metadata.TryGetValue(CheckpointMetadata.SafeTensorsKey, out var json))
+            return (tensors, CheckpointFormat.EfficientVitSafeTensors, CheckpointMetadata.FromJson(json, path));
+        if (TimmKeyMapping.LooksLikeTimm(tensors.Keys))
+            return (TimmKeyMapping.ToOfficial(tensors), CheckpointFormat.TimmSafeTensors, null);
+        return (tensors, CheckpointFormat.EfficientVitSafeTensors, null);
+    }
+
+    private static bool StartsWith(string path, byte[] magic)
+    {
+        using var stream = File.OpenRead(path);
+        var head = new byte[magic.Length];
+        return stream.Read(head, 0, head.Length) == head.Length && head.AsSpan().SequenceEqual(magic);
+    }
+}

@@ -1,0 +1,83 @@
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Checkpoints;
+
+/// <summary>
+/// Strict copy of an official-named state dict into a model: every key must be present with the
+/// model's shape, and no other key may appear; otherwise the error lists every difference.
+/// </summary>
+internal static class StateDictLoader
+{
+    private const int MaxListed = 20;
+
+    public static void Load(EfficientVit model, IReadOnlyDictionary<string, Tensor> source, string file, bool excludeHead)
+    {
+        if (model.IsFused)
+            throw new InvalidOperationException("Load weights before fusing BatchNorm: a fused model has other keys.");
+
+        // Views and comparisons made here are temporary; the model's own tensors are not in this scope.
+        using var scope = NewDisposeScope();
+        var target = model.state_dict();
+        bool Skipped(string key) => excludeHead && IsHeadKey(key);
+
+        var missing = target.Keys.Where(k => !Skipped(k) && !source.ContainsKey(k) && !IsDerived(k)).ToList();
+        var unexpected = source.Keys.Where(k => !Skipped(k) && !target.ContainsKey(k)).ToList();
+        var mismatched = new List<string>();
+        var prepared = new List<(Tensor Target, Tensor Value)>();
+        foreach (var (key, value) in source)
+        {
+            if (Skipped(key) || !target.TryGetValue(key, out var destination))
+                continue;
+            var reshaped = AsTargetShape(value, destination.shape);
+            if (reshaped is null)
+                mismatched.Add($"{key}: model expects ({Join(destination.shape)}), file has ({Join(value.shape)})");
+            else if (key.EndsWith(".attention_bias_idxs", StringComparison.Ordinal) && !reshaped.to_type(ScalarType.Int64).eq(destination).all().item<bool>())
+                mismatched.Add($"{key}: the relative-position table differs from the one of a {(int)Math.Sqrt(destination.shape[0])}x{(int)Math.Sqrt(destination.shape[0])} window");
+            else
+                prepared.Add((destination, reshaped));
+        }
+
+        if (missing.Count + unexpected.Count + mismatched.Count > 0)
+        {
+            var message = $"{file}: the checkpoint does not fit EfficientViT-{CheckpointMetadata.VariantName(model.Config)} " +
+                $"({model.Config.NumClasses} classes, {model.Config.ImageSize}x{model.Config.ImageSize})." +
+                Section("missing keys", missing) + Section("unexpected keys", unexpected) + Section("shape mismatches", mismatched);
+            if (!excludeHead && (missing.Concat(unexpected).Concat(mismatched).Any(IsHeadKey)))
+                message += Environment.NewLine + "To reuse the backbone with another classifier, load with ExcludeHead = true.";
+            throw new CheckpointException(message);
+        }
+
+        using (no_grad())
+        {
+            foreach (var (destination, value) in prepared)
+                destination.copy_(value);
+        }
+        model.InvalidateCaches();
+    }
+
+    /// <summary>Keys of the classifier heads.</summary>
+    public static bool IsHeadKey(string key) =>
+        key.StartsWith("head.", StringComparison.Ordinal) || key.StartsWith("head_dist.", StringComparison.Ordinal);
+
+    // Derived from the architecture, so files may leave them out (timm does).
+    private static bool IsDerived(string key) =>
+        key.EndsWith(".attention_bias_idxs", StringComparison.Ordinal) || key.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
+
+    // The official loader turns 2-D 1x1 conv weights into 4-D by appending two singleton dims.
+    private static Tensor? AsTargetShape(Tensor value, long[] shape)
+    {
+        if (value.shape.SequenceEqual(shape))
+            return value;
+        if (value.dim() + 2 == shape.Length && shape[^1] == 1 && shape[^2] == 1 && value.shape.SequenceEqual(shape[..^2]))
+            return value.view(shape);
+        return null;
+    }
+
+    private static string Section(string title, List<string> items) =>
+        items.Count == 0 ? "" :
+        $"{Environment.NewLine}{items.Count} {title}: {string.Join(", ", items.Take(MaxListed))}{(items.Count > MaxListed ? $", … ({items.Count - MaxListed} more)" : "")}";
+
+    private static string Join(long[] shape) => string.Join(", ", shape);
+}
