@@ -1,0 +1,519 @@
+using System.Buffers.Binary;
+using System.Text;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Checkpoints;
+
+/// <summary>
+/// A restricted unpickler for the <c>data.pkl</c> entry of a <c>torch.save</c> zip checkpoint (pickle protocols 2–5).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Python's pickle format is a small stack machine whose GLOBAL/REDUCE opcodes can import and call any Python
+/// function, so a malicious checkpoint can run code when loaded by a normal unpickler. This reader never calls
+/// anything: it understands only the opcodes that PyTorch writes for state dicts, and it resolves only an
+/// allow-list of globals (<c>collections.OrderedDict</c>, the two tensor rebuild functions and the typed storage
+/// classes) to inert C# markers. Every other global and every other opcode is refused with a
+/// <see cref="CheckpointException"/>.
+/// </para>
+/// <para>
+/// Tensors are not materialized here: <c>_rebuild_tensor_v2</c> yields a <see cref="PickledTensor"/> that describes
+/// the storage, offset, size and stride. The caller turns the descriptors it needs into TorchSharp tensors once it
+/// knows their state-dict keys, so shape/storage errors can name the key, and nothing is allocated for parts of the
+/// checkpoint (optimizer state, say) that are not returned.
+/// </para>
+/// <para>Python values map to: None → null, bool → <see cref="bool"/>, int → <see cref="long"/>,
+/// float → <see cref="double"/>, str → <see cref="string"/>, tuple → <see cref="PickleTuple"/>,
+/// list → <see cref="List{T}"/> of object, dict/OrderedDict → <see cref="PickleDict"/>.</para>
+/// </remarks>
+internal sealed class PickleReader
+{
+    private readonly byte[] _data;
+    private readonly string _filePath;
+    private readonly List<object?> _stack = new();
+    // Stack heights saved by MARK; kept apart from the value stack so a mark can never be mistaken for a value.
+    private readonly Stack<int> _marks = new();
+    private readonly Dictionary<long, object?> _memo = new();
+    private int _pos;
+    // Where the current opcode starts, for error messages.
+    private int _opPos;
+
+    private PickleReader(byte[] data, string filePath)
+    {
+        _data = data;
+        _filePath = filePath;
+    }
+
+    /// <summary>Unpickles <paramref name="data"/> (the bytes of data.pkl) and returns the top-level object.</summary>
+    /// <param name="data">The pickle bytes.</param>
+    /// <param name="filePath">The checkpoint file, used in error messages.</param>
+    /// <exception cref="CheckpointException">The pickle is malformed, truncated, or uses anything outside the allow-list.</exception>
+    public static object? Load(byte[] data, string filePath) => new PickleReader(data, filePath).Run();
+
+    private object? Run()
+    {
+        while (true)
+        {
+            int opPos = _opPos = _pos;
+            byte op = ReadByte();
+            switch (op)
+            {
+                case 0x80: // PROTO
+                    {
+                        byte version = ReadByte();
+                        if (version < 2 || version > 5)
+                            throw Error($"pickle protocol {version} is not supported (PyTorch writes protocols 2 to 5)");
+                        break;
+                    }
+                case 0x95: // FRAME: only a hint for buffered readers; the framed opcodes simply follow.
+                    ReadBytes(8);
+                    break;
+                case (byte)'.': // STOP
+                    return Pop("STOP");
+                case (byte)'(': // MARK
+                    _marks.Push(_stack.Count);
+                    break;
+                case (byte)'}': // EMPTY_DICT
+                    _stack.Add(new PickleDict());
+                    break;
+                case (byte)']': // EMPTY_LIST
+                    _stack.Add(new List<object?>());
+                    break;
+                case (byte)')': // EMPTY_TUPLE
+                    _stack.Add(new PickleTuple(Array.Empty<object?>()));
+                    break;
+                case (byte)'t': // TUPLE
+                    _stack.Add(new PickleTuple(PopToMark("TUPLE").ToArray()));
+                    break;
+                case 0x85: // TUPLE1
+                    _stack.Add(new PickleTuple(PopN(1, "TUPLE1")));
+                    break;
+                case 0x86: // TUPLE2
+                    _stack.Add(new PickleTuple(PopN(2, "TUPLE2")));
+                    break;
+                case 0x87: // TUPLE3
+                    _stack.Add(new PickleTuple(PopN(3, "TUPLE3")));
+                    break;
+                case (byte)'d': // DICT
+                    {
+                        var dict = new PickleDict();
+                        SetItems(dict, PopToMark("DICT"), opPos);
+                        _stack.Add(dict);
+                        break;
+                    }
+                case (byte)'l': // LIST
+                    _stack.Add(PopToMark("LIST"));
+                    break;
+                case (byte)'a': // APPEND
+                    {
+                        object? value = Pop("APPEND");
+                        PeekAs<List<object?>>("APPEND").Add(value);
+                        break;
+                    }
+                case (byte)'e': // APPENDS
+                    {
+                        List<object?> items = PopToMark("APPENDS");
+                        PeekAs<List<object?>>("APPENDS").AddRange(items);
+                        break;
+                    }
+                case (byte)'s': // SETITEM
+                    {
+                        object? value = Pop("SETITEM");
+                        object? key = Pop("SETITEM");
+                        PeekAs<PickleDict>("SETITEM").Set(CheckKey(key, opPos), value);
+                        break;
+                    }
+                case (byte)'u': // SETITEMS
+                    {
+                        List<object?> items = PopToMark("SETITEMS");
+                        SetItems(PeekAs<PickleDict>("SETITEMS"), items, opPos);
+                        break;
+                    }
+                case (byte)'q': // BINPUT
+                    _memo[ReadByte()] = Peek("BINPUT");
+                    break;
+                case (byte)'r': // LONG_BINPUT
+                    _memo[ReadUInt32()] = Peek("LONG_BINPUT");
+                    break;
+                case 0x94: // MEMOIZE
+                    _memo[_memo.Count] = Peek("MEMOIZE");
+                    break;
+                case (byte)'h': // BINGET
+                    _stack.Add(MemoGet(ReadByte(), opPos));
+                    break;
+                case (byte)'j': // LONG_BINGET
+                    _stack.Add(MemoGet(ReadUInt32(), opPos));
+                    break;
+                case (byte)'J': // BININT: signed 32-bit
+                    _stack.Add((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4)));
+                    break;
+                case (byte)'K': // BININT1: unsigned 8-bit
+                    _stack.Add((long)ReadByte());
+                    break;
+                case (byte)'M': // BININT2: unsigned 16-bit
+                    _stack.Add((long)BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2)));
+                    break;
+                case 0x8a: // LONG1
+                    _stack.Add(ReadLong1(opPos));
+                    break;
+                case (byte)'G': // BINFLOAT: the one big-endian number in the format
+                    _stack.Add(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8)));
+                    break;
+                case (byte)'X': // BINUNICODE
+                    _stack.Add(Encoding.UTF8.GetString(ReadBytes(ReadLength(ReadUInt32()))));
+                    break;
+                case 0x8c: // SHORT_BINUNICODE
+                    _stack.Add(Encoding.UTF8.GetString(ReadBytes(ReadByte())));
+                    break;
+                case 0x8d: // BINUNICODE8
+                    _stack.Add(Encoding.UTF8.GetString(ReadBytes(ReadLength(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8))))));
+                    break;
+                case (byte)'U': // SHORT_BINSTRING: a Python 2 str; Latin-1 keeps every byte.
+                    _stack.Add(Encoding.Latin1.GetString(ReadBytes(ReadByte())));
+                    break;
+                case (byte)'T': // BINSTRING
+                    {
+                        int length = BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4));
+                        if (length < 0)
+                            throw Error($"BINSTRING at byte {opPos} has a negative length {length}");
+                        _stack.Add(Encoding.Latin1.GetString(ReadBytes(length)));
+                        break;
+                    }
+                case (byte)'N': // NONE
+                    _stack.Add(null);
+                    break;
+                case 0x88: // NEWTRUE
+                    _stack.Add(true);
+                    break;
+                case 0x89: // NEWFALSE
+                    _stack.Add(false);
+                    break;
+                case (byte)'c': // GLOBAL "module\nname\n"
+                    {
+                        string module = ReadLine();
+                        string name = ReadLine();
+                        _stack.Add(ResolveGlobal(module, name));
+                        break;
+                    }
+                case 0x93: // STACK_GLOBAL
+                    {
+                        object? name = Pop("STACK_GLOBAL");
+                        object? module = Pop("STACK_GLOBAL");
+                        if (module is not string m || name is not string n)
+                            throw Error($"STACK_GLOBAL at byte {opPos} expects two strings, found {Describe(module)} and {Describe(name)}");
+                        _stack.Add(ResolveGlobal(m, n));
+                        break;
+                    }
+                case (byte)'R': // REDUCE
+                    {
+                        object? args = Pop("REDUCE");
+                        object? callable = Pop("REDUCE");
+                        _stack.Add(Reduce(callable, args, opPos));
+                        break;
+                    }
+                case 0x81: // NEWOBJ
+                    {
+                        object? args = Pop("NEWOBJ");
+                        object? cls = Pop("NEWOBJ");
+                        if (cls is PickleGlobal { Kind: PickleGlobalKind.OrderedDict } && args is PickleTuple)
+                            _stack.Add(new PickleDict());
+                        else
+                            throw Error($"NEWOBJ at byte {opPos} can only create a collections.OrderedDict, found {Describe(cls)}");
+                        break;
+                    }
+                case (byte)'b': // BUILD
+                    {
+                        // torch's state_dict() carries its per-module versions in an OrderedDict attribute
+                        // (_metadata), restored by BUILD; the weights do not depend on it, so the state is dropped.
+                        Pop("BUILD");
+                        object? target = Peek("BUILD");
+                        if (target is not PickleDict)
+                            throw Error($"BUILD at byte {opPos} sets state on {Describe(target)}; only dictionaries are supported");
+                        break;
+                    }
+                case (byte)'Q': // BINPERSID
+                    _stack.Add(PersistentLoad(Pop("BINPERSID"), opPos));
+                    break;
+                default:
+                    throw Error($"refusing to load: data.pkl uses pickle opcode 0x{op:x2} at byte {opPos}, which a tensor checkpoint does not need (only tensors and dictionaries are read; nothing is executed)");
+            }
+        }
+    }
+
+    private object ResolveGlobal(string module, string name)
+    {
+        string full = module + "." + name;
+        PickleGlobal? global = full switch
+        {
+            "collections.OrderedDict" => new PickleGlobal(full, PickleGlobalKind.OrderedDict, null),
+            "torch._utils._rebuild_tensor_v2" => new PickleGlobal(full, PickleGlobalKind.RebuildTensorV2, null),
+            "torch._utils._rebuild_parameter" => new PickleGlobal(full, PickleGlobalKind.RebuildParameter, null),
+            "torch.FloatStorage" => Storage(ScalarType.Float32),
+            "torch.DoubleStorage" => Storage(ScalarType.Float64),
+            "torch.HalfStorage" => Storage(ScalarType.Float16),
+            "torch.BFloat16Storage" => Storage(ScalarType.BFloat16),
+            "torch.LongStorage" => Storage(ScalarType.Int64),
+            "torch.IntStorage" => Storage(ScalarType.Int32),
+            "torch.ShortStorage" => Storage(ScalarType.Int16),
+            "torch.CharStorage" => Storage(ScalarType.Int8),
+            "torch.ByteStorage" => Storage(ScalarType.Byte),
+            "torch.BoolStorage" => Storage(ScalarType.Bool),
+            _ => null,
+        };
+        return global ?? throw Error(
+            $"refusing to load: the pickle references '{full}', which is not a tensor or dictionary (a checkpoint that runs code is never executed)");
+
+        PickleGlobal Storage(ScalarType dtype) => new(full, PickleGlobalKind.StorageType, dtype);
+    }
+
+    private object? Reduce(object? callable, object? args, int opPos)
+    {
+        if (callable is not PickleGlobal global)
+            throw Error($"REDUCE at byte {opPos} calls {Describe(callable)}, which is not an allowed function");
+        if (args is not PickleTuple tuple)
+            throw Error($"REDUCE at byte {opPos} calls '{global.Name}' with {Describe(args)} instead of an argument tuple");
+        IReadOnlyList<object?> a = tuple.Items;
+
+        switch (global.Kind)
+        {
+            case PickleGlobalKind.OrderedDict:
+                {
+                    // OrderedDict() is how the pickled state dict and its empty backward_hooks start;
+                    // OrderedDict([(k, v), ...]) is accepted too since it is equally inert.
+                    var dict = new PickleDict();
+                    if (a.Count == 1 && a[0] is List<object?> pairs)
+                    {
+                        foreach (object? pair in pairs)
+                        {
+                            if (pair is not PickleTuple { Items.Count: 2 } kv)
+                                throw Error($"OrderedDict at byte {opPos} is built from {Describe(pair)} instead of (key, value) pairs");
+                            dict.Set(CheckKey(kv.Items[0], opPos), kv.Items[1]);
+                        }
+                    }
+                    else if (a.Count != 0)
+                    {
+                        throw Error($"OrderedDict at byte {opPos} is called with {a.Count} arguments; expected none or a list of pairs");
+                    }
+                    return dict;
+                }
+            case PickleGlobalKind.RebuildTensorV2:
+                {
+                    // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+                    if (a.Count is < 6 or > 7)
+                        throw Error($"_rebuild_tensor_v2 at byte {opPos} has {a.Count} arguments; expected 6 or 7");
+                    if (a[0] is not PickleStorage storage)
+                        throw Error($"_rebuild_tensor_v2 at byte {opPos} expects a storage, found {Describe(a[0])}");
+                    long offset = AsLong(a[1], "storage_offset", opPos);
+                    long[] size = AsLongTuple(a[2], "size", opPos);
+                    long[] stride = AsLongTuple(a[3], "stride", opPos);
+                    if (size.Length != stride.Length)
+                        throw Error($"_rebuild_tensor_v2 at byte {opPos} has size ({string.Join(", ", size)}) but stride ({string.Join(", ", stride)}) of a different length");
+                    if (offset < 0 || size.Any(s => s < 0) || stride.Any(s => s < 0))
+                        throw Error($"_rebuild_tensor_v2 at byte {opPos} has a negative offset, size or stride");
+                    bool requiresGrad = a[4] is bool b && b;
+                    return new PickledTensor(storage, offset, size, stride, requiresGrad);
+                }
+            case PickleGlobalKind.RebuildParameter:
+                {
+                    // _rebuild_parameter(data, requires_grad, backward_hooks): a Parameter is its data plus a flag.
+                    if (a.Count != 3 || a[0] is not PickledTensor data)
+                        throw Error($"_rebuild_parameter at byte {opPos} expects (tensor, requires_grad, backward_hooks)");
+                    return data with { RequiresGrad = a[1] is bool b && b };
+                }
+            default:
+                throw Error($"REDUCE at byte {opPos} calls '{global.Name}', which cannot be called");
+        }
+    }
+
+    private PickleStorage PersistentLoad(object? pid, int opPos)
+    {
+        // torch.save writes ('storage', storage_type, key, location, numel); the bytes live in <prefix>/data/<key>.
+        if (pid is not PickleTuple { Items.Count: 5 } t
+            || t.Items[0] is not "storage"
+            || t.Items[1] is not PickleGlobal { Kind: PickleGlobalKind.StorageType, DType: { } dtype }
+            || t.Items[2] is not string key
+            || t.Items[3] is not string location
+            || t.Items[4] is not long numel
+            || numel < 0)
+        {
+            throw Error($"BINPERSID at byte {opPos} has persistent id {Describe(pid)}; expected ('storage', <typed storage>, key, location, numel)");
+        }
+        return new PickleStorage(key, dtype, numel, location);
+    }
+
+    private void SetItems(PickleDict dict, List<object?> items, int opPos)
+    {
+        if (items.Count % 2 != 0)
+            throw Error($"dictionary at byte {opPos} has an odd number ({items.Count}) of keys and values");
+        for (int i = 0; i < items.Count; i += 2)
+            dict.Set(CheckKey(items[i], opPos), items[i + 1]);
+    }
+
+    private object CheckKey(object? key, int opPos) => key switch
+    {
+        string or long or bool or double or PickleTuple => key,
+        _ => throw Error($"dictionary at byte {opPos} has key {Describe(key)}; only strings, numbers and tuples are supported"),
+    };
+
+    private long ReadLong1(int opPos)
+    {
+        int n = ReadByte();
+        if (n > 8)
+            throw Error($"LONG1 at byte {opPos} has {n} bytes; integers beyond 64 bits are not supported");
+        ReadOnlySpan<byte> bytes = ReadBytes(n);
+        if (n == 0)
+            return 0;
+        // Two's complement little-endian: sign-extend from the top byte.
+        long value = (sbyte)bytes[n - 1] < 0 ? -1L : 0L;
+        for (int i = n - 1; i >= 0; i--)
+            value = (value << 8) | bytes[i];
+        return value;
+    }
+
+    private long AsLong(object? value, string what, int opPos) =>
+        value as long? ?? throw Error($"_rebuild_tensor_v2 at byte {opPos} has {what} {Describe(value)}; expected an integer");
+
+    private long[] AsLongTuple(object? value, string what, int opPos)
+    {
+        if (value is not PickleTuple t)
+            throw Error($"_rebuild_tensor_v2 at byte {opPos} has {what} {Describe(value)}; expected a tuple of integers");
+        return t.Items.Select(item => AsLong(item, what, opPos)).ToArray();
+    }
+
+    private object? MemoGet(long index, int opPos) =>
+        _memo.TryGetValue(index, out object? value) ? value : throw Error($"memo entry {index} read at byte {opPos} was never stored");
+
+    private object? Pop(string opcode)
+    {
+        object? value = Peek(opcode);
+        _stack.RemoveAt(_stack.Count - 1);
+        return value;
+    }
+
+    private object?[] PopN(int n, string opcode)
+    {
+        var items = new object?[n];
+        for (int i = n - 1; i >= 0; i--)
+            items[i] = Pop(opcode);
+        return items;
+    }
+
+    private object? Peek(string opcode)
+    {
+        // Values below the latest MARK belong to an enclosing TUPLE/LIST/DICT, as in Python's unpickler.
+        if (_stack.Count == 0 || (_marks.Count > 0 && _stack.Count <= _marks.Peek()))
+            throw Error($"{opcode} at byte {_opPos} finds no value on the pickle stack");
+        return _stack[^1];
+    }
+
+    private T PeekAs<T>(string opcode) where T : class =>
+        Peek(opcode) as T ?? throw Error($"{opcode} expects a {typeof(T).Name} on the stack, found {Describe(Peek(opcode))}");
+
+    private List<object?> PopToMark(string opcode)
+    {
+        if (_marks.Count == 0)
+            throw Error($"{opcode} at byte {_opPos} finds no MARK on the pickle stack");
+        int start = _marks.Pop();
+        List<object?> items = _stack.GetRange(start, _stack.Count - start);
+        _stack.RemoveRange(start, _stack.Count - start);
+        return items;
+    }
+
+    private byte ReadByte()
+    {
+        if (_pos >= _data.Length)
+            throw Error($"data.pkl ends unexpectedly at byte {_pos} (the checkpoint is truncated or corrupt)");
+        return _data[_pos++];
+    }
+
+    private ReadOnlySpan<byte> ReadBytes(int count)
+    {
+        if (count > _data.Length - _pos)
+            throw Error($"data.pkl ends unexpectedly: {count} bytes needed at byte {_pos}, {_data.Length - _pos} left (the checkpoint is truncated or corrupt)");
+        var span = new ReadOnlySpan<byte>(_data, _pos, count);
+        _pos += count;
+        return span;
+    }
+
+    private uint ReadUInt32() => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4));
+
+    private int ReadLength(ulong length) =>
+        length <= (ulong)(_data.Length - _pos)
+            ? (int)length
+            : throw Error($"data.pkl ends unexpectedly: a string of {length} bytes at byte {_pos}, {_data.Length - _pos} left (the checkpoint is truncated or corrupt)");
+
+    private string ReadLine()
+    {
+        int end = Array.IndexOf(_data, (byte)'\n', _pos);
+        if (end < 0)
+            throw Error($"data.pkl ends unexpectedly inside a GLOBAL name at byte {_pos}");
+        string line = Encoding.UTF8.GetString(_data, _pos, end - _pos);
+        _pos = end + 1;
+        return line;
+    }
+
+    private CheckpointException Error(string problem) => new($"{_filePath}: {problem}");
+
+    private static string Describe(object? value) => value switch
+    {
+        null => "None",
+        string s => $"the string '{s}'",
+        long l => $"the integer {l}",
+        bool b => b ? "True" : "False",
+        double d => $"the float {d}",
+        PickleTuple t => $"a tuple of {t.Items.Count}",
+        List<object?> l => $"a list of {l.Count}",
+        PickleDict => "a dictionary",
+        PickleGlobal g => $"'{g.Name}'",
+        PickleStorage s => $"storage '{s.Key}'",
+        PickledTensor => "a tensor",
+        _ => value.GetType().Name,
+    };
+}
+
+/// <summary>A Python tuple from the pickle. Compares by value so tuples can be dictionary keys, as in Python.</summary>
+internal sealed class PickleTuple : IEquatable<PickleTuple>
+{
+    public PickleTuple(object?[] items) => Items = items;
+
+    public IReadOnlyList<object?> Items { get; }
+
+    public bool Equals(PickleTuple? other) =>
+        other is not null && Items.Count == other.Items.Count && Items.Zip(other.Items).All(p => Equals(p.First, p.Second));
+
+    public override bool Equals(object? obj) => Equals(obj as PickleTuple);
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        foreach (object? item in Items)
+            hash.Add(item);
+        return hash.ToHashCode();
+    }
+}
+
+/// <summary>A Python dict or OrderedDict from the pickle, in insertion order (state-dict order matters to users).</summary>
+internal sealed class PickleDict
+{
+    public OrderedDictionary<object, object?> Entries { get; } = new();
+
+    /// <summary>Python semantics: a repeated key replaces the value but keeps its first position.</summary>
+    public void Set(object key, object? value) => Entries[key] = value;
+}
+
+internal enum PickleGlobalKind
+{
+    OrderedDict,
+    RebuildTensorV2,
+    RebuildParameter,
+    StorageType,
+}
+
+/// <summary>An allow-listed Python global: an inert marker that the reader interprets itself, never code.</summary>
+internal sealed record PickleGlobal(string Name, PickleGlobalKind Kind, ScalarType? DType);
+
+/// <summary>A typed storage named by a persistent id; its bytes are the zip entry <c>&lt;prefix&gt;/data/&lt;Key&gt;</c>.</summary>
+internal sealed record PickleStorage(string Key, ScalarType DType, long NumElements, string Location);
+
+/// <summary>A tensor described by <c>_rebuild_tensor_v2</c>: a strided view (in elements) of a storage.</summary>
+internal sealed record PickledTensor(PickleStorage Storage, long StorageOffset, long[] Size, long[] Stride, bool RequiresGrad);
