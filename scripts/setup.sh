@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what EfficientViT.MLNet needs on a Linux machine, idempotently, and says what it does:
 #  - the Fashion-MNIST data set (Debian package dataset-fashion-mnist), used by the demo and some tests;
+#  - ONNX's own model checker (Debian package python3-onnx), which the tests run on exported models;
 #  - a libstdc++ new enough for TorchSharp's native glue (GLIBCXX_3.4.32, GCC 13+). Debian 12 ships
 #    GCC 12's, so there the library is taken from Debian 13 (trixie), pinned low so that nothing else
 #    is upgraded by default.
@@ -54,6 +55,14 @@ else
     apt_update_once
     say "installing dataset-fashion-mnist"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  fi
+
+  if /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1; then
+    say "ONNX checker (python3-onnx) present"
+  else
+    apt_update_once
+    say "installing python3-onnx (ONNX's model checker, used by the tests)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-onnx >/dev/null
   fi
 
   if has_glibcxx; then

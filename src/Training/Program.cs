@@ -1,1 +1,9 @@
-return 0;
+using System.CommandLine;
+using EfficientViT.Training.Commands;
+
+var root = new RootCommand("EfficientViT for .NET: inspect checkpoints, export to ONNX.")
+{
+    InfoCommand.Create(),
+    ExportCommand.Create(),
+};
+return root.Parse(args).Invoke();

@@ -42,18 +42,25 @@ public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
     public void FuseBatchNorm()
     {
         if (bn is null) return;
-        using (NewDisposeScope())
-        using (no_grad())
-        {
-            var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
-            var shift = bn.bias! - bn.running_mean! * scale;
-            var weight = l.weight * scale.unsqueeze(0);
-            var bias = l.weight.matmul(shift) + l.bias!;
-            l.weight = new Parameter(weight.contiguous().MoveToOuterDisposeScope());
-            l.bias = new Parameter(bias.contiguous().MoveToOuterDisposeScope());
-        }
+        var (weight, bias) = FusedWeightAndBias();
+        l.weight = new Parameter(weight);
+        l.bias = new Parameter(bias);
         register_module(nameof(bn), null!);
         bn.Dispose();
         bn = null;
+    }
+
+    /// <summary>The weight and bias of the single linear layer equal to BN then linear in eval mode, as new tensors (the module is unchanged).</summary>
+    public (Tensor Weight, Tensor Bias) FusedWeightAndBias()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        if (bn is null)
+            return (l.weight.detach().clone().MoveToOuterDisposeScope(), l.bias!.detach().clone().MoveToOuterDisposeScope());
+        var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
+        var shift = bn.bias! - bn.running_mean! * scale;
+        var weight = l.weight * scale.unsqueeze(0);
+        var bias = l.weight.matmul(shift) + l.bias!;
+        return (weight.contiguous().MoveToOuterDisposeScope(), bias.contiguous().MoveToOuterDisposeScope());
     }
 }

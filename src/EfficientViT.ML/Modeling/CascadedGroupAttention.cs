@@ -56,6 +56,20 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
     /// <summary>Side of the map this attention was built for.</summary>
     public int Resolution => resolution;
 
+    internal int NumHeads => numHeads;
+
+    internal int KeyDim => keyDim;
+
+    internal int ValueDim => valueDim;
+
+    internal double Scale => scale;
+
+    internal IReadOnlyList<Conv2dBN> Qkvs => qkvs.ToList();
+
+    internal IReadOnlyList<Conv2dBN> Dws => dws.ToList();
+
+    internal Conv2dBN Projection => (Conv2dBN)proj[1];
+
     /// <summary>The attention bias of every head for every (query, key) pair: (heads, r·r, r·r).</summary>
     public Tensor GatherBiases() =>
         attention_biases.index_select(1, attention_bias_idxs.view(-1)).view(numHeads, resolution * resolution, resolution * resolution);

@@ -18,6 +18,7 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     public Conv2dBN(long inChannels, long outChannels, long kernelSize = 1, long stride = 1, long padding = 0, long groups = 1, double bnWeightInit = 1.0)
         : base(nameof(Conv2dBN))
     {
+        (KernelSize, Stride, Padding, Groups) = (kernelSize, stride, padding, groups);
         c = nn.Conv2d(inChannels, outChannels, kernelSize, stride, padding, groups: groups, bias: false);
         bn = nn.BatchNorm2d(outChannels);
         using (no_grad())
@@ -27,6 +28,18 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
         }
         RegisterComponents();
     }
+
+    /// <summary>Side of the square kernel.</summary>
+    public long KernelSize { get; }
+
+    /// <summary>Stride in both directions.</summary>
+    public long Stride { get; }
+
+    /// <summary>Zero padding on every side.</summary>
+    public long Padding { get; }
+
+    /// <summary>Convolution groups (the channel count for depthwise).</summary>
+    public long Groups { get; }
 
     /// <summary>The convolution (with bias once fused).</summary>
     public Conv2d Conv => c;
@@ -41,17 +54,24 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     public void FuseBatchNorm()
     {
         if (bn is null) return;
-        using (NewDisposeScope())
-        using (no_grad())
-        {
-            var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
-            var weight = c.weight * scale.view(-1, 1, 1, 1);
-            var bias = bn.bias! - bn.running_mean! * scale;
-            c.weight = new Parameter(weight.contiguous().MoveToOuterDisposeScope());
-            c.bias = new Parameter(bias.contiguous().MoveToOuterDisposeScope());
-        }
+        var (weight, bias) = FusedWeightAndBias();
+        c.weight = new Parameter(weight);
+        c.bias = new Parameter(bias);
         register_module(nameof(bn), null!);
         bn.Dispose();
         bn = null;
+    }
+
+    /// <summary>The weight and bias of the single convolution equal to conv then BN in eval mode, as new tensors (the module is unchanged).</summary>
+    public (Tensor Weight, Tensor Bias) FusedWeightAndBias()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        if (bn is null)
+            return (c.weight.detach().clone().MoveToOuterDisposeScope(), (c.bias?.detach().clone() ?? zeros(c.weight.shape[0])).MoveToOuterDisposeScope());
+        var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
+        var weight = c.weight * scale.view(-1, 1, 1, 1);
+        var bias = bn.bias! - bn.running_mean! * scale;
+        return (weight.contiguous().MoveToOuterDisposeScope(), bias.contiguous().MoveToOuterDisposeScope());
     }
 }

@@ -101,6 +101,13 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     /// <summary>Down-sampling of the three stage outputs relative to the input: 16, 32, 64.</summary>
     public IReadOnlyList<int> StageStrides => Enumerable.Range(0, EfficientVitConfig.StageCount).Select(Config.Stride).ToArray();
 
+    /// <summary>The patch embedding's modules in order (conv-BN, ReLU, ...).</summary>
+    internal IEnumerable<nn.Module<Tensor, Tensor>> PatchEmbedding => patch_embed.children().Cast<nn.Module<Tensor, Tensor>>();
+
+    /// <summary>The modules of each stage in order (down-sampling parts first for stages 1 and 2).</summary>
+    internal IReadOnlyList<IReadOnlyList<nn.Module<Tensor, Tensor>>> Stages =>
+        new[] { blocks1, blocks2, blocks3 }.Select(stage => (IReadOnlyList<nn.Module<Tensor, Tensor>>)stage.children().Cast<nn.Module<Tensor, Tensor>>().ToList()).ToList();
+
     /// <summary>The classifier, or null for a backbone.</summary>
     public BNLinear? Head => head;
 

@@ -28,6 +28,9 @@ public sealed class EfficientVitBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The five residual layers in forward order.</summary>
+    internal IReadOnlyList<Residual> Layers => [dw0, ffn0, mixer, dw1, ffn1];
+
     /// <summary>A residual 3×3 depthwise conv-BN, the token-interaction layer of the sandwich.</summary>
     internal static Residual DepthwiseResidual(int dim, double bnWeightInit, double dropPath = 0.0) =>
         new(new Conv2dBN(dim, dim, kernelSize: 3, stride: 1, padding: 1, groups: dim, bnWeightInit: bnWeightInit), dropPath);

@@ -20,6 +20,10 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal Conv2dBN Pw1 => pw1;
+
+    internal Conv2dBN Pw2 => pw2;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => pw2.forward(act.forward(pw1.forward(x)));
 }

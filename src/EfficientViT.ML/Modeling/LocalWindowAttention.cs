@@ -25,6 +25,9 @@ public sealed class LocalWindowAttention : nn.Module<Tensor, Tensor>
     /// <summary>The attention applied inside each window.</summary>
     public CascadedGroupAttention Attention => attn;
 
+    /// <summary>Side of the windows (at most the map's side).</summary>
+    public int WindowResolution => windowResolution;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {

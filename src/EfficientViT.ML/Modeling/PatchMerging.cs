@@ -28,6 +28,14 @@ public sealed class PatchMerging : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal Conv2dBN Conv1 => conv1;
+
+    internal Conv2dBN Conv2 => conv2;
+
+    internal SqueezeExcite Se => se;
+
+    internal Conv2dBN Conv3 => conv3;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) =>
         conv3.forward(se.forward(act.forward(conv2.forward(act.forward(conv1.forward(x))))));

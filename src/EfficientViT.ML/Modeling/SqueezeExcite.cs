@@ -24,6 +24,10 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal Conv2d Fc1 => fc1;
+
+    internal Conv2d Fc2 => fc2;
+
     /// <summary>
     /// timm's rounding of a reduced width: the nearest multiple of <paramref name="divisor"/>, at least
     /// the divisor itself (with no bump for rounding down, as SqueezeExcite asks).

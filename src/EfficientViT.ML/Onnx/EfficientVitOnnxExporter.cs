@@ -1,0 +1,253 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Onnx;
+
+/// <summary>
+/// Writes an EfficientViT as an ONNX graph for inference (ONNX Runtime, ML.NET's ApplyOnnxModel, or
+/// any ONNX engine). The graph is the BN-fused model whatever the module's state: every conv carries
+/// its folded BatchNorm, the attention scale is folded into the query convs, and each attention
+/// layer's relative-position bias is a constant.
+/// </summary>
+/// <remarks>
+/// Inputs and outputs (batch dimension "batch" is dynamic):
+/// <list type="bullet">
+/// <item><c>input</c>: float32 (batch, 3, S, S) — normalized RGB, or pixels in [0, 255] with
+/// <see cref="OnnxExportOptions.IncludeNormalization"/>; S is the model's image size or
+/// <see cref="OnnxExportOptions.InputSize"/>.</item>
+/// <item><c>features</c>: float32 (batch, EmbedDims[2]) — the pooled pre-head features.</item>
+/// <item><c>logits</c>: float32 (batch, classes) — when the model has a head and
+/// <see cref="OnnxExportOptions.IncludeLogits"/> (with distillation, the mean of both heads).</item>
+/// </list>
+/// </remarks>
+/// <example>
+/// <code>
+/// using var loaded = EfficientVitCheckpoint.Load("efficientvit_m0.pth");
+/// EfficientVitOnnxExporter.Export(loaded.Model, "efficientvit_m0.onnx");
+/// </code>
+/// </example>
+public static class EfficientVitOnnxExporter
+{
+    /// <summary>Default name of the graph input.</summary>
+    public const string DefaultInputName = "input";
+
+    /// <summary>Name of the pooled-features output.</summary>
+    public const string FeaturesOutputName = "features";
+
+    /// <summary>Name of the logits output.</summary>
+    public const string LogitsOutputName = "logits";
+
+    /// <summary>Writes the ONNX model to <paramref name="path"/> atomically.</summary>
+    public static void Export(EfficientVit model, string path, OnnxExportOptions? options = null) =>
+        AtomicFile.Write(path, stream => stream.Write(ToBytes(model, options)));
+
+    /// <summary>The ONNX model as bytes (a serialized ModelProto).</summary>
+    public static byte[] ToBytes(EfficientVit model, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        if (options.Opset < 17)
+            throw new ArgumentException($"Opset {options.Opset} is too old; EfficientViT export needs 17 or newer.", nameof(options));
+        var config = model.Config;
+        var inputSize = options.InputSize ?? config.ImageSize;
+        if (inputSize < config.ImageSize)
+            throw new ArgumentException($"InputSize {inputSize} is smaller than the model's image size {config.ImageSize}.", nameof(options));
+        if (options.IncludeNormalization && (options.Mean.Length != 3 || options.Std.Length != 3 || options.Std.Any(s => s <= 0)))
+            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.", nameof(options));
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var graph = new OnnxGraphBuilder($"efficientvit_{CheckpointMetadata.VariantName(config).ToLowerInvariant()}");
+        var builder = new Emitter(graph);
+        var x = new Activation(graph.AddInput(options.InputName, OnnxElementType.Float, "batch", 3, inputSize, inputSize), 3, inputSize, inputSize);
+
+        if (inputSize > config.ImageSize)
+            x = builder.CenterCrop(x, config.ImageSize);
+        if (options.IncludeNormalization)
+            x = builder.Normalize(x, options.Mean, options.Std);
+        foreach (var module in model.PatchEmbedding)
+            x = builder.Emit(module, x);
+        foreach (var stage in model.Stages)
+            foreach (var module in stage)
+                x = builder.Emit(module, x);
+
+        var pooled = graph.AddNode("GlobalAveragePool", [x.Name]);
+        graph.AddNode("Flatten", [pooled], FeaturesOutputName, OnnxAttribute.Int("axis", 1));
+        graph.AddOutput(FeaturesOutputName, OnnxElementType.Float, "batch", config.FeatureDim);
+
+        if (options.IncludeLogits && model.Head is { } head)
+        {
+            var (weight, bias) = head.FusedWeightAndBias();
+            if (model.DistillationHead is { } distillationHead)
+            {
+                // The mean of two linear heads is one linear head with the mean weights.
+                var (distillationWeight, distillationBias) = distillationHead.FusedWeightAndBias();
+                (weight, bias) = ((weight + distillationWeight) / 2, (bias + distillationBias) / 2);
+            }
+            graph.AddNode("Gemm", [FeaturesOutputName, graph.AddInitializer("head.weight", weight), graph.AddInitializer("head.bias", bias)],
+                LogitsOutputName, OnnxAttribute.Int("transB", 1));
+            graph.AddOutput(LogitsOutputName, OnnxElementType.Float, "batch", config.NumClasses);
+        }
+
+        graph.DocString = $"EfficientViT-{CheckpointMetadata.VariantName(config)} ({config.ImageSize}x{config.ImageSize}), BatchNorm fused. " +
+            $"Input '{options.InputName}': float32 (batch, 3, {inputSize}, {inputSize}) " +
+            (options.IncludeNormalization ? "RGB pixels in [0, 255]" : "normalized RGB") +
+            $". Outputs '{FeaturesOutputName}' (batch, {config.FeatureDim})" +
+            (options.IncludeLogits && model.Head is not null ? $" and '{LogitsOutputName}' (batch, {config.NumClasses})." : ".");
+        graph.AddMetadata("efficientvit.variant", CheckpointMetadata.VariantName(config));
+        graph.AddMetadata("efficientvit.image_size", config.ImageSize.ToString());
+        graph.AddMetadata("efficientvit.input_size", inputSize.ToString());
+        graph.AddMetadata("efficientvit.normalization_in_graph", options.IncludeNormalization ? "true" : "false");
+        return graph.ToBytes(options.Opset);
+    }
+
+    /// <summary>A value of the graph with its (fixed) channels and spatial size; the batch is dynamic.</summary>
+    private readonly record struct Activation(string Name, long Channels, long Height, long Width);
+
+    /// <summary>Emits the ONNX nodes of each module kind.</summary>
+    private sealed class Emitter(OnnxGraphBuilder graph)
+    {
+        public Activation Emit(nn.Module<Tensor, Tensor> module, Activation x) => module switch
+        {
+            Conv2dBN convBn => Conv(convBn, x),
+            ReLU => x with { Name = graph.AddNode("Relu", [x.Name]) },
+            Residual residual => x with { Name = graph.AddNode("Add", [x.Name, Emit(residual.Branch, x).Name]) },
+            Sequential sequential => sequential.children().Cast<nn.Module<Tensor, Tensor>>().Aggregate(x, (current, child) => Emit(child, current)),
+            FeedForward ffn => Conv(ffn.Pw2, Relu(Conv(ffn.Pw1, x))),
+            PatchMerging merging => Conv(merging.Conv3, SqueezeExcite(merging.Se, Relu(Conv(merging.Conv2, Relu(Conv(merging.Conv1, x)))))),
+            EfficientVitBlock block => block.Layers.Aggregate(x, (current, layer) => Emit(layer, current)),
+            LocalWindowAttention attention => WindowAttention(attention, x),
+            _ => throw new NotSupportedException($"ONNX export has no rule for module {module.GetType().Name}."),
+        };
+
+        public Activation CenterCrop(Activation x, int size)
+        {
+            var top = (x.Height - size) / 2;
+            var left = (x.Width - size) / 2;
+            var cropped = graph.AddNode("Slice", [x.Name, Ints("crop_starts", top, left), Ints("crop_ends", top + size, left + size), Ints("crop_axes", 2, 3)]);
+            return new Activation(cropped, x.Channels, size, size);
+        }
+
+        public Activation Normalize(Activation x, float[] mean, float[] std)
+        {
+            // (x/255 − mean)/std as one multiply-add per channel.
+            var scale = std.Select(s => 1f / (255f * s)).ToArray();
+            var shift = mean.Zip(std, (m, s) => -m / s).ToArray();
+            var scaled = graph.AddNode("Mul", [x.Name, graph.AddInitializer("normalize_scale", scale, 1, 3, 1, 1)]);
+            return x with { Name = graph.AddNode("Add", [scaled, graph.AddInitializer("normalize_shift", shift, 1, 3, 1, 1)]) };
+        }
+
+        private Activation Relu(Activation x) => x with { Name = graph.AddNode("Relu", [x.Name]) };
+
+        private Activation Conv(Conv2dBN convBn, Activation x, double scale = 1.0)
+        {
+            var (weight, bias) = convBn.FusedWeightAndBias();
+            if (scale != 1.0)
+                (weight, bias) = (weight * scale, bias * scale);
+            return ConvNode(x, weight, bias, convBn.KernelSize, convBn.Stride, convBn.Padding, convBn.Groups);
+        }
+
+        private Activation ConvNode(Activation x, Tensor weight, Tensor bias, long kernel, long stride, long padding, long groups)
+        {
+            var output = graph.AddNode("Conv", [x.Name, graph.AddInitializer("conv.weight", weight), graph.AddInitializer("conv.bias", bias)],
+                OnnxAttribute.Ints("kernel_shape", kernel, kernel),
+                OnnxAttribute.Ints("strides", stride, stride),
+                OnnxAttribute.Ints("pads", padding, padding, padding, padding),
+                OnnxAttribute.Int("group", groups));
+            var height = (x.Height + 2 * padding - kernel) / stride + 1;
+            var width = (x.Width + 2 * padding - kernel) / stride + 1;
+            return new Activation(output, weight.shape[0], height, width);
+        }
+
+        private Activation SqueezeExcite(SqueezeExcite se, Activation x)
+        {
+            var squeezed = new Activation(graph.AddNode("GlobalAveragePool", [x.Name]), x.Channels, 1, 1);
+            var reduced = Relu(ConvNode(squeezed, se.Fc1.weight, se.Fc1.bias!, 1, 1, 0, 1));
+            var expanded = ConvNode(reduced, se.Fc2.weight, se.Fc2.bias!, 1, 1, 0, 1);
+            var gate = graph.AddNode("Sigmoid", [expanded.Name]);
+            return x with { Name = graph.AddNode("Mul", [x.Name, gate]) };
+        }
+
+        private Activation WindowAttention(LocalWindowAttention attention, Activation x)
+        {
+            var window = attention.WindowResolution;
+            if (x.Height <= window && x.Width <= window)
+                return CascadedAttention(attention.Attention, x);
+
+            // Pad bottom/right to whole windows, fold the windows into the batch, attend, unfold, crop.
+            var padBottom = (window - x.Height % window) % window;
+            var padRight = (window - x.Width % window) % window;
+            var padded = x;
+            if (padBottom > 0 || padRight > 0)
+            {
+                padded = new Activation(graph.AddNode("Pad", [x.Name, Ints("window_pads", 0, 0, 0, 0, 0, 0, padBottom, padRight)]),
+                    x.Channels, x.Height + padBottom, x.Width + padRight);
+            }
+            var (rows, cols, channels) = (padded.Height / window, padded.Width / window, x.Channels);
+            var tiled = graph.AddNode("Reshape", [padded.Name, Ints("window_tiles", -1, channels, rows, window, cols, window)]);
+            var grouped = graph.AddNode("Transpose", [tiled], OnnxAttribute.Ints("perm", 0, 2, 4, 1, 3, 5));
+            var windows = graph.AddNode("Reshape", [grouped, Ints("window_batch", -1, channels, window, window)]);
+
+            var attended = CascadedAttention(attention.Attention, new Activation(windows, channels, window, window));
+
+            var ungrouped = graph.AddNode("Reshape", [attended.Name, Ints("window_grid", -1, rows, cols, channels, window, window)]);
+            var untiled = graph.AddNode("Transpose", [ungrouped], OnnxAttribute.Ints("perm", 0, 3, 1, 4, 2, 5));
+            var merged = new Activation(graph.AddNode("Reshape", [untiled, Ints("window_merge", -1, channels, padded.Height, padded.Width)]),
+                channels, padded.Height, padded.Width);
+            if (padBottom == 0 && padRight == 0)
+                return merged;
+            var cropped = graph.AddNode("Slice", [merged.Name, Ints("window_crop_starts", 0, 0), Ints("window_crop_ends", x.Height, x.Width), Ints("window_crop_axes", 2, 3)]);
+            return x with { Name = cropped };
+        }
+
+        private Activation CascadedAttention(CascadedGroupAttention attention, Activation x)
+        {
+            var (heads, keyDim, valueDim) = (attention.NumHeads, attention.KeyDim, attention.ValueDim);
+            var chunkSize = x.Channels / heads;
+            var chunks = graph.AddNode("Split", [x.Name, Ints("head_chunks", Enumerable.Repeat(chunkSize, heads).ToArray())], heads, OnnxAttribute.Int("axis", 1));
+            var biases = attention.GatherBiases();
+            var headOutputs = new string[heads];
+            var feature = new Activation(chunks[0], chunkSize, x.Height, x.Width);
+            for (var i = 0; i < heads; i++)
+            {
+                if (i > 0)
+                    feature = feature with { Name = graph.AddNode("Add", [feature.Name, chunks[i]]), Channels = chunkSize };
+                var qkv = Conv(attention.Qkvs[i], feature);
+                var parts = graph.AddNode("Split", [qkv.Name, Ints("qkv_split", keyDim, keyDim, valueDim)], 3, OnnxAttribute.Int("axis", 1));
+                // The softmax scale is folded into the query conv: (s·q)ᵀk = s·qᵀk.
+                var q = Conv(attention.Dws[i], new Activation(parts[0], keyDim, x.Height, x.Width), attention.Scale);
+                var queries = graph.AddNode("Reshape", [q.Name, Ints("flatten_keys", 0, keyDim, -1)]);
+                var keys = graph.AddNode("Reshape", [parts[1], Ints("flatten_keys", 0, keyDim, -1)]);
+                var values = graph.AddNode("Reshape", [parts[2], Ints("flatten_values", 0, valueDim, -1)]);
+
+                // Scores laid out (key, query) so that values·scores needs no second transpose.
+                var keysFirst = graph.AddNode("Transpose", [keys], OnnxAttribute.Ints("perm", 0, 2, 1));
+                var scores = graph.AddNode("MatMul", [keysFirst, queries]);
+                var biased = graph.AddNode("Add", [scores, graph.AddInitializer("attention_bias", biases[i].t().contiguous())]);
+                var weights = graph.AddNode("Softmax", [biased], OnnxAttribute.Int("axis", 1));
+                var attended = graph.AddNode("MatMul", [values, weights]);
+                var output = graph.AddNode("Reshape", [attended, Ints("head_shape", 0, valueDim, x.Height, x.Width)]);
+                headOutputs[i] = output;
+                feature = new Activation(output, valueDim, x.Height, x.Width);
+            }
+            var concatenated = new Activation(graph.AddNode("Concat", headOutputs, OnnxAttribute.Int("axis", 1)), valueDim * heads, x.Height, x.Width);
+            return Conv(attention.Projection, Relu(concatenated));
+        }
+
+        private readonly Dictionary<string, string> intConstants = new();
+
+        // Shapes and split sizes repeat across heads and blocks: one initializer per distinct value list.
+        private string Ints(string nameHint, params long[] values)
+        {
+            var key = string.Join(",", values);
+            if (!intConstants.TryGetValue(key, out var name))
+            {
+                name = graph.AddInitializer(nameHint, values, values.Length);
+                intConstants.Add(key, name);
+            }
+            return name;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+namespace EfficientViT.ML.Onnx;
+
+/// <summary>What <see cref="EfficientVitOnnxExporter"/> puts into the graph.</summary>
+public sealed class OnnxExportOptions
+{
+    /// <summary>Name of the graph input. Default "input".</summary>
+    public string InputName { get; set; } = EfficientVitOnnxExporter.DefaultInputName;
+
+    /// <summary>ONNX opset; 17 or newer. Default 17.</summary>
+    public int Opset { get; set; } = 17;
+
+    /// <summary>Also output the class logits (<c>logits</c>) when the model has a head. Default true.</summary>
+    public bool IncludeLogits { get; set; } = true;
+
+    /// <summary>
+    /// Puts normalization into the graph: the input is then RGB pixels in [0, 255], and the graph applies
+    /// (x/255 − mean)/std per channel. Default false: the input is already normalized.
+    /// </summary>
+    public bool IncludeNormalization { get; set; }
+
+    /// <summary>Per-channel RGB mean used with <see cref="IncludeNormalization"/>.</summary>
+    public float[] Mean { get; set; } = [0.485f, 0.456f, 0.406f];
+
+    /// <summary>Per-channel RGB standard deviation used with <see cref="IncludeNormalization"/>.</summary>
+    public float[] Std { get; set; } = [0.229f, 0.224f, 0.225f];
+
+    /// <summary>
+    /// Side of the (square) graph input when it is larger than the model's input size: the graph then
+    /// center-crops it to the model's size first (e.g. 256 in, 224 to the model: the evaluation crop of
+    /// the ImageNet weights). Null: the input has the model's size.
+    /// </summary>
+    public int? InputSize { get; set; }
+}

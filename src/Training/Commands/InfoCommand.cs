@@ -1,0 +1,30 @@
+using System.CommandLine;
+using EfficientViT.ML.Checkpoints;
+
+namespace EfficientViT.Training.Commands;
+
+/// <summary><c>efficientvit info CHECKPOINT</c>: what a checkpoint holds.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Argument<FileInfo>("checkpoint") { Description = "An official .pth, a timm .safetensors, or a checkpoint written by this tool." };
+        var command = new Command("info", "Show the variant, input size, classes and preprocessing a checkpoint holds.") { checkpoint };
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName);
+            var metadata = loaded.Metadata;
+            var parameters = loaded.Model.parameters().Sum(p => p.numel());
+            Console.WriteLine($"format:      {loaded.Format}");
+            Console.WriteLine($"variant:     EfficientViT-{metadata.Variant} (embed dims {string.Join("/", metadata.EmbedDims)}, depths {string.Join("/", metadata.Depths)}, heads {string.Join("/", metadata.NumHeads)})");
+            Console.WriteLine($"input:       {metadata.ImageSize}x{metadata.ImageSize}, mean [{string.Join(", ", metadata.Mean)}], std [{string.Join(", ", metadata.Std)}]");
+            Console.WriteLine($"classes:     {metadata.NumClasses}{(metadata.Distillation ? " (with distillation head)" : "")}");
+            if (metadata.ClassNames is { } names)
+                Console.WriteLine($"class names: {string.Join(", ", names.Take(20))}{(names.Length > 20 ? ", ..." : "")}");
+            Console.WriteLine($"parameters:  {parameters:N0}");
+            foreach (var (key, value) in metadata.Training)
+                Console.WriteLine($"training.{key}: {value}");
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,100 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Tests.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Tests.Onnx;
+
+public class EfficientVitOnnxExporterTests
+{
+    [Fact]
+    public void Official_m0_in_onnx_runtime_matches_torchsharp_and_the_official_outputs()
+    {
+        using var loaded = EfficientVitCheckpoint.Load(TestFiles.OfficialM0("efficientvit_m0.pth"));
+        var bytes = EfficientVitOnnxExporter.ToBytes(loaded.Model);
+        using var scope = NewDisposeScope();
+        var x = TestFiles.ReadFloat32(TestFiles.OfficialM0("input_2x3x224x224.f32"), 2, 3, 224, 224);
+
+        var outputs = OnnxRuntimeRunner.Run(bytes, (EfficientVitOnnxExporter.DefaultInputName, x));
+
+        using var noGrad = no_grad();
+        Assert.True(TestFiles.MaxAbsDiff(loaded.Model.PooledFeatures(x), outputs["features"]) <= 1e-4f);
+        Assert.True(TestFiles.MaxAbsDiff(loaded.Model.forward(x), outputs["logits"]) <= 1e-4f);
+        Assert.True(TestFiles.MaxAbsDiff(TestFiles.ReadFloat32(TestFiles.OfficialM0("m0_fused_logits.f32"), 2, 1000), outputs["logits"]) <= 1e-4f);
+        Assert.True(TestFiles.MaxAbsDiff(TestFiles.ReadFloat32(TestFiles.OfficialM0("m0_features.f32"), 2, 192), outputs["features"]) <= 1e-4f);
+    }
+
+    [Theory]
+    [InlineData(EfficientVitVariant.M1, 160, 3)]   // 10x10 first stage: padded to two 7x7 windows per side
+    [InlineData(EfficientVitVariant.M2, 224, 1)]
+    public void Random_weights_match_torchsharp_including_window_padding_and_distillation(EfficientVitVariant variant, int imageSize, int batch)
+    {
+        using var model = EfficientVit.Create(variant, imageSize, numClasses: 5, distillation: true);
+        RandomWeights.Apply(model);
+        model.eval();
+        var bytes = EfficientVitOnnxExporter.ToBytes(model);
+        using var scope = NewDisposeScope();
+        var x = randn(batch, 3, imageSize, imageSize, generator: new Generator(2));
+
+        var outputs = OnnxRuntimeRunner.Run(bytes, ("input", x));
+
+        using var noGrad = no_grad();
+        Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(x), outputs["features"]) <= 1e-4f);
+        Assert.True(TestFiles.MaxAbsDiff(model.forward(x), outputs["logits"]) <= 1e-4f);
+    }
+
+    [Fact]
+    public void Normalization_and_center_crop_in_the_graph_equal_doing_them_by_hand()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 224, numClasses: 0);
+        RandomWeights.Apply(model);
+        model.eval();
+        float[] mean = [0.2f, 0.5f, 0.7f], std = [0.3f, 0.2f, 0.1f];
+        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeNormalization = true, InputSize = 256, Mean = mean, Std = std });
+        using var scope = NewDisposeScope();
+        var pixels = randint(0, 256, new long[] { 2, 3, 256, 256 }, generator: new Generator(4)).to_type(ScalarType.Float32);
+
+        var outputs = OnnxRuntimeRunner.Run(bytes, ("input", pixels));
+
+        // By hand: crop rows/columns 16..239, then per channel (p/255 - mean)/std.
+        var cropped = pixels[.., .., 16..240, 16..240];
+        var normalized = zeros_like(cropped);
+        for (var c = 0; c < 3; c++)
+            normalized[.., c] = (cropped[.., c] / 255f - mean[c]) / std[c];
+        using var noGrad = no_grad();
+        Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(normalized), outputs["features"]) <= 1e-4f);
+        Assert.DoesNotContain("logits", outputs.Keys);
+    }
+
+    [Theory]
+    [InlineData(false, null)]
+    [InlineData(true, 256)]
+    public void Exported_graph_passes_the_onnx_checker(bool normalize, int? inputSize)
+    {
+        using var dir = new TempDirectory();
+        using var model = EfficientVit.Create(EfficientVitVariant.M1, imageSize: 160, numClasses: 4, distillation: true);
+        var path = dir.File("m1.onnx");
+        EfficientVitOnnxExporter.Export(model, path, new OnnxExportOptions { IncludeNormalization = normalize, InputSize = inputSize });
+        OnnxChecker.AssertValid(path);
+    }
+
+    [Fact]
+    public void Exporting_leaves_the_model_unfused_and_trainable()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, numClasses: 2);
+        EfficientVitOnnxExporter.ToBytes(model);
+        Assert.False(model.IsFused);
+        Assert.Contains(model.named_modules(), m => m.module is TorchSharp.Modules.BatchNorm2d);
+        model.train();
+    }
+
+    [Fact]
+    public void Old_opsets_and_small_inputs_are_refused()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, numClasses: 2);
+        Assert.Contains("17", Assert.Throws<ArgumentException>(() => EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { Opset = 13 })).Message);
+        Assert.Contains("smaller", Assert.Throws<ArgumentException>(() => EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { InputSize = 200 })).Message);
+    }
+}
