@@ -34,11 +34,11 @@ public static class EfficientVitOnnxExporter
     /// <summary>Default name of the graph input.</summary>
     public const string DefaultInputName = "input";
 
-    /// <summary>Name of the pooled-features output.</summary>
-    public const string FeaturesOutputName = "features";
+    /// <summary>Default name of the pooled-features output.</summary>
+    public const string DefaultFeaturesOutputName = "features";
 
-    /// <summary>Name of the logits output.</summary>
-    public const string LogitsOutputName = "logits";
+    /// <summary>Default name of the logits output.</summary>
+    public const string DefaultLogitsOutputName = "logits";
 
     /// <summary>Writes the ONNX model to <paramref name="path"/> atomically.</summary>
     public static void Export(EfficientVit model, string path, OnnxExportOptions? options = null) =>
@@ -74,8 +74,8 @@ public static class EfficientVitOnnxExporter
                 x = builder.Emit(module, x);
 
         var pooled = graph.AddNode("GlobalAveragePool", [x.Name]);
-        graph.AddNode("Flatten", [pooled], FeaturesOutputName, OnnxAttribute.Int("axis", 1));
-        graph.AddOutput(FeaturesOutputName, OnnxElementType.Float, "batch", config.FeatureDim);
+        graph.AddNode("Flatten", [pooled], options.FeaturesOutputName, OnnxAttribute.Int("axis", 1));
+        graph.AddOutput(options.FeaturesOutputName, OnnxElementType.Float, "batch", config.FeatureDim);
 
         if (options.IncludeLogits && model.Head is { } head)
         {
@@ -86,16 +86,16 @@ public static class EfficientVitOnnxExporter
                 var (distillationWeight, distillationBias) = distillationHead.FusedWeightAndBias();
                 (weight, bias) = ((weight + distillationWeight) / 2, (bias + distillationBias) / 2);
             }
-            graph.AddNode("Gemm", [FeaturesOutputName, graph.AddInitializer("head.weight", weight), graph.AddInitializer("head.bias", bias)],
-                LogitsOutputName, OnnxAttribute.Int("transB", 1));
-            graph.AddOutput(LogitsOutputName, OnnxElementType.Float, "batch", config.NumClasses);
+            graph.AddNode("Gemm", [options.FeaturesOutputName, graph.AddInitializer("head.weight", weight), graph.AddInitializer("head.bias", bias)],
+                options.LogitsOutputName, OnnxAttribute.Int("transB", 1));
+            graph.AddOutput(options.LogitsOutputName, OnnxElementType.Float, "batch", config.NumClasses);
         }
 
         graph.DocString = $"EfficientViT-{CheckpointMetadata.VariantName(config)} ({config.ImageSize}x{config.ImageSize}), BatchNorm fused. " +
             $"Input '{options.InputName}': float32 (batch, 3, {inputSize}, {inputSize}) " +
             (options.IncludeNormalization ? "RGB pixels in [0, 255]" : "normalized RGB") +
-            $". Outputs '{FeaturesOutputName}' (batch, {config.FeatureDim})" +
-            (options.IncludeLogits && model.Head is not null ? $" and '{LogitsOutputName}' (batch, {config.NumClasses})." : ".");
+            $". Outputs '{options.FeaturesOutputName}' (batch, {config.FeatureDim})" +
+            (options.IncludeLogits && model.Head is not null ? $" and '{options.LogitsOutputName}' (batch, {config.NumClasses})." : ".");
         graph.AddMetadata("efficientvit.variant", CheckpointMetadata.VariantName(config));
         graph.AddMetadata("efficientvit.image_size", config.ImageSize.ToString());
         graph.AddMetadata("efficientvit.input_size", inputSize.ToString());

@@ -6,6 +6,12 @@ public sealed class OnnxExportOptions
     /// <summary>Name of the graph input. Default "input".</summary>
     public string InputName { get; set; } = EfficientVitOnnxExporter.DefaultInputName;
 
+    /// <summary>Name of the pooled-features output. Default "features".</summary>
+    public string FeaturesOutputName { get; set; } = EfficientVitOnnxExporter.DefaultFeaturesOutputName;
+
+    /// <summary>Name of the logits output. Default "logits".</summary>
+    public string LogitsOutputName { get; set; } = EfficientVitOnnxExporter.DefaultLogitsOutputName;
+
     /// <summary>ONNX opset; 17 or newer. Default 17.</summary>
     public int Opset { get; set; } = 17;
 

@@ -32,7 +32,7 @@ internal static class ExportCommand
             EfficientVitOnnxExporter.Export(loaded.Model, path, options);
             Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1024.0 / 1024.0:F1} MiB): EfficientViT-{loaded.Metadata.Variant}, " +
                 $"input '{options.InputName}' (batch, 3, {options.InputSize ?? loaded.Metadata.ImageSize}, {options.InputSize ?? loaded.Metadata.ImageSize}), " +
-                $"outputs '{EfficientVitOnnxExporter.FeaturesOutputName}'{(options.IncludeLogits && loaded.Metadata.NumClasses > 0 ? $", '{EfficientVitOnnxExporter.LogitsOutputName}'" : "")}");
+                $"outputs '{options.FeaturesOutputName}'{(options.IncludeLogits && loaded.Metadata.NumClasses > 0 ? $", '{options.LogitsOutputName}'" : "")}");
         }));
         return command;
     }

@@ -1,0 +1,150 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace EfficientViT.ML.Featurization;
+
+/// <summary>
+/// Turns images into EfficientViT's pooled feature vectors (192 to 384 floats). Created by
+/// <see cref="EfficientVitCatalog.EfficientVitFeaturize(TransformsCatalog, EfficientVitFeaturizerOptions)"/>.
+/// </summary>
+/// <remarks>
+/// The fitted model is built from ML.NET's own components — <c>ResizeImages</c>, <c>ExtractPixels</c>,
+/// <c>ApplyOnnxModel</c> with the exported, BN-fused network (normalization and center crop inside
+/// the graph), <c>CopyColumns</c> and <c>DropColumns</c> — so <c>mlContext.Model.Save</c> stores the
+/// network inside the model zip and a process without this library loads it. While the fitted
+/// transformer is in memory, <c>Transform</c> scores rows in batches, which ML.NET's ONNX scoring
+/// (one row at a time) cannot.
+/// </remarks>
+public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFeaturizerTransformer>
+{
+    private readonly TransformsCatalog catalog;
+    private readonly EfficientVitFeaturizerOptions options;
+    private readonly ImagePreprocessing preprocessing;
+    private readonly byte[] imageGraph;
+    private readonly byte[] pixelGraph;
+    private readonly ColumnNames names;
+
+    internal EfficientVitFeaturizerEstimator(TransformsCatalog catalog, EfficientVitFeaturizerOptions options)
+    {
+        this.catalog = catalog;
+        this.options = options;
+        if (string.IsNullOrWhiteSpace(options.OutputColumnName) || string.IsNullOrWhiteSpace(options.InputColumnName))
+            throw new ArgumentException("EfficientVitFeaturize: OutputColumnName and InputColumnName must be set.", nameof(options));
+        if (options.BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "EfficientVitFeaturize: BatchSize must be at least 1.");
+        if ((options.ModelPath is null) == (options.Model is null))
+            throw new ArgumentException("EfficientVitFeaturize: set exactly one of ModelPath and Model.", nameof(options));
+
+        names = ColumnNames.For(options.OutputColumnName);
+        var (model, metadata, owned) = LoadModel(options);
+        try
+        {
+            preprocessing = options.Preprocessing ?? ImagePreprocessing.From(metadata);
+            preprocessing.Validate();
+            if (preprocessing.ImageSize != model.Config.ImageSize)
+                throw new ArgumentException($"EfficientVitFeaturize: the preprocessing produces {preprocessing.ImageSize}x{preprocessing.ImageSize} images, but the model takes {model.Config.ImageSize}x{model.Config.ImageSize}.", nameof(options));
+            FeatureSize = model.Config.FeatureDim;
+            imageGraph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
+            {
+                InputName = names.Pixels,
+                FeaturesOutputName = names.Features,
+                IncludeLogits = false,
+                IncludeNormalization = true,
+                Mean = preprocessing.Mean,
+                Std = preprocessing.Std,
+                InputSize = preprocessing.ResizeSize,
+            });
+            pixelGraph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
+            {
+                InputName = options.InputColumnName,
+                FeaturesOutputName = names.Features,
+                IncludeLogits = false,
+            });
+        }
+        finally
+        {
+            if (owned)
+                model.Dispose();
+        }
+    }
+
+    /// <summary>Length of the output vectors.</summary>
+    public int FeatureSize { get; }
+
+    /// <summary>Checks the input column and describes the output columns.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var kind = FeaturizerInput.Classify(inputSchema, options.InputColumnName, preprocessing.ImageSize);
+        return BuildChain(kind).GetOutputSchema(inputSchema);
+    }
+
+    /// <summary>Checks the input column and builds the featurizer.</summary>
+    public EfficientVitFeaturizerTransformer Fit(IDataView input)
+    {
+        var kind = FeaturizerInput.Classify(input.Schema, options.InputColumnName, preprocessing.ImageSize);
+        var chain = BuildChain(kind).Fit(input);
+        var preprocessingSteps = kind == FeaturizerInputKind.Image ? (preprocessing.Grayscale ? 3 : 2) : 0;
+        return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps,
+            kind == FeaturizerInputKind.Image ? names.Pixels : options.InputColumnName,
+            kind == FeaturizerInputKind.Image ? imageGraph : pixelGraph,
+            names, options);
+    }
+
+    private EstimatorChain<ITransformer> BuildChain(FeaturizerInputKind kind)
+    {
+        var chain = new EstimatorChain<ITransformer>();
+        string onnxInput = options.InputColumnName;
+        var temporary = new List<string>();
+        if (kind == FeaturizerInputKind.Image)
+        {
+            var source = options.InputColumnName;
+            if (preprocessing.Grayscale)
+            {
+                chain = chain.Append<ITransformer>(catalog.ConvertToGrayscale(names.Grayscale, source));
+                source = names.Grayscale;
+                temporary.Add(names.Grayscale);
+            }
+            var side = preprocessing.ResizeSize;
+            chain = chain
+                .Append<ITransformer>(catalog.ResizeImages(names.Resized, side, side, source, ImageResizingEstimator.ResizingKind.IsoCrop, ImageResizingEstimator.Anchor.Center))
+                .Append<ITransformer>(catalog.ExtractPixels(names.Pixels, names.Resized, ImagePixelExtractingEstimator.ColorBits.Rgb,
+                    ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0f, scaleImage: 1f));
+            temporary.Add(names.Resized);
+            temporary.Add(names.Pixels);
+            onnxInput = names.Pixels;
+        }
+        var graph = kind == FeaturizerInputKind.Image ? imageGraph : pixelGraph;
+        temporary.Add(names.Features);
+        return chain
+            .Append<ITransformer>(catalog.ApplyOnnxModel([names.Features], [onnxInput], new MemoryStream(graph, writable: false)))
+            .Append<ITransformer>(catalog.CopyColumns(options.OutputColumnName, names.Features))
+            .Append<ITransformer>(catalog.DropColumns(temporary.ToArray()));
+    }
+
+    private static (EfficientVit Model, CheckpointMetadata Metadata, bool Owned) LoadModel(EfficientVitFeaturizerOptions options)
+    {
+        if (options.Model is { } model)
+        {
+            if (model.IsFused)
+                throw new ArgumentException("EfficientVitFeaturize: pass the unfused model; the featurizer fuses BatchNorm in its exported graph.", nameof(options));
+            return (model, CheckpointMetadata.FromConfig(model.Config), false);
+        }
+        var loaded = EfficientVitCheckpoint.Load(options.ModelPath!);
+        return (loaded.Model, loaded.Metadata, true);
+    }
+
+    /// <summary>Names of the intermediate columns, unique per featurizer so that several can share a pipeline.</summary>
+    internal sealed record ColumnNames(string Grayscale, string Resized, string Pixels, string Features)
+    {
+        public static ColumnNames For(string output)
+        {
+            var id = Guid.NewGuid().ToString("N")[..8];
+            var prefix = $"EfficientVit_{id}_";
+            return new ColumnNames(prefix + "Grayscale", prefix + "Resized", prefix + "Pixels", prefix + "Features");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace EfficientViT.ML.Featurization;
+
+/// <summary>
+/// The fitted EfficientViT featurizer. <see cref="Transform"/> scores rows in batches with ONNX Runtime;
+/// saving (<c>mlContext.Model.Save</c>) writes the equivalent chain of ML.NET components, with the
+/// ONNX network inside the zip, which loads as a <c>TransformerChain</c> in any process that references
+/// Microsoft.ML, Microsoft.ML.ImageAnalytics and Microsoft.ML.OnnxTransformer.
+/// </summary>
+public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposable
+{
+    private readonly TransformsCatalog catalog;
+    private readonly TransformerChain<ITransformer> chain;
+    private readonly TransformerChain<ITransformer> preprocessing;
+    private readonly ITransformer onnxScoring;
+    private readonly string pixelColumn;
+    private readonly byte[] graph;
+    private readonly EfficientVitFeaturizerEstimator.ColumnNames names;
+    private readonly EfficientVitFeaturizerOptions options;
+    private readonly Lazy<OnnxFeatureSession> session;
+
+    internal EfficientVitFeaturizerTransformer(TransformsCatalog catalog, TransformerChain<ITransformer> chain, int preprocessingSteps,
+        string pixelColumn, byte[] graph, EfficientVitFeaturizerEstimator.ColumnNames names, EfficientVitFeaturizerOptions options)
+    {
+        this.catalog = catalog;
+        this.chain = chain;
+        preprocessing = new TransformerChain<ITransformer>(chain.Take(preprocessingSteps).ToArray());
+        onnxScoring = chain.ElementAt(preprocessingSteps);
+        this.pixelColumn = pixelColumn;
+        this.graph = graph;
+        this.names = names;
+        this.options = options;
+        session = new Lazy<OnnxFeatureSession>(() => new OnnxFeatureSession(graph, pixelColumn, names.Features, options.Threads), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The ONNX network this featurizer runs (BN fused; preprocessing in the graph for image input).</summary>
+    public ReadOnlyMemory<byte> OnnxModel => graph;
+
+    /// <summary>The equivalent chain of ML.NET components: what is saved, and what a loading process gets back.</summary>
+    public TransformerChain<ITransformer> AsMLNetChain() => chain;
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => ((ITransformer)chain).IsRowToRowMapper;
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => chain.GetOutputSchema(inputSchema);
+
+    /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): ML.NET's own ONNX scoring, one image per call.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)chain).GetRowToRowMapper(inputSchema);
+
+    /// <summary>Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time as a cursor moves.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        // Validates the input as the saved chain would.
+        chain.GetOutputSchema(input.Schema);
+        var prepared = preprocessing.Transform(input);
+        var featureType = onnxScoring.GetOutputSchema(prepared.Schema)[names.Features].Type;
+        var scored = new BatchedFeaturesDataView(prepared, pixelColumn, names.Features, featureType, session.Value, options.BatchSize, options.InputColumnName);
+        var copied = catalog.CopyColumns(options.OutputColumnName, names.Features).Fit(scored).Transform(scored);
+        var temporary = new[] { names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
+        return catalog.DropColumns(temporary).Fit(copied).Transform(copied);
+    }
+
+    /// <summary>Saves the equivalent ML.NET chain (see the class remarks).</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
+
+    /// <summary>Releases the ONNX Runtime session.</summary>
+    public void Dispose()
+    {
+        if (session.IsValueCreated)
+            session.Value.Dispose();
+        foreach (var transformer in chain)
+            (transformer as IDisposable)?.Dispose();
+    }
+}

@@ -1,0 +1,34 @@
+using EfficientViT.ML.Checkpoints;
+
+namespace EfficientViT.ML.Featurization;
+
+/// <summary>
+/// How images become model input: the short side is resized to ImageSize / CropPercent, the center
+/// square of that side is kept, the center ImageSize square of it goes to the model, and each RGB
+/// channel becomes (pixel/255 − mean)/std.
+/// </summary>
+/// <param name="ImageSize">The model's input side.</param>
+/// <param name="CropPercent">Fraction of the resized image kept (0.875: 256 → 224).</param>
+/// <param name="Mean">Per-channel RGB mean of pixel/255.</param>
+/// <param name="Std">Per-channel RGB standard deviation.</param>
+/// <param name="Grayscale">Convert images to grayscale first (models trained on grayscale data).</param>
+public sealed record ImagePreprocessing(int ImageSize, double CropPercent, float[] Mean, float[] Std, bool Grayscale = false)
+{
+    /// <summary>Side of the square the images are resized and cropped to before the final center crop: floor(ImageSize / CropPercent).</summary>
+    public int ResizeSize => (int)Math.Floor(ImageSize / CropPercent);
+
+    /// <summary>The preprocessing a checkpoint records (ImageNet's for the official and timm weights).</summary>
+    public static ImagePreprocessing From(CheckpointMetadata metadata) =>
+        new(metadata.ImageSize, metadata.CropPercent, metadata.Mean, metadata.Std, metadata.Grayscale);
+
+    /// <summary>Checks the numbers, naming the first that is wrong.</summary>
+    public void Validate()
+    {
+        if (ImageSize <= 0)
+            throw new ArgumentException($"ImageSize must be positive; found {ImageSize}.");
+        if (CropPercent is <= 0 or > 1)
+            throw new ArgumentException($"CropPercent must be in (0, 1]; found {CropPercent}.");
+        if (Mean.Length != 3 || Std.Length != 3 || Std.Any(s => s <= 0))
+            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.");
+    }
+}

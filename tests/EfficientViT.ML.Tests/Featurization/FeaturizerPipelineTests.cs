@@ -1,0 +1,43 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace EfficientViT.ML.Tests.Featurization;
+
+public class FeaturizerPipelineTests
+{
+    private static readonly string CheckpointPath = TestFiles.OfficialM0("efficientvit_m0.pth");
+
+    [Fact]
+    public void Pipeline_fits_evaluates_saves_and_predicts_the_same_in_a_fresh_process()
+    {
+        using var dir = new TempDirectory();
+        var train = TestImages.WriteColorImages(dir.Path, perClass: 8, size: 48, seed: 1);
+        var test = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 64, seed: 2);
+        var mlContext = new MLContext(seed: 0);
+        var trainData = mlContext.Data.LoadFromEnumerable(train);
+        var testData = mlContext.Data.LoadFromEnumerable(test);
+
+        var pipeline = mlContext.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
+            .Append(mlContext.Transforms.EfficientVitFeaturize("Features", "Image", CheckpointPath))
+            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+            .Append(mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
+            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        var model = pipeline.Fit(trainData);
+
+        var scored = model.Transform(testData);
+        var metrics = mlContext.MulticlassClassification.Evaluate(scored);
+        Assert.True(metrics.MicroAccuracy >= 0.9, $"micro accuracy {metrics.MicroAccuracy}");
+
+        var modelPath = Path.Combine(dir.Path, "model.zip");
+        mlContext.Model.Save(model, trainData.Schema, modelPath);
+
+        var labels = scored.GetColumn<string>("PredictedLabel").ToList();
+        var features = scored.GetColumn<float[]>("Features").ToList();
+        Assert.Equal(192, features[0].Length);
+        var fresh = TestImages.RunInFreshProcess(modelPath, test.Select(r => r.ImagePath), dir.Path);
+
+        Assert.Equal(labels, fresh.Select(f => f.Label));
+        var maxDiff = features.Zip(fresh, (a, b) => a.Zip(b.Features, (x, y) => Math.Abs(x - y)).Max()).Max();
+        Assert.True(maxDiff <= 1e-6, $"features differ by {maxDiff} after loading in a fresh process");
+    }
+}
