@@ -45,7 +45,9 @@ internal sealed class BatchedFeaturesDataView : IDataView
         var sourceColumns = needed.Where(c => c.Index < source.Schema.Count).Select(c => source.Schema[c.Index]).ToList();
         var wantsFeatures = needed.Any(c => c.Index == FeatureColumnIndex);
         var main = source.GetRowCursor(sourceColumns);
-        var lookAhead = wantsFeatures ? source.GetRowCursor([pixelColumn]) : null;
+        // A set of one is a plain serial cursor (GetRowCursor may read ahead on worker threads), so a
+        // bad image fails at its own row and the error can name it.
+        var lookAhead = wantsFeatures ? source.GetRowCursorSet([pixelColumn], 1)[0] : null;
         return new Cursor(this, main, lookAhead);
     }
 
@@ -131,10 +133,9 @@ internal sealed class BatchedFeaturesDataView : IDataView
             var inputSize = parent.session.InputSize;
             batchCount = 0;
             batchIndex = 0;
-            while (batchCount < parent.batchSize && MoveLookAhead())
+            while (batchCount < parent.batchSize && TryReadPixels(position + batchCount))
             {
                 var row = position + batchCount;
-                ReadPixels(row);
                 if (pixels.Length != inputSize)
                     throw new InvalidOperationException($"EfficientVitFeaturize: row {row} of column '{parent.userInputColumn}' has {pixels.Length} values; the model takes {inputSize} (3 x {(int)Math.Sqrt(inputSize / 3)} x {(int)Math.Sqrt(inputSize / 3)}).");
                 pixels.CopyTo(inputs.AsSpan(batchCount * inputSize, inputSize));
@@ -145,19 +146,22 @@ internal sealed class BatchedFeaturesDataView : IDataView
             parent.session.Run(inputs, batchCount, features);
         }
 
-        private bool MoveLookAhead() => lookAhead!.MoveNext();
-
-        private void ReadPixels(long row)
+            private bool TryReadPixels(long row)
         {
             try
             {
+                if (!lookAhead!.MoveNext())
+                    return false;
                 pixelGetter!(ref pixels);
+                return true;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.userInputColumn}'): {e.Message}", e);
+                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.userInputColumn}'): {Innermost(e).Message}", e);
             }
         }
+
+        private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
         protected override void Dispose(bool disposing)
         {
