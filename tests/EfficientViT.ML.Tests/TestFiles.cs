@@ -31,6 +31,15 @@ internal static class TestFiles
             return (key, shape);
         }).ToList();
 
+    /// <summary>The messages of an exception and its inner exceptions (ML.NET wraps errors raised on its worker threads).</summary>
+    public static List<string> Messages(Exception error)
+    {
+        var messages = new List<string>();
+        for (Exception? e = error; e is not null; e = e.InnerException)
+            messages.Add(e.Message);
+        return messages;
+    }
+
     public static float MaxAbsDiff(Tensor a, Tensor b)
     {
         using var scope = NewDisposeScope();

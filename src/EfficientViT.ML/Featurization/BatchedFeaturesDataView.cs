@@ -157,11 +157,13 @@ internal sealed class BatchedFeaturesDataView : IDataView
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.userInputColumn}'): {Innermost(e).Message}", e);
+                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.userInputColumn}'): {Cause(e).Message}", e);
             }
         }
 
-        private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+        // ML.NET wraps errors from its worker threads in a generic message; report the first real one.
+        private static Exception Cause(Exception e) =>
+            e.InnerException is not null && e.Message.StartsWith("Splitter/consolidator", StringComparison.Ordinal) ? Cause(e.InnerException) : e;
 
         protected override void Dispose(bool disposing)
         {

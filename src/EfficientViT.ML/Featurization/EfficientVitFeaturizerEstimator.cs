@@ -87,10 +87,11 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     {
         var kind = FeaturizerInput.Classify(input.Schema, options.InputColumnName, preprocessing.ImageSize);
         var chain = BuildChain(kind).Fit(input);
-        var preprocessingSteps = kind == FeaturizerInputKind.Image ? (preprocessing.Grayscale ? 3 : 2) : 0;
+        var fromImages = kind != FeaturizerInputKind.PixelVector;
+        var preprocessingSteps = fromImages ? 2 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
         return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps,
-            kind == FeaturizerInputKind.Image ? names.Pixels : options.InputColumnName,
-            kind == FeaturizerInputKind.Image ? imageGraph : pixelGraph,
+            fromImages ? names.Pixels : options.InputColumnName,
+            fromImages ? imageGraph : pixelGraph,
             names, options);
     }
 
@@ -99,9 +100,19 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         var chain = new EstimatorChain<ITransformer>();
         string onnxInput = options.InputColumnName;
         var temporary = new List<string>();
-        if (kind == FeaturizerInputKind.Image)
+        if (kind != FeaturizerInputKind.PixelVector)
         {
             var source = options.InputColumnName;
+            if (kind == FeaturizerInputKind.EncodedImage)
+            {
+                var decoder = new EncodedImageDecoder();
+                chain = chain
+                    .Append<ITransformer>(catalog.CopyColumns(EncodedImageDecoder.EncodedColumnName, source))
+                    .Append<ITransformer>(catalog.CustomMapping(decoder.GetMapping(), EncodedImageDecoder.ContractName));
+                source = EncodedImageDecoder.DecodedColumnName;
+                temporary.Add(EncodedImageDecoder.EncodedColumnName);
+                temporary.Add(EncodedImageDecoder.DecodedColumnName);
+            }
             if (preprocessing.Grayscale)
             {
                 chain = chain.Append<ITransformer>(catalog.ConvertToGrayscale(names.Grayscale, source));
@@ -117,7 +128,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             temporary.Add(names.Pixels);
             onnxInput = names.Pixels;
         }
-        var graph = kind == FeaturizerInputKind.Image ? imageGraph : pixelGraph;
+        var graph = kind == FeaturizerInputKind.PixelVector ? pixelGraph : imageGraph;
         temporary.Add(names.Features);
         return chain
             .Append<ITransformer>(catalog.ApplyOnnxModel([names.Features], [onnxInput], new MemoryStream(graph, writable: false)))

@@ -59,7 +59,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         var featureType = onnxScoring.GetOutputSchema(prepared.Schema)[names.Features].Type;
         var scored = new BatchedFeaturesDataView(prepared, pixelColumn, names.Features, featureType, session.Value, options.BatchSize, options.InputColumnName);
         var copied = catalog.CopyColumns(options.OutputColumnName, names.Features).Fit(scored).Transform(scored);
-        var temporary = new[] { names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
+        var temporary = new[] { EncodedImageDecoder.EncodedColumnName, EncodedImageDecoder.DecodedColumnName, names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
         return catalog.DropColumns(temporary).Fit(copied).Transform(copied);
     }
 

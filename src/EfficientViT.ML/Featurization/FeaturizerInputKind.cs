@@ -9,6 +9,8 @@ internal enum FeaturizerInputKind
 {
     /// <summary>Decoded images (<c>MLImage</c>): resized, cropped and normalized by the pipeline.</summary>
     Image,
+    /// <summary>Encoded image files (a vector of bytes): decoded, then handled as <see cref="Image"/>.</summary>
+    EncodedImage,
     /// <summary>Preprocessed pixels: a float vector of 3·S·S, channels-first normalized RGB.</summary>
     PixelVector,
 }
@@ -17,7 +19,7 @@ internal enum FeaturizerInputKind
 internal static class FeaturizerInput
 {
     public static string Accepted(int imageSize) =>
-        $"an image (MLImage, from LoadImages) or a vector of Single of size 3x{imageSize}x{imageSize} = {3 * imageSize * imageSize} (preprocessed, normalized RGB pixels)";
+        $"an image (MLImage, from LoadImages), encoded image bytes (a vector of Byte, e.g. from LoadRawImageBytes), or a vector of Single of size 3x{imageSize}x{imageSize} = {3 * imageSize * imageSize} (preprocessed, normalized RGB pixels)";
 
     public static FeaturizerInputKind Classify(SchemaShape inputSchema, string column, int imageSize)
     {
@@ -30,6 +32,8 @@ internal static class FeaturizerInput
             return FeaturizerInputKind.Image;
         if (found.ItemType == NumberDataViewType.Single && found.Kind != SchemaShape.Column.VectorKind.Scalar)
             return FeaturizerInputKind.PixelVector;
+        if (found.ItemType == NumberDataViewType.Byte && found.Kind == SchemaShape.Column.VectorKind.VariableVector)
+            return FeaturizerInputKind.EncodedImage;
         var typeName = found.Kind switch
         {
             SchemaShape.Column.VectorKind.Scalar => found.ItemType.ToString(),
@@ -51,6 +55,8 @@ internal static class FeaturizerInput
                 throw Mismatch(column, $"Vector<Single, {vector.Size}>", imageSize);
             return FeaturizerInputKind.PixelVector;
         }
+        if (found.Type is VectorDataViewType { ItemType: var bytes, Size: 0 } && bytes == NumberDataViewType.Byte)
+            return FeaturizerInputKind.EncodedImage;
         throw Mismatch(column, found.Type.ToString() ?? found.Type.GetType().Name, imageSize);
     }
 

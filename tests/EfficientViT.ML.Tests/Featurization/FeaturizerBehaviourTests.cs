@@ -89,12 +89,6 @@ public class FeaturizerBehaviourTests
         }
     }
 
-    private static IEnumerable<Exception> Causes(Exception error)
-    {
-        for (Exception? e = error; e is not null; e = e.InnerException)
-            yield return e;
-    }
-
     [Fact]
     public void Missing_and_corrupt_images_name_the_row_and_do_not_crash()
     {
@@ -114,7 +108,7 @@ public class FeaturizerBehaviourTests
             var model = estimator.Fit(data);
             var error = Assert.ThrowsAny<Exception>(() => model.Transform(data).GetColumn<float[]>("Features").ToList());
             // ML.NET may wrap the error in its own; ours, with the row, is in the chain.
-            var messages = Causes(error).Select(e => e.Message).ToList();
+            var messages = TestFiles.Messages(error);
             Assert.True(messages.Any(m => m.Contains("row 3", StringComparison.Ordinal) && m.Contains("'Image'", StringComparison.Ordinal)), string.Join(" / ", messages));
             if (bad != corrupt && bad != empty)
                 Assert.Contains(messages, m => m.Contains("absent.png", StringComparison.Ordinal));
