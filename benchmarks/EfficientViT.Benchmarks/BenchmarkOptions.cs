@@ -1,0 +1,96 @@
+using System.Globalization;
+using EfficientViT.ML.Modeling;
+
+namespace EfficientViT.Benchmarks;
+
+/// <summary>What to measure, read from the command line. Defaults cover the whole grid in one run.</summary>
+internal sealed record BenchmarkOptions
+{
+    public const string Usage = """
+        EfficientViT CPU inference throughput (images/s), unfused and BN-fused, in one run.
+
+        Usage: dotnet run -c Release --project benchmarks/EfficientViT.Benchmarks -- [options]
+
+        Options:
+          --variants M0,M1,...   variants to measure            (default: M0,M1,M2,M3,M4,M5)
+          --batches 1,16,64      batch sizes                     (default: 1,16,64)
+          --threads 1,2          intra-op thread counts          (default: 1,2)
+          --seconds 1.5          minimum timed duration of each configuration, in seconds
+                                 (split into 3 rounds of at least one iteration each)
+          --markdown             print the tables as Markdown
+          -h, --help             show this help
+        """;
+
+    public IReadOnlyList<EfficientVitVariant> Variants { get; init; } = Enum.GetValues<EfficientVitVariant>();
+    public IReadOnlyList<int> Batches { get; init; } = [1, 16, 64];
+    public IReadOnlyList<int> Threads { get; init; } = [1, 2];
+    public double Seconds { get; init; } = 1.5;
+    public bool Markdown { get; init; }
+    public bool ShowHelp { get; init; }
+
+    /// <summary>The published CPU protocol (EfficientViT paper): 1 thread, batch 16, 224x224, BN fused.</summary>
+    public const int ImageSize = 224;
+
+    /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a readable message on bad input.</summary>
+    public static BenchmarkOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchmarkOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            switch (arg)
+            {
+                case "-h" or "--help":
+                    options = options with { ShowHelp = true };
+                    break;
+                case "--markdown":
+                    options = options with { Markdown = true };
+                    break;
+                case "--variants":
+                    options = options with { Variants = ParseList(arg, ValueOf(args, ref i), ParseVariant) };
+                    break;
+                case "--batches":
+                    options = options with { Batches = ParseList(arg, ValueOf(args, ref i), s => ParsePositiveInt(arg, s)) };
+                    break;
+                case "--threads":
+                    options = options with { Threads = ParseList(arg, ValueOf(args, ref i), s => ParsePositiveInt(arg, s)) };
+                    break;
+                case "--seconds":
+                    var text = ValueOf(args, ref i);
+                    if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !(seconds > 0))
+                        throw new ArgumentException($"--seconds expects a positive number; found '{text}'.");
+                    options = options with { Seconds = seconds };
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option '{arg}'.");
+            }
+        }
+        return options;
+    }
+
+    private static string ValueOf(IReadOnlyList<string> args, ref int i)
+    {
+        if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            throw new ArgumentException($"{args[i]} expects a value.");
+        return args[++i];
+    }
+
+    // Comma-separated, duplicates dropped, order kept (the tables follow the order given).
+    private static IReadOnlyList<T> ParseList<T>(string option, string text, Func<string, T> parse)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).Distinct().ToArray();
+        if (items.Length == 0)
+            throw new ArgumentException($"{option} expects a comma-separated list; found '{text}'.");
+        return items;
+    }
+
+    private static EfficientVitVariant ParseVariant(string text) =>
+        Enum.TryParse<EfficientVitVariant>(text, ignoreCase: true, out var variant) && Enum.IsDefined(variant)
+            ? variant
+            : throw new ArgumentException($"Unknown variant '{text}'; expected one of {string.Join(", ", Enum.GetNames<EfficientVitVariant>())}.");
+
+    private static int ParsePositiveInt(string option, string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{option} expects positive integers; found '{text}'.");
+}
