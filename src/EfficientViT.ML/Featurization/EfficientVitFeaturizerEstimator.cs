@@ -56,7 +56,8 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
                 IncludeNormalization = true,
                 Mean = preprocessing.Mean,
                 Std = preprocessing.Std,
-                InputSize = preprocessing.ResizeSize,
+                InputSize = preprocessing.ImageSize,
+                ResizeSize = preprocessing.ResizeSize,
             });
             pixelGraph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
             {
@@ -119,7 +120,10 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
                 source = names.Grayscale;
                 temporary.Add(names.Grayscale);
             }
-            var side = preprocessing.ResizeSize;
+            // ML.NET brings every image to the model's size (short side, center crop); the graph then
+            // upsamples to the resize side and crops back, batched: "resize 256, crop 224" in two steps,
+            // the costly one in ONNX Runtime (an exact identity in ML.NET for images already that size).
+            var side = preprocessing.ImageSize;
             chain = chain
                 .Append<ITransformer>(catalog.ResizeImages(names.Resized, side, side, source, ImageResizingEstimator.ResizingKind.IsoCrop, ImageResizingEstimator.Anchor.Center))
                 .Append<ITransformer>(catalog.ExtractPixels(names.Pixels, names.Resized, ImagePixelExtractingEstimator.ColorBits.Rgb,

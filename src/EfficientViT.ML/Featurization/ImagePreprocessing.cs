@@ -4,8 +4,10 @@ namespace EfficientViT.ML.Featurization;
 
 /// <summary>
 /// How images become model input: the short side is resized to ImageSize / CropPercent, the center
-/// square of that side is kept, the center ImageSize square of it goes to the model, and each RGB
-/// channel becomes (pixel/255 − mean)/std.
+/// ImageSize square goes to the model, and each RGB channel becomes (pixel/255 − mean)/std. The
+/// featurizer does the resize in two steps: ML.NET's ResizeImages brings the short side to ImageSize
+/// and crops the center square, then the ONNX graph upsamples it (bicubic) to ImageSize / CropPercent
+/// and crops the center ImageSize square.
 /// </summary>
 /// <param name="ImageSize">The model's input side.</param>
 /// <param name="CropPercent">Fraction of the resized image kept (0.875: 256 → 224).</param>

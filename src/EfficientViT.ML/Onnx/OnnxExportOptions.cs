@@ -36,4 +36,12 @@ public sealed class OnnxExportOptions
     /// the ImageNet weights). Null: the input has the model's size.
     /// </summary>
     public int? InputSize { get; set; }
+
+    /// <summary>
+    /// Upsamples the (square) graph input to this side with bicubic interpolation (as PIL: a = −0.5,
+    /// taps outside the image left out),
+    /// then center-crops the model's size: the evaluation transform "resize to 256, crop 224" done inside
+    /// the graph, batched, for inputs already resized to the model's size. Null: no resize.
+    /// </summary>
+    public int? ResizeSize { get; set; }
 }

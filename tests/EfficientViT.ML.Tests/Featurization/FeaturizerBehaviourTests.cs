@@ -16,7 +16,7 @@ public class FeaturizerBehaviourTests
 
     private sealed class InMemoryImage
     {
-        [ImageType(256, 256)]
+        [ImageType(224, 224)]
         public MLImage? Image { get; set; }
     }
 
@@ -28,10 +28,10 @@ public class FeaturizerBehaviourTests
     [Fact]
     public void Channel_order_crop_and_normalization_match_an_independent_computation()
     {
-        // A 256x256 image (the resize side for 224 at crop 0.875, so resizing keeps it as it is);
-        // the featurizer must take the center 224 square, RGB order, (p/255 - mean)/std.
+        // A 224x224 image and no crop margin, so that no resampling happens: the featurizer must feed
+        // the pixels in RGB order as (p/255 - mean)/std. (The bicubic resize is tested on the graph.)
         var random = new Random(3);
-        var rgba = new byte[256 * 256 * 4];
+        var rgba = new byte[224 * 224 * 4];
         random.NextBytes(rgba);
         for (var i = 3; i < rgba.Length; i += 4) rgba[i] = 255;
         // A well-conditioned model: the official fixture's perturbed statistics make it chaotic on
@@ -40,17 +40,20 @@ public class FeaturizerBehaviourTests
         RandomWeights.Apply(model);
         model.eval();
         var mlContext = new MLContext();
-        using var image = MLImage.CreateFromPixels(256, 256, MLPixelFormat.Rgba32, rgba);
+        using var image = MLImage.CreateFromPixels(224, 224, MLPixelFormat.Rgba32, rgba);
         var data = mlContext.Data.LoadFromEnumerable(new[] { new InMemoryImage { Image = image } });
-        var features = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions { InputColumnName = "Image", Model = model })
+        float[] mean = [0.485f, 0.456f, 0.406f], std = [0.229f, 0.224f, 0.225f];
+        var features = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+            {
+                InputColumnName = "Image", Model = model, Preprocessing = new ImagePreprocessing(224, CropPercent: 1.0, mean, std),
+            })
             .Fit(data).Transform(data).GetColumn<float[]>("Features").Single();
 
-        float[] mean = [0.485f, 0.456f, 0.406f], std = [0.229f, 0.224f, 0.225f];
         var input = new float[3 * 224 * 224];
         for (var c = 0; c < 3; c++)
             for (var y = 0; y < 224; y++)
                 for (var x = 0; x < 224; x++)
-                    input[(c * 224 + y) * 224 + x] = (rgba[((y + 16) * 256 + x + 16) * 4 + c] / 255f - mean[c]) / std[c];
+                    input[(c * 224 + y) * 224 + x] = (rgba[(y * 224 + x) * 4 + c] / 255f - mean[c]) / std[c];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var expected = model.PooledFeatures(tensor(input, 1, 3, 224, 224))[0];

@@ -98,3 +98,65 @@ public class EfficientVitOnnxExporterTests
         Assert.Contains("smaller", Assert.Throws<ArgumentException>(() => EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { InputSize = 200 })).Message);
     }
 }
+
+public class OnnxResizeTests
+{
+    [Fact]
+    public void Bicubic_resize_and_crop_in_the_graph_equal_a_hand_written_pil_style_resize()
+    {
+        const int size = 64, resize = 73;
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: size, numClasses: 0);
+        RandomWeights.Apply(model);
+        model.eval();
+        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = resize });
+        using var scope = NewDisposeScope();
+        var x = randn(2, 3, size, size, generator: new Generator(12));
+
+        var outputs = OnnxRuntimeRunner.Run(bytes, ("input", x));
+
+        var resized = BicubicResize(x, resize);
+        var offset = (resize - size) / 2;
+        var expectedInput = resized[.., .., offset..(offset + size), offset..(offset + size)];
+        using var noGrad = no_grad();
+        Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(expectedInput.contiguous()), outputs["features"]) <= 1e-4f);
+    }
+
+    // Separable cubic convolution (a = -0.5) with half-pixel centres; taps outside the image are
+    // dropped and the remaining weights renormalised, as PIL does when enlarging.
+    private static Tensor BicubicResize(Tensor images, int output)
+    {
+        var input = (int)images.shape[2];
+        var data = images.contiguous().data<float>().ToArray();
+        var (batch, channels) = ((int)images.shape[0], (int)images.shape[1]);
+        var taps = Enumerable.Range(0, output).Select(o => Taps(o, input, output)).ToArray();
+        var rows = new float[batch * channels * output * input];
+        for (var p = 0; p < batch * channels; p++)
+            for (var oy = 0; oy < output; oy++)
+                for (var x = 0; x < input; x++)
+                    rows[(p * output + oy) * input + x] = taps[oy].Sum(t => t.Weight * data[(p * input + t.Index) * input + x]);
+        var result = new float[batch * channels * output * output];
+        for (var p = 0; p < batch * channels; p++)
+            for (var oy = 0; oy < output; oy++)
+                for (var ox = 0; ox < output; ox++)
+                    result[(p * output + oy) * output + ox] = taps[ox].Sum(t => t.Weight * rows[(p * output + oy) * input + t.Index]);
+        return tensor(result, batch, channels, output, output);
+    }
+
+    private static List<(int Index, float Weight)> Taps(int outputIndex, int input, int output)
+    {
+        var source = (outputIndex + 0.5) * input / output - 0.5;
+        var first = (int)Math.Floor(source) - 1;
+        var taps = Enumerable.Range(first, 4).Where(i => i >= 0 && i < input).Select(i => (i, Cubic(source - i))).ToList();
+        var total = taps.Sum(t => t.Item2);
+        return taps.Select(t => (t.i, (float)(t.Item2 / total))).ToList();
+    }
+
+    private static double Cubic(double distance)
+    {
+        const double a = -0.5;
+        var d = Math.Abs(distance);
+        return d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1
+            : d < 2 ? (((d - 5) * d + 8) * d - 4) * a
+            : 0;
+    }
+}

@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Globalization;
+using EfficientViT.ML;
+using EfficientViT.ML.Featurization;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using TorchSharp;
+
+namespace EfficientViT.Benchmarks;
+
+/// <summary>
+/// The featurizer's speed, each figure a ratio from this one run: the exported graph in ONNX Runtime
+/// (vs PyTorch's own export, published figures), the whole ML.NET pipeline vs ML.NET's
+/// DnnFeaturizeImage with ResNet18 on the same images, batch-1 latency through PredictionEngine, the
+/// ONNX Runtime vs TorchSharp engines, and memory while streaming many images.
+/// </summary>
+internal static class Program
+{
+    private const int Threads = 2;
+
+    // PyTorch's own ONNX export of the official fused model in ONNX Runtime 1.31, 2 threads, on this machine kind.
+    private static readonly Dictionary<(EfficientVitVariant, int), double> PyTorchExportImagesPerSecond = new()
+    {
+        [(EfficientVitVariant.M0, 16)] = 408, [(EfficientVitVariant.M4, 16)] = 168,
+        [(EfficientVitVariant.M0, 1)] = 148, [(EfficientVitVariant.M4, 1)] = 70,
+    };
+
+    public static int Main(string[] args)
+    {
+        var images = ArgValue(args, "--images", 256);
+        var stream = ArgValue(args, "--stream", 20_000);
+        var markdown = args.Contains("--markdown");
+        var total = Stopwatch.StartNew();
+
+        var facts = new TextTable("fact", "value");
+        foreach (var (name, value) in MachineInfo.Collect())
+            facts.AddRow(name, value);
+        facts.AddRow("ONNX Runtime threads", Threads.ToString());
+        Console.WriteLine("### EfficientViT featurizer benchmark");
+        Console.WriteLine();
+        Console.WriteLine(facts.Render(markdown));
+
+        torch.set_num_threads(Threads);
+        torch.manual_seed(0);
+        using var m0 = EfficientVit.Create(EfficientVitVariant.M0, numClasses: 0);
+        using var m4 = EfficientVit.Create(EfficientVitVariant.M4, numClasses: 0);
+        m0.eval();
+        m4.eval();
+        var models = new[] { (EfficientVitVariant.M0, m0), (EfficientVitVariant.M4, m4) };
+
+        Graph(models, markdown);
+        Pipelines(models, new SyntheticImages(32, 224, seed: 1), images, markdown);
+        Latency(models, new SyntheticImages(8, 224, seed: 2), markdown);
+        Streaming(m0, new SyntheticImages(32, 224, seed: 3), stream, markdown);
+
+        Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
+        return 0;
+    }
+
+    /// <summary>The exported graph alone in ONNX Runtime, and the same fused model in TorchSharp.</summary>
+    private static void Graph((EfficientVitVariant Variant, EfficientVit Model)[] models, bool markdown)
+    {
+        var table = new TextTable("variant", "batch", "ONNX Runtime img/s", "vs PyTorch export (published)", "TorchSharp fused img/s", "ONNX Runtime / TorchSharp");
+        foreach (var (variant, model) in models)
+        {
+            var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeLogits = false });
+            using var options = new SessionOptions { IntraOpNumThreads = Threads };
+            using var session = new InferenceSession(graph, options);
+            using var fused = EfficientVit.Create(variant, numClasses: 0);
+            fused.load_state_dict(model.state_dict());
+            fused.FuseBatchNorm();
+            foreach (var batch in new[] { 1, 16 })
+            {
+                var input = new float[batch * 3 * 224 * 224];
+                new Random(0).NextSingles(input);
+                var ort = Rate(batch, () =>
+                {
+                    using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 224, 224]);
+                    using var outputs = session.Run(new RunOptions(), ["input"], [value], ["features"]);
+                });
+                using var tensor = torch.tensor(input, batch, 3, 224, 224);
+                var torchSharp = Rate(batch, () =>
+                {
+                    using var scope = torch.NewDisposeScope();
+                    using var noGrad = torch.no_grad();
+                    fused.PooledFeatures(tensor);
+                });
+                table.AddRow(variant.ToString(), batch.ToString(), F(ort), $"{ort / PyTorchExportImagesPerSecond[(variant, batch)]:F2}x ({PyTorchExportImagesPerSecond[(variant, batch)]})",
+                    F(torchSharp), $"{ort / torchSharp:F2}x");
+            }
+        }
+        Section("Exported graph (2 threads)", table, markdown);
+    }
+
+    /// <summary>Decoded 224x224 images in, features out, through whole ML.NET pipelines.</summary>
+    private static void Pipelines((EfficientVitVariant Variant, EfficientVit Model)[] models, SyntheticImages images, int count, bool markdown)
+    {
+        var mlContext = new MLContext(seed: 0);
+        var sample = mlContext.Data.LoadFromEnumerable(images.Rows(1));
+        var pipelines = new List<(string Name, ITransformer Model, string Column)>
+        {
+            ("ResNet18 DnnFeaturizeImage", mlContext.Transforms.ResizeImages("Resized", 224, 224, "Image")
+                .Append(mlContext.Transforms.ExtractPixels("Pixels", "Resized"))
+                .Append(mlContext.Transforms.DnnFeaturizeImage("Features", m => m.ModelSelector.ResNet18(mlContext, m.OutputColumn, m.InputColumn), "Pixels"))
+                .Fit(sample), "Features"),
+        };
+        foreach (var (variant, model) in models)
+        {
+            pipelines.Add(($"EfficientViT-{variant} EfficientVitFeaturize", mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+            {
+                InputColumnName = "Image", OutputColumnName = "Features", Model = model, BatchSize = 16, Threads = Threads,
+            }).Fit(sample), "Features"));
+        }
+
+        var rates = pipelines.ToDictionary(p => p.Name, _ => new List<double>());
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (name, transformer, column) in pipelines)
+            {
+                // ResNet18 is slow: a quarter of the images keeps its share of the run reasonable.
+                var n = name.StartsWith("ResNet18", StringComparison.Ordinal) ? Math.Max(16, count / 4) : count;
+                var data = mlContext.Data.LoadFromEnumerable(images.Rows(n));
+                rates[name].Add(Rate(n, () => Consume(transformer.Transform(data), column), once: true));
+            }
+        }
+
+        var baseline = rates.First().Value.Max();
+        var table = new TextTable("pipeline", "img/s", "vs ResNet18");
+        foreach (var (name, values) in rates)
+            table.AddRow(name, F(values.Max()), $"{values.Max() / baseline:F1}x");
+        Section($"Whole ML.NET pipeline ({count} decoded 224x224 images, {Threads} threads, best of 2 rounds)", table, markdown);
+
+        // The saved model is ML.NET's own chain, scored one row at a time: same features, lower speed.
+        using var dir = new TempFolder();
+        var (_, efficientVit, _) = pipelines[1];
+        var path = Path.Combine(dir.Path, "m0.zip");
+        // An in-memory image column cannot be saved as the input schema; the model alone is enough here.
+        mlContext.Model.Save(efficientVit, null, path);
+        var loaded = new MLContext().Model.Load(path, out _);
+        var check = mlContext.Data.LoadFromEnumerable(images.Rows(32));
+        var inMemory = efficientVit.Transform(check).GetColumn<float[]>("Features").ToList();
+        var fromZip = loaded.Transform(mlContext.Data.LoadFromEnumerable(images.Rows(32))).GetColumn<float[]>("Features").ToList();
+        var maxDiff = inMemory.Zip(fromZip, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
+        var loadedRate = Rate(64, () => Consume(loaded.Transform(mlContext.Data.LoadFromEnumerable(images.Rows(64))), "Features"), once: true);
+        Console.WriteLine($"Saved M0 pipeline reloaded: max abs feature difference {maxDiff:G3} over 32 images; {F(loadedRate)} img/s one row at a time ({loadedRate / baseline:F1}x ResNet18).");
+        Console.WriteLine();
+    }
+
+    /// <summary>One image at a time through PredictionEngine (ML.NET's ONNX scoring).</summary>
+    private static void Latency((EfficientVitVariant Variant, EfficientVit Model)[] models, SyntheticImages images, bool markdown)
+    {
+        var mlContext = new MLContext();
+        var table = new TextTable("variant", "PredictionEngine ms/image");
+        foreach (var (variant, model) in models)
+        {
+            var transformer = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions { InputColumnName = "Image", Model = model })
+                .Fit(mlContext.Data.LoadFromEnumerable(images.Rows(1)));
+            var engine = mlContext.Model.CreatePredictionEngine<ImageRow, FeatureRow>(transformer);
+            var rows = images.Rows(int.MaxValue).GetEnumerator();
+            var rate = Rate(1, () => { rows.MoveNext(); engine.Predict(rows.Current); });
+            table.AddRow(variant.ToString(), $"{1000 / rate:F2}");
+        }
+        Section("Batch-1 latency", table, markdown);
+    }
+
+    /// <summary>Many images through the M0 featurizer, resident memory sampled as they stream.</summary>
+    private static void Streaming(EfficientVit model, SyntheticImages images, int count, bool markdown)
+    {
+        var mlContext = new MLContext();
+        var transformer = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions { InputColumnName = "Image", Model = model, Threads = Threads })
+            .Fit(mlContext.Data.LoadFromEnumerable(images.Rows(1)));
+        var scored = transformer.Transform(mlContext.Data.LoadFromEnumerable(images.Rows(count)));
+        var samples = new List<(int Rows, double MiB)> { (0, ResidentMiB()) };
+        var stopwatch = Stopwatch.StartNew();
+        using (var cursor = scored.GetRowCursor(scored.Schema.Where(c => c.Name == "Features")))
+        {
+            var getter = cursor.GetGetter<VBuffer<float>>(scored.Schema["Features"]);
+            VBuffer<float> features = default;
+            var rows = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref features);
+                if (++rows % 1000 == 0)
+                    samples.Add((rows, ResidentMiB()));
+            }
+        }
+        var table = new TextTable("images", "resident MiB");
+        foreach (var (rows, mib) in samples.Where((_, i) => i % Math.Max(1, samples.Count / 10) == 0 || i == samples.Count - 1))
+            table.AddRow(rows.ToString(CultureInfo.InvariantCulture), F(mib));
+        Section($"Streaming {count} images through EfficientViT-M0 ({count / stopwatch.Elapsed.TotalSeconds:F0} img/s); peak {F(samples.Max(s => s.MiB))} MiB, after the first 1000 {F(samples.Skip(1).First().MiB)} MiB", table, markdown);
+    }
+
+    private static void Consume(IDataView scored, string column)
+    {
+        using var cursor = scored.GetRowCursor(scored.Schema.Where(c => c.Name == column));
+        var getter = cursor.GetGetter<VBuffer<float>>(scored.Schema[column]);
+        VBuffer<float> value = default;
+        while (cursor.MoveNext())
+            getter(ref value);
+    }
+
+    // Images per second of `action`, which handles `imagesPerCall` images: one warm-up call, then calls for at least 2 s (or one timed call).
+    private static double Rate(int imagesPerCall, Action action, bool once = false)
+    {
+        if (!once)
+            action();
+        var calls = 0;
+        var stopwatch = Stopwatch.StartNew();
+        do
+        {
+            action();
+            calls++;
+        }
+        while (!once && stopwatch.Elapsed < TimeSpan.FromSeconds(2));
+        return calls * imagesPerCall / stopwatch.Elapsed.TotalSeconds;
+    }
+
+    private static double ResidentMiB()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+    }
+
+    private static void Section(string title, TextTable table, bool markdown)
+    {
+        Console.WriteLine($"#### {title}");
+        Console.WriteLine();
+        Console.WriteLine(table.Render(markdown));
+    }
+
+    private static string F(double value) => value.ToString("F1", CultureInfo.InvariantCulture);
+
+    private static int ArgValue(string[] args, string name, int fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static void NextSingles(this Random random, float[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+            values[i] = (float)(random.NextDouble() * 2 - 1);
+    }
+
+    private sealed class FeatureRow
+    {
+        public float[] Features { get; set; } = [];
+    }
+
+    private sealed class TempFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("evit-bench-").FullName;
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+}
