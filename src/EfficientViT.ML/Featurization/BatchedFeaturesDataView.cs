@@ -61,27 +61,27 @@ internal sealed class BatchedFeaturesDataView : IDataView
         private readonly DataViewRowCursor main;
         private readonly DataViewRowCursor? lookAhead;
         private readonly ValueGetter<VBuffer<float>>? pixelGetter;
-        private readonly float[] inputs;
-        private readonly float[] features;
         private VBuffer<float> pixels;
-        private int batchCount;
-        private int batchIndex;
         private long position = -1;
+        private long rowsRead;
+
+        // Two batches in flight: ONNX Runtime scores one while this thread reads the next one's pixels.
+        private Batch? current;
+        private Batch? next;
+        private Batch spare;
+        private int batchIndex;
+        private bool started;
 
         public Cursor(BatchedFeaturesDataView parent, DataViewRowCursor main, DataViewRowCursor? lookAhead)
         {
             this.parent = parent;
             this.main = main;
             this.lookAhead = lookAhead;
+            spare = new Batch(parent.batchSize, parent.session);
             if (lookAhead is not null)
             {
                 pixelGetter = lookAhead.GetGetter<VBuffer<float>>(parent.pixelColumn);
-                inputs = new float[parent.batchSize * parent.session.InputSize];
-                features = new float[parent.batchSize * parent.session.FeatureSize];
-            }
-            else
-            {
-                inputs = features = [];
+                next = new Batch(parent.batchSize, parent.session);
             }
         }
 
@@ -108,7 +108,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
             {
                 var size = parent.session.FeatureSize;
                 var editor = VBufferEditor.Create(ref value, size);
-                features.AsSpan((batchIndex - 1) * size, size).CopyTo(editor.Values);
+                current!.Features.AsSpan((batchIndex - 1) * size, size).CopyTo(editor.Values);
                 value = editor.Commit();
             };
             return (ValueGetter<TValue>)(Delegate)getter;
@@ -121,32 +121,63 @@ internal sealed class BatchedFeaturesDataView : IDataView
             position++;
             if (lookAhead is not null)
             {
-                if (batchIndex == batchCount)
-                    ScoreNextBatch();
+                if (current is null || batchIndex == current.Count)
+                    AdvanceBatch();
                 batchIndex++;
             }
             return true;
         }
 
-        private void ScoreNextBatch()
+        private void AdvanceBatch()
         {
-            var inputSize = parent.session.InputSize;
-            batchCount = 0;
-            batchIndex = 0;
-            while (batchCount < parent.batchSize && TryReadPixels(position + batchCount))
+            // The row after the last one served could not be read.
+            if (current?.Error is { } error)
+                throw error;
+            if (current is not null)
+                spare = current;
+            if (!started)
             {
-                var row = position + batchCount;
-                if (pixels.Length != inputSize)
-                    throw new InvalidOperationException($"EfficientVitFeaturize: row {row} of column '{parent.userInputColumn}' has {pixels.Length} values; the model takes {inputSize} (3 x {(int)Math.Sqrt(inputSize / 3)} x {(int)Math.Sqrt(inputSize / 3)}).");
-                pixels.CopyTo(inputs.AsSpan(batchCount * inputSize, inputSize));
-                batchCount++;
+                Read(next!);
+                next!.Start(parent.session);
+                started = true;
             }
-            if (batchCount == 0)
-                throw new InvalidOperationException("EfficientVitFeaturize: the data view returned fewer rows to the feature cursor than to the main cursor; it must not change between reads.");
-            parent.session.Run(inputs, batchCount, features);
+            current = next!;
+            // Read the following batch while the current one is being scored.
+            var following = spare;
+            following.Reset();
+            if (current.Error is null)
+                Read(following);
+            current.Finish();
+            if (current.Count == 0)
+                throw current.Error ?? new InvalidOperationException("EfficientVitFeaturize: the data view returned fewer rows to the feature cursor than to the main cursor; it must not change between reads.");
+            following.Start(parent.session);
+            next = following;
+            batchIndex = 0;
         }
 
-            private bool TryReadPixels(long row)
+        // Fills the batch from the look-ahead cursor. An unreadable row ends the batch; its error is kept
+        // and raised when the main cursor reaches that row, so the rows before it are still served.
+        private void Read(Batch batch)
+        {
+            var inputSize = parent.session.InputSize;
+            try
+            {
+                while (batch.Count < parent.batchSize && TryReadPixels(rowsRead))
+                {
+                    if (pixels.Length != inputSize)
+                        throw new InvalidOperationException($"EfficientVitFeaturize: row {rowsRead} of column '{parent.userInputColumn}' has {pixels.Length} values; the model takes {inputSize} (3 x {(int)Math.Sqrt(inputSize / 3)} x {(int)Math.Sqrt(inputSize / 3)}).");
+                    pixels.CopyTo(batch.Inputs.AsSpan(batch.Count * inputSize, inputSize));
+                    batch.Count++;
+                    rowsRead++;
+                }
+            }
+            catch (InvalidOperationException e)
+            {
+                batch.Error = e;
+            }
+        }
+
+        private bool TryReadPixels(long row)
         {
             try
             {
@@ -169,10 +200,46 @@ internal sealed class BatchedFeaturesDataView : IDataView
         {
             if (disposing)
             {
+                // A batch still being scored writes into buffers this cursor owns: let it finish first.
+                next?.Scoring?.Wait();
                 main.Dispose();
                 lookAhead?.Dispose();
             }
             base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>One batch's buffers and the ONNX Runtime call scoring it.</summary>
+    private sealed class Batch(int capacity, OnnxFeatureSession session)
+    {
+        public float[] Inputs { get; } = new float[capacity * session.InputSize];
+
+        public float[] Features { get; } = new float[capacity * session.FeatureSize];
+
+        public int Count { get; set; }
+
+        public Task? Scoring { get; private set; }
+
+        /// <summary>A row after the last one read could not be read; raised when this batch is reached.</summary>
+        public InvalidOperationException? Error { get; set; }
+
+        public void Reset()
+        {
+            Count = 0;
+            Scoring = null;
+            Error = null;
+        }
+
+        public void Start(OnnxFeatureSession session)
+        {
+            if (Count > 0)
+                Scoring = Task.Run(() => session.Run(Inputs, Count, Features));
+        }
+
+        public void Finish()
+        {
+            Scoring?.GetAwaiter().GetResult();
+            Scoring = null;
         }
     }
 }
