@@ -217,6 +217,22 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
         base.train(on);
     }
 
+    /// <summary>
+    /// Sets stochastic depth on the attention blocks, growing linearly from 0 at the first block to
+    /// <paramref name="rate"/> at the last (the down-sampling residuals keep none, as in the official model).
+    /// </summary>
+    public void SetDropPathRate(double rate)
+    {
+        Config = Config with { DropPathRate = rate };
+        Config.Validate();
+        var schedule = DropPathSchedule(Config);
+        var blocks = Stages.Select(stage => stage.OfType<EfficientVitBlock>().ToList()).ToList();
+        for (var stage = 0; stage < blocks.Count; stage++)
+            for (var block = 0; block < blocks[stage].Count; block++)
+                foreach (var layer in blocks[stage][block].Layers)
+                    layer.DropPath = schedule[stage][block];
+    }
+
     /// <summary>Drops the eval-mode caches derived from weights; the checkpoint loaders call it after changing weights in place.</summary>
     public void InvalidateCaches()
     {

@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Training;
+
+/// <summary>
+/// Trains an EfficientViT classifier with the official recipe's ingredients: AdamW with per-group weight
+/// decay, cosine schedule with warm-up, label smoothing, mixup/cutmix, drop path, gradient clipping and
+/// model EMA. Every step runs in a dispose scope, every random draw derives from (seed, epoch, step),
+/// checkpoints are written atomically each epoch, and a resumed run continues exactly where it stopped.
+/// </summary>
+/// <example>
+/// <code>
+/// var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
+/// using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 10);
+/// var recipe = TrainingRecipe.ForSmallData(epochs: 10, batchSize: 128);
+/// var trainer = new EfficientVitTrainer(model, recipe, new TrainerOptions { OutputDirectory = "runs/m0" }, metadata);
+/// var result = trainer.Train(train, validation, ImageTransform.FashionMnist(64, train: true), ImageTransform.FashionMnist(64, train: false));
+/// </code>
+/// </example>
+public sealed class EfficientVitTrainer
+{
+    /// <summary>Name of the checkpoint folder of the latest epoch.</summary>
+    public const string LastCheckpoint = "last";
+
+    /// <summary>Name of the checkpoint folder with the best validation top-1.</summary>
+    public const string BestCheckpoint = "best";
+
+    /// <summary>Name of the per-epoch metrics file.</summary>
+    public const string MetricsFile = "metrics.csv";
+
+    private readonly EfficientVit model;
+    private readonly TrainingRecipe recipe;
+    private readonly TrainerOptions options;
+    private readonly CheckpointMetadata metadata;
+
+    /// <summary>Prepares to train <paramref name="model"/>; <paramref name="metadata"/> is written with every checkpoint.</summary>
+    public EfficientVitTrainer(EfficientVit model, TrainingRecipe recipe, TrainerOptions options, CheckpointMetadata metadata)
+    {
+        recipe.Validate();
+        if (model.IsFused)
+            throw new ArgumentException("A BN-fused model cannot be trained; train the unfused model.", nameof(model));
+        if (recipe.Distillation != DistillationMode.None)
+            throw new NotSupportedException("Distillation needs a teacher; this trainer does not take one yet. Set Distillation to None.");
+        this.model = model;
+        this.recipe = recipe;
+        this.options = options;
+        this.metadata = metadata;
+    }
+
+    /// <summary>Runs the training; returns when every epoch is done, on cancellation (after saving a checkpoint), or on a non-finite loss.</summary>
+    public TrainingResult Train(IImageDataset train, IImageDataset? validation, ImageTransform trainTransform, ImageTransform evalTransform,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (train.ClassNames.Count != model.Config.NumClasses)
+            throw new ArgumentException($"The model has {model.Config.NumClasses} classes; the training data has {train.ClassNames.Count}.");
+        if (options.Threads is { } threads)
+            set_num_threads(threads);
+
+        model.SetDropPathRate(recipe.DropPath);
+        if (options.FreezeBackbone)
+        {
+            foreach (var (name, parameter) in model.named_parameters())
+                parameter.requires_grad = !OptimizerFactory.IsBackboneParameter(name);
+        }
+        using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, OptimizerFactory.IsBackboneParameter, options.BackboneLearningRateScale);
+        var trainable = model.parameters().Where(p => p.requires_grad).ToList();
+        using var loader = new ImageBatchLoader(train, trainTransform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);
+        var stepsPerEpoch = loader.BatchesPerEpoch;
+        var schedule = CosineSchedule.ForRecipe(recipe, stepsPerEpoch);
+        var totalSteps = options.MaxSteps is { } max ? Math.Min(max, (long)recipe.Epochs * stepsPerEpoch) : (long)recipe.Epochs * stepsPerEpoch;
+        using var ema = recipe.EmaDecay is { } decay ? new ModelEma(model, decay) : null;
+        var mixer = recipe.IsMixingEnabled ? MixupCutmix.FromRecipe(recipe, model.Config.NumClasses) : null;
+
+        var state = new TrainingState { Seed = recipe.Seed };
+        var lastFolder = options.OutputDirectory is { } output ? Path.Combine(output, LastCheckpoint) : null;
+        if (options.Resume && lastFolder is not null && TrainingCheckpoint.Exists(lastFolder))
+        {
+            state = TrainingCheckpoint.Load(lastFolder, model, optimizer.Optimizer, ema);
+            if (state.Seed != recipe.Seed)
+                throw new InvalidOperationException($"{lastFolder} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
+        }
+        var summaries = ReadMetrics();
+
+        var step = state.Step;
+        var bestTop1 = state.BestTop1;
+        var started = Stopwatch.StartNew();
+        var stepsAtStart = step;
+        for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            SetTrainMode();
+            var (lossSum, lossCount, images) = (0.0, 0, 0L);
+            var batchIndex = epoch == state.Epoch ? state.BatchesDoneInEpoch : 0;
+            foreach (var batch in loader.Epoch(epoch, batchIndex))
+            {
+                using var owned = batch;
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    SaveLast(optimizer, ema, state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1 });
+                    return new TrainingResult(summaries, false, "cancelled; the run was saved and continues with --resume", bestTop1, step);
+                }
+
+                var learningRate = schedule.LearningRate(step);
+                optimizer.SetLearningRate(learningRate);
+                var loss = TrainStep(optimizer.Optimizer, trainable, batch, mixer, step);
+                if (!double.IsFinite(loss))
+                {
+                    var kept = lastFolder is not null && TrainingCheckpoint.Exists(lastFolder) ? $"; the last good checkpoint is kept in {lastFolder}" : "";
+                    return new TrainingResult(summaries, false,
+                        $"the loss became {loss} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G3}){kept}. Lower the learning rate or enable gradient clipping.",
+                        bestTop1, step);
+                }
+                ema?.Update(model);
+                step++;
+                batchIndex++;
+                lossSum += loss;
+                lossCount++;
+                images += batch.Count;
+                var rate = images / epochClock.Elapsed.TotalSeconds;
+                var done = step - stepsAtStart;
+                var eta = done == 0 ? TimeSpan.Zero : started.Elapsed / done * (totalSteps - step);
+                progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
+                if (step >= totalSteps)
+                    break;
+            }
+
+            if (batchIndex < stepsPerEpoch)
+            {
+                // MaxSteps ended the run inside the epoch: keep the position so that --resume finishes it.
+                SaveLast(optimizer, ema, state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1 });
+                return new TrainingResult(summaries, true, null, bestTop1, step);
+            }
+
+            var (validationLoss, top1, top5) = Validate(validation, evalTransform, ema, cancellationToken);
+            var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
+                schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
+            summaries.Add(summary);
+            var improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
+            if (improved)
+                bestTop1 = top1;
+            var next = state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1 };
+            SaveLast(optimizer, ema, next);
+            if (improved && options.OutputDirectory is { } outputDirectory)
+                SaveWeights(Path.Combine(outputDirectory, BestCheckpoint), optimizer, ema, next);
+            WriteMetrics(summaries);
+            progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
+        }
+        ema?.CopyTo(model);
+        model.eval();
+        return new TrainingResult(summaries, true, null, bestTop1, step);
+    }
+
+    private double TrainStep(optim.Optimizer optimizer, List<Parameter> trainable, ImageBatch batch, MixupCutmix? mixer, long step)
+    {
+        using var scope = NewDisposeScope();
+        // Drop path draws from torch's generator: seeding it per step makes a resumed run draw the same masks.
+        manual_seed(StepSeed(step));
+        Tensor loss;
+        if (mixer is not null)
+        {
+            var (images, targets) = mixer.Apply(batch.Images, batch.Labels, new Random(StepSeed(step)));
+            loss = Losses.SoftTargetCrossEntropy(model.forward(images), targets);
+        }
+        else
+        {
+            loss = Losses.LabelSmoothingCrossEntropy(model.forward(batch.Images), batch.Labels, recipe.LabelSmoothing);
+        }
+        optimizer.zero_grad();
+        loss.backward();
+        GradientClipping.Apply(trainable, recipe.GradientClipMode, recipe.GradientClip);
+        optimizer.step();
+        return loss.item<float>();
+    }
+
+    private int StepSeed(long step) => unchecked((int)(recipe.Seed * 1_000_003L + step * 7_919L));
+
+    // With EMA, the averaged weights are what a run keeps, so they are what validation measures.
+    private (double Loss, double Top1, double Top5) Validate(IImageDataset? validation, ImageTransform transform, ModelEma? ema, CancellationToken cancellationToken)
+    {
+        if (validation is null || validation.Count == 0)
+            return (double.NaN, double.NaN, double.NaN);
+        using var evaluated = ema is null ? null : new EfficientVit(model.Config);
+        if (evaluated is not null)
+            ema!.CopyTo(evaluated);
+        var (metrics, loss) = Evaluator.Evaluate(evaluated ?? model, validation, transform, recipe.BatchSize, options.Workers, cancellationToken);
+        return (loss, metrics.Top1Accuracy, metrics.Top5Accuracy ?? double.NaN);
+    }
+
+    private void SetTrainMode()
+    {
+        model.train();
+        if (!options.BatchNormEval)
+            return;
+        foreach (var (_, module) in model.named_modules())
+        {
+            if (module is BatchNorm2d or BatchNorm1d)
+                module.eval();
+        }
+    }
+
+    private void SaveLast(AdamWWithGroups optimizer, ModelEma? ema, TrainingState state)
+    {
+        if (options.OutputDirectory is { } output)
+            SaveWeights(Path.Combine(output, LastCheckpoint), optimizer, ema, state);
+    }
+
+    private void SaveWeights(string folder, AdamWWithGroups optimizer, ModelEma? ema, TrainingState state)
+    {
+        var record = metadata with
+        {
+            ClassNames = options.ClassNames?.ToArray() ?? metadata.ClassNames,
+            Training = new Dictionary<string, string>(metadata.Training)
+            {
+                ["epochs_done"] = state.Epoch.ToString(CultureInfo.InvariantCulture),
+                ["steps"] = state.Step.ToString(CultureInfo.InvariantCulture),
+                ["best_validation_top1"] = state.BestTop1.ToString("R", CultureInfo.InvariantCulture),
+                ["recipe"] = recipe.ToString(),
+            },
+        };
+        TrainingCheckpoint.Save(folder, model, record, optimizer.Optimizer, ema?.State, state);
+    }
+
+    private List<EpochSummary> ReadMetrics()
+    {
+        if (!options.Resume || options.OutputDirectory is null)
+            return [];
+        var path = Path.Combine(options.OutputDirectory, MetricsFile);
+        if (!File.Exists(path))
+            return [];
+        return File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).Select(line =>
+        {
+            var v = line.Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            return new EpochSummary((int)v[0] - 1, v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+        }).ToList();
+    }
+
+    private void WriteMetrics(IReadOnlyList<EpochSummary> summaries)
+    {
+        if (options.OutputDirectory is not { } output)
+            return;
+        var text = new StringBuilder("epoch,train_loss,validation_loss,validation_top1,validation_top5,learning_rate,images_per_second,seconds\n");
+        foreach (var s in summaries)
+            text.AppendLine(string.Join(",", new[] { s.Epoch + 1.0, s.TrainLoss, s.ValidationLoss, s.ValidationTop1, s.ValidationTop5, s.LearningRate, s.ImagesPerSecond, s.Seconds }
+                .Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+        AtomicFile.Write(Path.Combine(output, MetricsFile), stream => stream.Write(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+}

@@ -1,0 +1,130 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Tests.Training;
+
+public class TrainerTests
+{
+    private const int Size = 32, Classes = 3, ModelClasses = 10;
+
+    // 48 tiny grayscale images whose class (0-2 of Fashion-MNIST's ten) is their brightness band, so a few steps can learn something.
+    private static FashionMnistDataset TinyData(int seed)
+    {
+        var random = new Random(seed);
+        const int count = 48, side = 12;
+        var labels = new byte[count];
+        var pixels = new byte[count * side * side];
+        for (var i = 0; i < count; i++)
+        {
+            labels[i] = (byte)(i % Classes);
+            for (var p = 0; p < side * side; p++)
+                pixels[i * side * side + p] = (byte)(labels[i] * 80 + random.Next(60));
+        }
+        return FashionMnistDataset.FromArrays(pixels, labels, count, side, side);
+    }
+
+    // The lr scaling rule (lr × batch/512) gives batch 8 a tiny rate; a larger base keeps the tests short.
+    private static TrainingRecipe Recipe(int epochs) => TrainingRecipe.ForSmallData(epochs, batchSize: 8, stepsPerEpoch: 6) with { Seed = 5, BaseLearningRate = 0.3 };
+
+    private static (EfficientVit Model, EfficientVitTrainer Trainer) Make(string output, TrainingRecipe recipe, bool resume = false, bool freeze = false)
+    {
+        manual_seed(11);
+        var model = EfficientVit.Create(EfficientVitVariant.M0, Size, ModelClasses);
+        var options = new TrainerOptions { OutputDirectory = output, Resume = resume, Workers = 2, Threads = 1, FreezeBackbone = freeze };
+        return (model, new EfficientVitTrainer(model, recipe, options, CheckpointMetadata.FromConfig(model.Config)));
+    }
+
+    private static ImageTransform TrainTransform => ImageTransform.FashionMnist(Size, train: true);
+
+    private static ImageTransform EvalTransform => ImageTransform.FashionMnist(Size, train: false);
+
+    [Fact]
+    public void Resuming_after_a_stop_gives_the_same_weights_as_an_uninterrupted_run()
+    {
+        using var dir = new TempDirectory();
+        var data = TinyData(1);
+        var recipe = Recipe(epochs: 2);
+
+        var (straight, straightTrainer) = Make(Path.Combine(dir.Path, "straight"), recipe);
+        using (straight)
+        {
+            var result = straightTrainer.Train(data, data, TrainTransform, EvalTransform);
+            Assert.True(result.Completed);
+            Assert.Equal(12, result.Steps);
+
+            // Stop in the middle of the second epoch, as Ctrl+C would, then resume in a new trainer.
+            using var cancel = new CancellationTokenSource();
+            var stopped = Path.Combine(dir.Path, "stopped");
+            var (first, firstTrainer) = Make(stopped, recipe);
+            using (first)
+            {
+                var partial = firstTrainer.Train(data, data, TrainTransform, EvalTransform,
+                    new Progress(p => { if (p.Step == 8) cancel.Cancel(); }), cancel.Token);
+                Assert.False(partial.Completed);
+                Assert.Contains("cancelled", partial.StopReason);
+            }
+            var (resumed, resumedTrainer) = Make(stopped, recipe, resume: true);
+            using (resumed)
+            {
+                var rest = resumedTrainer.Train(data, data, TrainTransform, EvalTransform);
+                Assert.True(rest.Completed);
+                Assert.Equal(12, rest.Steps);
+                Assert.Equal(2, rest.Epochs.Count);
+                foreach (var (name, tensor) in straight.state_dict())
+                    Assert.True(TestFiles.MaxAbsDiff(tensor.to_type(ScalarType.Float32), resumed.state_dict()[name].to_type(ScalarType.Float32)) == 0, $"{name} differs after resuming");
+            }
+        }
+        Assert.True(File.Exists(Path.Combine(dir.Path, "straight", EfficientVitTrainer.MetricsFile)));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "straight", EfficientVitTrainer.BestCheckpoint, TrainingCheckpoint.ModelFile)));
+    }
+
+    [Fact]
+    public void A_frozen_backbone_does_not_change_and_the_head_does()
+    {
+        using var dir = new TempDirectory();
+        var (model, trainer) = Make(dir.Path, Recipe(epochs: 1), freeze: true);
+        using (model)
+        {
+            var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+            trainer.Train(TinyData(2), null, TrainTransform, EvalTransform);
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                var same = TestFiles.MaxAbsDiff(parameter, before[name]) == 0;
+                if (name.StartsWith("head", StringComparison.Ordinal))
+                    Assert.False(same && name.EndsWith("weight", StringComparison.Ordinal), $"{name} did not train");
+                else
+                    Assert.True(same, $"{name} changed although the backbone is frozen");
+            }
+            foreach (var tensor in before.Values) tensor.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Training_lowers_the_loss_and_native_memory_stays_flat()
+    {
+        using var dir = new TempDirectory();
+        var recipe = Recipe(epochs: 4) with { MixupAlpha = 0, CutmixAlpha = 0, EmaDecay = null };
+        var (model, trainer) = Make(dir.Path, recipe);
+        using (model)
+        {
+            var live = new List<long>();
+            var result = trainer.Train(TinyData(3), null, TrainTransform, EvalTransform,
+                new Progress(p => live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount)));
+            Assert.True(result.Epochs[^1].TrainLoss < result.Epochs[0].TrainLoss * 0.9,
+                $"loss went from {result.Epochs[0].TrainLoss} to {result.Epochs[^1].TrainLoss}");
+            // Reports come after each step; from the second epoch on, the count of live tensors is steady.
+            var steady = live.Skip(7).Where((_, i) => i % 7 != 6).ToList();
+            Assert.True(steady.Max() - steady.Min() <= 2, $"live tensors drifted: {string.Join(",", steady)}");
+        }
+    }
+
+    // IProgress<T> that reports synchronously on the training thread (System.Progress posts to the thread pool).
+    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
