@@ -1,0 +1,195 @@
+namespace EfficientViT.ML.Data;
+
+/// <summary>
+/// Turns an <see cref="ImageSample"/> into model input: a float array of 3×S×S (channel-major; grayscale is
+/// repeated into all three channels), each channel normalized as (pixel/255 − mean)/std.
+/// <para>
+/// Training (timm's recipe): optional <see cref="RandAugment"/> on the whole image, random-resized-crop to
+/// S×S (bilinear), horizontal flip, then random erasing on the normalized result. Evaluation: resize the short
+/// side to floor(S / <see cref="CropPercent"/>) (bilinear) and take the centre S×S.
+/// </para>
+/// All randomness comes from the <see cref="Random"/> passed to <see cref="Apply(ImageSample, Random?, Span{float})"/>,
+/// so the same seed gives the same output. Instances are immutable and safe to share between threads.
+/// </summary>
+public sealed class ImageTransform
+{
+    // Per channel, the normalized value of each byte value: computed once in double, so that the result is
+    // exactly (v/255 − mean)/std rounded to float, and the per-pixel work is a table look-up.
+    private readonly float[][] _normalized;
+
+    /// <summary>Creates a transform with the other options at their defaults (timm's ImageNet training recipe).</summary>
+    /// <param name="imageSize">The output side S.</param>
+    /// <param name="mean">Per-channel (R, G, B) mean of pixel/255.</param>
+    /// <param name="std">Per-channel standard deviation (positive).</param>
+    /// <param name="train">Random augmentation (true) or deterministic resize and centre crop (false).</param>
+    public ImageTransform(int imageSize, float[] mean, float[] std, bool train)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(imageSize);
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(std);
+        if (mean.Length != 3 || std.Length != 3 || std.Any(s => !(s > 0)))
+            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.");
+        ImageSize = imageSize;
+        Mean = (float[])mean.Clone();
+        Std = (float[])std.Clone();
+        Train = train;
+        _normalized = new float[3][];
+        for (var c = 0; c < 3; c++)
+        {
+            _normalized[c] = new float[256];
+            for (var v = 0; v < 256; v++)
+                _normalized[c][v] = (float)((v / 255.0 - Mean[c]) / Std[c]);
+        }
+    }
+
+    /// <summary>The output side S: outputs are 3×S×S.</summary>
+    public int ImageSize { get; }
+
+    /// <summary>Per-channel (R, G, B) mean of pixel/255 (a copy; changing it has no effect).</summary>
+    public float[] Mean { get; }
+
+    /// <summary>Per-channel standard deviation (a copy; changing it has no effect).</summary>
+    public float[] Std { get; }
+
+    /// <summary>Whether the random training augmentations are applied.</summary>
+    public bool Train { get; }
+
+    /// <summary>Evaluation: the share of the resized image kept by the centre crop, in (0, 1]. Default 0.875 (256 → 224).</summary>
+    public double CropPercent
+    {
+        get;
+        init => field = value is > 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(CropPercent), value, "must be in (0, 1]");
+    } = 0.875;
+
+    /// <summary>Training: the range of the crop's area as a share of the image. Default (0.08, 1).</summary>
+    public (double Min, double Max) Scale
+    {
+        get;
+        init => field = value.Min > 0 && value.Min <= value.Max && value.Max <= 1
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(Scale), value, "need 0 < Min <= Max <= 1");
+    } = (0.08, 1.0);
+
+    /// <summary>Training: the range of the crop's aspect ratio (width/height). Default (3/4, 4/3).</summary>
+    public (double Min, double Max) Ratio
+    {
+        get;
+        init => field = value.Min > 0 && value.Min <= value.Max
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(Ratio), value, "need 0 < Min <= Max");
+    } = (3.0 / 4.0, 4.0 / 3.0);
+
+    /// <summary>Training: the probability of a horizontal flip. Default 0.5; use 0 for data whose meaning changes when mirrored (digits, text).</summary>
+    public double HorizontalFlip
+    {
+        get;
+        init => field = value is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(HorizontalFlip), value, "must be in [0, 1]");
+    } = 0.5;
+
+    /// <summary>Training: the probability of erasing one random box with normal noise (timm's mode 'pixel'). Default 0.25.</summary>
+    public double RandomErasing
+    {
+        get;
+        init => field = value is >= 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(RandomErasing), value, "must be in [0, 1]");
+    } = 0.25;
+
+    /// <summary>Training: RandAugment applied to the whole image before the crop, or null (default) for none.</summary>
+    public RandAugment? RandAugment { get; init; }
+
+    /// <summary>The number of floats one output holds: 3·S·S.</summary>
+    public int OutputLength => 3 * ImageSize * ImageSize;
+
+    /// <summary>
+    /// Fashion-MNIST: its pixel mean and std (0.2860, 0.3530) in all three channels, no centre-crop margin
+    /// (the 28×28 images are simply scaled to S), and for training crops of 35%–100% of the image (smaller
+    /// crops of such small images lose the garment) with flips on (clothes are left–right symmetric).
+    /// </summary>
+    /// <param name="imageSize">The output side S.</param>
+    /// <param name="train">Training (random) or evaluation transform.</param>
+    public static ImageTransform FashionMnist(int imageSize, bool train) =>
+        new(imageSize, [0.2860f, 0.2860f, 0.2860f], [0.3530f, 0.3530f, 0.3530f], train)
+        {
+            CropPercent = 1.0,
+            Scale = (0.35, 1.0),
+        };
+
+    /// <summary>ImageNet's mean and std with every other option at its default (timm's recipe).</summary>
+    /// <param name="imageSize">The output side S.</param>
+    /// <param name="train">Training (random) or evaluation transform.</param>
+    public static ImageTransform ImageNet(int imageSize, bool train) =>
+        new(imageSize, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], train);
+
+    /// <summary>Transforms one sample into a new array of <see cref="OutputLength"/> floats.</summary>
+    /// <param name="sample">The image; it is not modified.</param>
+    /// <param name="random">The source of randomness; required when <see cref="Train"/> is set, unused otherwise.</param>
+    public float[] Apply(ImageSample sample, Random? random = null)
+    {
+        var output = new float[OutputLength];
+        Apply(sample, random, output);
+        return output;
+    }
+
+    /// <summary>Transforms one sample into <paramref name="destination"/> (<see cref="OutputLength"/> floats, CHW).</summary>
+    /// <param name="sample">The image; it is not modified.</param>
+    /// <param name="random">The source of randomness; required when <see cref="Train"/> is set, unused otherwise.</param>
+    /// <param name="destination">Receives the 3×S×S normalized values.</param>
+    public void Apply(ImageSample sample, Random? random, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        if (destination.Length != OutputLength)
+            throw new ArgumentException($"the destination needs {OutputLength} floats (3x{ImageSize}x{ImageSize}); found {destination.Length}.", nameof(destination));
+        if (!Train)
+        {
+            Normalize(CenterCrop(sample), sample.Channels, flip: false, destination);
+            return;
+        }
+
+        ArgumentNullException.ThrowIfNull(random);
+        var image = RandAugment is null ? sample : RandAugment.Apply(sample, random);
+        var (x, y, w, h) = RandomResizedCrop.Sample(image.Width, image.Height, Scale, Ratio, random);
+        var pixels = BilinearResize.Sample(image.Pixels, image.Width, image.Height, image.Channels,
+            x, y, w, h, ImageSize, ImageSize, 0, 0, ImageSize, ImageSize);
+        var flip = HorizontalFlip > 0 && random.NextDouble() < HorizontalFlip;
+        Normalize(pixels, image.Channels, flip, destination);
+        Data.RandomErasing.Apply(destination, 3, ImageSize, ImageSize, RandomErasing, random);
+    }
+
+    /// <summary>torchvision's Resize(floor(S / CropPercent)) then CenterCrop(S), in one resampling pass.</summary>
+    private byte[] CenterCrop(ImageSample sample)
+    {
+        int width = sample.Width, height = sample.Height;
+        var shortSide = (int)Math.Floor(ImageSize / CropPercent);
+        // Like torchvision, the long side is truncated: int(size * long / short).
+        int scaledWidth, scaledHeight;
+        if (width <= height)
+            (scaledWidth, scaledHeight) = (shortSide, (int)((long)shortSide * height / width));
+        else
+            (scaledWidth, scaledHeight) = ((int)((long)shortSide * width / height), shortSide);
+        // Python's round (halves to even), as torchvision's CenterCrop uses.
+        var top = (int)Math.Round((scaledHeight - ImageSize) / 2.0);
+        var left = (int)Math.Round((scaledWidth - ImageSize) / 2.0);
+        return BilinearResize.Sample(sample.Pixels, width, height, sample.Channels,
+            0, 0, width, height, scaledWidth, scaledHeight, left, top, ImageSize, ImageSize);
+    }
+
+    /// <summary>Writes S×S HWC bytes as normalized CHW floats, optionally mirrored, repeating a gray channel three times.</summary>
+    private void Normalize(byte[] pixels, int channels, bool flip, Span<float> destination)
+    {
+        var size = ImageSize;
+        for (var c = 0; c < 3; c++)
+        {
+            var table = _normalized[c];
+            var sourceChannel = channels == 1 ? 0 : c;
+            var plane = destination.Slice(c * size * size, size * size);
+            for (var y = 0; y < size; y++)
+            {
+                var row = y * size;
+                for (var x = 0; x < size; x++)
+                {
+                    var sourceX = flip ? size - 1 - x : x;
+                    plane[row + x] = table[pixels[(row + sourceX) * channels + sourceChannel]];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Training;
+
+/// <summary>
+/// An exponential moving average of a model's state (parameters and persistent buffers), updated
+/// after every optimizer step: ema = decay · ema + (1 − decay) · model. Floating-point entries
+/// (weights, BatchNorm running statistics) are averaged; integer entries (index tables, BatchNorm
+/// batch counters) are copied, as timm's model EMA does.
+/// </summary>
+/// <remarks>
+/// The average lives in its own tensors, not in a second model; <see cref="CopyTo"/> writes it into a
+/// model (for example a second instance kept for evaluation).
+/// </remarks>
+public sealed class ModelEma : IDisposable
+{
+    private readonly Dictionary<string, Tensor> state = new();
+    private bool disposed;
+
+    /// <summary>Starts the average at the current state of <paramref name="model"/>.</summary>
+    /// <param name="model">The model being trained.</param>
+    /// <param name="decay">Weight of the old average per update, in [0, 1).</param>
+    public ModelEma(EfficientVit model, double decay)
+    {
+        if (decay is < 0 or >= 1)
+            throw new ArgumentOutOfRangeException(nameof(decay), decay, "The EMA decay must be in [0, 1).");
+        Decay = decay;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, value) in model.state_dict())
+        {
+            // Our own copies (no_grad: they take no part in autograd), which must outlive any dispose scope.
+            state[name] = value.clone().DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>Weight of the old average per update.</summary>
+    public double Decay { get; }
+
+    /// <summary>The averaged state, keyed like the model's <c>state_dict()</c>; owned by this object (for checkpointing, not for changing).</summary>
+    public IReadOnlyDictionary<string, Tensor> State => state;
+
+    /// <summary>Folds the current state of <paramref name="model"/> into the average.</summary>
+    public void Update(EfficientVit model)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, value) in MatchingState(model))
+        {
+            var average = state[name];
+            if (average.is_floating_point())
+                average.mul_(Decay).add_(value.detach(), alpha: 1 - Decay);
+            else
+                average.copy_(value);
+        }
+    }
+
+    /// <summary>Writes the average into <paramref name="target"/>, which must have the same architecture.</summary>
+    public void CopyTo(EfficientVit target)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using (var scope = NewDisposeScope())
+        using (var noGrad = no_grad())
+        {
+            foreach (var (name, value) in MatchingState(target))
+                value.copy_(state[name]);
+        }
+        // The eval-mode attention-bias caches were computed from the old weights.
+        target.InvalidateCaches();
+    }
+
+    /// <summary>Replaces the average with <paramref name="saved"/> (a saved <see cref="State"/>), for resuming.</summary>
+    public void Load(IReadOnlyDictionary<string, Tensor> saved)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        CheckSameKeys(saved.Keys, "the saved EMA state");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, value) in saved)
+        {
+            var average = state[name];
+            if (!average.shape.SequenceEqual(value.shape))
+                throw new ArgumentException($"EMA entry '{name}' has shape ({string.Join(", ", average.shape)}) but the saved one has ({string.Join(", ", value.shape)}).", nameof(saved));
+            average.copy_(value);
+        }
+    }
+
+    /// <summary>Frees the averaged tensors.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        foreach (var value in state.Values)
+            value.Dispose();
+        state.Clear();
+    }
+
+    private Dictionary<string, Tensor> MatchingState(EfficientVit model)
+    {
+        // state_dict() returns the model's own parameter and buffer objects: nothing to dispose.
+        var modelState = model.state_dict();
+        CheckSameKeys(modelState.Keys, "the model");
+        return modelState;
+    }
+
+    private void CheckSameKeys(IEnumerable<string> keys, string what)
+    {
+        var other = keys.ToHashSet();
+        if (other.SetEquals(state.Keys))
+            return;
+        var missing = state.Keys.Where(key => !other.Contains(key)).Take(5);
+        var extra = other.Where(key => !state.ContainsKey(key)).Take(5);
+        throw new ArgumentException(
+            $"The EMA state and {what} have different entries (missing: {string.Join(", ", missing)}; unexpected: {string.Join(", ", extra)}); was the model's architecture changed?");
+    }
+}
