@@ -1,9 +1,13 @@
 using System.CommandLine;
 using EfficientViT.Training.Commands;
 
-var root = new RootCommand("EfficientViT for .NET: inspect checkpoints, export to ONNX.")
+var root = new RootCommand("EfficientViT for .NET: train, fine-tune, evaluate, export, and the Fashion-MNIST demo.")
 {
-    InfoCommand.Create(),
+    DemoCommand.Create(),
+    TrainCommand.CreateTrain(),
+    TrainCommand.CreateFinetune(),
+    EvalCommand.Create(),
     ExportCommand.Create(),
+    InfoCommand.Create(),
 };
 return root.Parse(args).Invoke();

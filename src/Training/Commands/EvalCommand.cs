@@ -1,0 +1,31 @@
+using System.CommandLine;
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
+using EfficientViT.ML.Training;
+
+namespace EfficientViT.Training.Commands;
+
+/// <summary><c>efficientvit eval</c>: top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "A checkpoint (model.safetensors of a run, or .pth/.safetensors).", Required = true };
+        var data = new Option<string>("--data") { Description = DataArguments.Help + " Fashion-MNIST: its test set.", DefaultValueFactory = _ => DataArguments.FashionMnist };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 256 };
+        var skipCorrupt = new Option<bool>("--skip-corrupt") { Description = "Skip unreadable images instead of failing." };
+        var command = new Command("eval", "Evaluate a checkpoint: top-1, top-5, per-class accuracy, confusion matrix.") { checkpoint, data, batch, skipCorrupt };
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            var dataValue = parse.GetValue(data)!;
+            var dataset = DataArguments.Load(dataValue, FashionMnistSplit.Test, parse.GetValue(skipCorrupt));
+            using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName);
+            var fashion = DataArguments.IsFashionMnist(dataValue);
+            var (_, transform) = TrainCommand.Transforms(fashion, loaded.Model.Config.ImageSize, fashion ? null : loaded.Metadata);
+            var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, parse.GetValue(batch));
+            Console.WriteLine($"{metrics.Count:N0} images: top-1 {metrics.Top1Accuracy:P2}" + (metrics.Top5Accuracy is { } top5 ? $", top-5 {top5:P2}" : "") + $", loss {loss:F4}");
+            Console.WriteLine(metrics.ToTable(loaded.Metadata.ClassNames ?? dataset.ClassNames.ToArray()));
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,57 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Training;
+
+namespace EfficientViT.Training.Commands;
+
+/// <summary>Runs a trainer from the command line: progress, Ctrl+C saving, curves and a closing summary.</summary>
+internal static class TrainingRun
+{
+    public static TrainingResult Run(EfficientVit model, TrainingRecipe recipe, TrainerOptions options, CheckpointMetadata metadata,
+        IImageDataset train, IImageDataset? validation, ImageTransform trainTransform, ImageTransform evalTransform)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // The first Ctrl+C asks the trainer to save and stop; a second one ends the process at once.
+            if (cancel.IsCancellationRequested)
+                return;
+            e.Cancel = true;
+            Console.Error.WriteLine();
+            Console.Error.WriteLine("stopping: saving a checkpoint (Ctrl+C again to quit without saving)...");
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            Console.WriteLine($"training EfficientViT-{CheckpointMetadata.VariantName(model.Config)} at {model.Config.ImageSize}x{model.Config.ImageSize} on {train.Count:N0} images" +
+                (validation is null ? "" : $", validating on {validation.Count:N0}") +
+                $"; {recipe.Epochs} epochs of batch {recipe.BatchSize}, peak lr {recipe.ScaledLearningRate():G3}" +
+                (options.OutputDirectory is null ? "" : $"; writing to {options.OutputDirectory}"));
+            var trainer = new EfficientVitTrainer(model, recipe, options, metadata);
+            var result = trainer.Train(train, validation, trainTransform, evalTransform, new ConsoleProgress(), cancel.Token);
+            if (result.StopReason is { } reason)
+                Console.Error.WriteLine($"stopped: {reason}");
+            if (options.OutputDirectory is { } output && result.Epochs.Count > 0)
+            {
+                var chart = Path.Combine(output, "curves.svg");
+                SvgChart.Write(chart,
+                [
+                    ("loss", [("train", result.Epochs.Select(e => e.TrainLoss).ToArray()), ("validation", result.Epochs.Select(e => e.ValidationLoss).ToArray())]),
+                    ("validation accuracy", [("top-1", result.Epochs.Select(e => e.ValidationTop1).ToArray()), ("top-5", result.Epochs.Select(e => e.ValidationTop5).ToArray())]),
+                ]);
+                Console.WriteLine($"curves: {chart}; metrics: {Path.Combine(output, EfficientVitTrainer.MetricsFile)}; checkpoints: {Path.Combine(output, EfficientVitTrainer.LastCheckpoint)}, {Path.Combine(output, EfficientVitTrainer.BestCheckpoint)}");
+            }
+            return result;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>A validation split of <paramref name="fraction"/> taken from <paramref name="data"/> (stratified), or none.</summary>
+    public static (IImageDataset Train, IImageDataset? Validation) Split(IImageDataset data, double fraction, int seed) =>
+        fraction <= 0 ? (data, null) : DatasetSplit.Split(data, fraction, seed);
+}
