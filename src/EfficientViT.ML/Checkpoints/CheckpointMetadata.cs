@@ -63,7 +63,10 @@ public sealed record CheckpointMetadata
         FromConfig(config) with { Training = new() { ["source"] = source, ["dataset"] = "ImageNet-1k" } };
 
     /// <summary>Metadata describing <paramref name="config"/> with ImageNet normalization.</summary>
-    public static CheckpointMetadata FromConfig(EfficientVitConfig config) => new()
+    public static CheckpointMetadata FromConfig(EfficientVitConfig config) => new CheckpointMetadata().WithArchitecture(config);
+
+    /// <summary>This record with the architecture fields (variant, widths, depths, heads, kernels, size, classes, distillation) of <paramref name="config"/>.</summary>
+    public CheckpointMetadata WithArchitecture(EfficientVitConfig config) => this with
     {
         Variant = VariantName(config),
         EmbedDims = config.EmbedDims,

@@ -57,17 +57,7 @@ public static class EfficientVitCheckpoint
                 throw;
             }
 
-            var metadata = (recorded ?? CheckpointMetadata.ForImageNet(detected, format.ToString())) with
-            {
-                Variant = detectedVariant,
-                EmbedDims = config.EmbedDims,
-                Depths = config.Depths,
-                NumHeads = config.NumHeads,
-                Kernels = config.Kernels,
-                ImageSize = config.ImageSize,
-                NumClasses = config.NumClasses,
-                Distillation = config.Distillation,
-            };
+            var metadata = (recorded ?? CheckpointMetadata.ForImageNet(detected, format.ToString())).WithArchitecture(config);
             if (config.NumClasses != detected.NumClasses)
                 metadata = metadata with { ClassNames = null };
             return new LoadedCheckpoint(model, metadata, format);
@@ -105,18 +95,7 @@ public static class EfficientVitCheckpoint
     {
         if (model.IsFused)
             throw new InvalidOperationException("Save the model before fusing BatchNorm: fused weights cannot be trained or reloaded into the model; export fused models to ONNX instead.");
-        var architecture = CheckpointMetadata.FromConfig(model.Config);
-        var record = (metadata ?? architecture) with
-        {
-            Variant = architecture.Variant,
-            EmbedDims = architecture.EmbedDims,
-            Depths = architecture.Depths,
-            NumHeads = architecture.NumHeads,
-            Kernels = architecture.Kernels,
-            ImageSize = architecture.ImageSize,
-            NumClasses = architecture.NumClasses,
-            Distillation = architecture.Distillation,
-        };
+        var record = (metadata ?? new CheckpointMetadata()).WithArchitecture(model.Config);
         if (record.ClassNames is { } names && names.Length != record.NumClasses)
             throw new ArgumentException($"{names.Length} class names were given for a model with {record.NumClasses} classes.", nameof(metadata));
         if (record.Mean.Length != 3 || record.Std.Length != 3 || record.Std.Any(s => s <= 0))

@@ -5,32 +5,16 @@ namespace EfficientViT.ML.Data;
 /// absolute or relative to the CSV file's folder; labels are class names, numbered in ordinal sort order.
 /// Images are decoded to RGB when read.
 /// </summary>
-public sealed class CsvManifestDataset : IImageDataset
+public sealed class CsvManifestDataset : ImageFileDataset
 {
-    private readonly string[] _paths;
-    private readonly int[] _labels;
-    private readonly string[] _classNames;
-
     private CsvManifestDataset(string csvPath, string[] classNames, List<(string Path, int Label)> files, List<string> skipped)
+        : base(classNames, files, skipped)
     {
         CsvPath = csvPath;
-        _classNames = classNames;
-        _paths = files.Select(f => f.Path).ToArray();
-        _labels = files.Select(f => f.Label).ToArray();
-        SkippedPaths = skipped;
     }
 
     /// <summary>The full path of the CSV file.</summary>
     public string CsvPath { get; }
-
-    /// <inheritdoc/>
-    public int Count => _paths.Length;
-
-    /// <summary>The distinct labels of the CSV, sorted ordinally; a label number is an index into this list.</summary>
-    public IReadOnlyList<string> ClassNames => _classNames;
-
-    /// <summary>The files left out at load because they could not be decoded (only with <see cref="CorruptImagePolicy.Skip"/>).</summary>
-    public IReadOnlyList<string> SkippedPaths { get; }
 
     /// <summary>Reads the manifest and checks that every listed file exists.</summary>
     /// <param name="csvPath">The CSV file.</param>
@@ -88,43 +72,11 @@ public sealed class CsvManifestDataset : IImageDataset
         if (policy == CorruptImagePolicy.Skip)
         {
             files = ImageFiles.DropUnreadable(files, warn, skipped);
-            var perClass = new int[classNames.Length];
-            foreach (var (_, label) in files)
-                perClass[label]++;
-            var emptyClass = Array.IndexOf(perClass, 0);
-            // Keeping a class without samples would silently change what the model can learn; say so instead.
+            var emptyClass = FirstEmptyClass(files, classNames.Length);
             if (emptyClass >= 0)
                 throw new InvalidDataException($"{csv}: class '{classNames[emptyClass]}' has no readable images.");
         }
         return new CsvManifestDataset(csv, classNames, files, skipped);
-    }
-
-    /// <summary>The image file of the sample at <paramref name="index"/>.</summary>
-    public string PathOf(int index)
-    {
-        CheckIndex(index);
-        return _paths[index];
-    }
-
-    /// <inheritdoc/>
-    /// <exception cref="InvalidDataException">The file cannot be decoded; the message names it.</exception>
-    public ImageSample Get(int index)
-    {
-        CheckIndex(index);
-        return ImageFiles.Decode(_paths[index], _labels[index]);
-    }
-
-    /// <inheritdoc/>
-    public int LabelOf(int index)
-    {
-        CheckIndex(index);
-        return _labels[index];
-    }
-
-    private void CheckIndex(int index)
-    {
-        if ((uint)index >= (uint)_paths.Length)
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"the data set has {_paths.Length} samples");
     }
 
     private static List<string> Fields(string line, string csv, int lineNumber)

@@ -5,32 +5,16 @@ namespace EfficientViT.ML.Data;
 /// Class folders are sorted ordinally and numbered in that order; image files (.jpg, .jpeg, .png, .bmp,
 /// .webp, any case) are found in each class folder and its subfolders and decoded to RGB when read.
 /// </summary>
-public sealed class ImageFolderDataset : IImageDataset
+public sealed class ImageFolderDataset : ImageFileDataset
 {
-    private readonly string[] _paths;
-    private readonly int[] _labels;
-    private readonly string[] _classNames;
-
     private ImageFolderDataset(string root, string[] classNames, List<(string Path, int Label)> files, List<string> skipped)
+        : base(classNames, files, skipped)
     {
         Root = root;
-        _classNames = classNames;
-        _paths = files.Select(f => f.Path).ToArray();
-        _labels = files.Select(f => f.Label).ToArray();
-        SkippedPaths = skipped;
     }
 
     /// <summary>The full path of the root folder.</summary>
     public string Root { get; }
-
-    /// <inheritdoc/>
-    public int Count => _paths.Length;
-
-    /// <summary>The class folder names, sorted ordinally; a label is an index into this list.</summary>
-    public IReadOnlyList<string> ClassNames => _classNames;
-
-    /// <summary>The files left out at load because they could not be decoded (only with <see cref="CorruptImagePolicy.Skip"/>).</summary>
-    public IReadOnlyList<string> SkippedPaths { get; }
 
     /// <summary>Lists the class folders and their image files.</summary>
     /// <param name="root">The folder holding one subfolder per class.</param>
@@ -71,41 +55,10 @@ public sealed class ImageFolderDataset : IImageDataset
         if (policy == CorruptImagePolicy.Skip)
         {
             files = ImageFiles.DropUnreadable(files, warn, skipped);
-            var perClass = new int[classNames.Length];
-            foreach (var (_, label) in files)
-                perClass[label]++;
-            var emptyClass = Array.IndexOf(perClass, 0);
+            var emptyClass = FirstEmptyClass(files, classNames.Length);
             if (emptyClass >= 0)
                 throw new InvalidDataException($"class folder '{classDirectories[emptyClass]}' has no readable images.");
         }
         return new ImageFolderDataset(fullRoot, classNames, files, skipped);
-    }
-
-    /// <summary>The image file of the sample at <paramref name="index"/>.</summary>
-    public string PathOf(int index)
-    {
-        CheckIndex(index);
-        return _paths[index];
-    }
-
-    /// <inheritdoc/>
-    /// <exception cref="InvalidDataException">The file cannot be decoded; the message names it.</exception>
-    public ImageSample Get(int index)
-    {
-        CheckIndex(index);
-        return ImageFiles.Decode(_paths[index], _labels[index]);
-    }
-
-    /// <inheritdoc/>
-    public int LabelOf(int index)
-    {
-        CheckIndex(index);
-        return _labels[index];
-    }
-
-    private void CheckIndex(int index)
-    {
-        if ((uint)index >= (uint)_paths.Length)
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"the data set has {_paths.Length} samples");
     }
 }
