@@ -122,6 +122,31 @@ public class TrainerTests
         }
     }
 
+    [Fact]
+    public void A_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint()
+    {
+        using var dir = new TempDirectory();
+        var data = TinyData(4);
+        var recipe = Recipe(epochs: 2) with { MixupAlpha = 0, CutmixAlpha = 0, EmaDecay = null, GradientClipMode = GradientClipMode.None };
+        using var afterFirstEpoch = new CancellationTokenSource();
+        var (model, trainer) = Make(dir.Path, recipe);
+        using (model)
+            trainer.Train(data, null, TrainTransform, EvalTransform, new Progress(p => { if (p.EpochEnd is not null) afterFirstEpoch.Cancel(); }), afterFirstEpoch.Token);
+        var last = Path.Combine(dir.Path, EfficientVitTrainer.LastCheckpoint, TrainingCheckpoint.ModelFile);
+        var saved = File.ReadAllBytes(last);
+
+        // A learning rate this large sends the weights to infinity within a step or two.
+        var (exploding, explodingTrainer) = Make(dir.Path, recipe with { BaseLearningRate = 1e12, MinLearningRate = 1e11, WarmupLearningRate = 1e11 }, resume: true);
+        using (exploding)
+        {
+            var result = explodingTrainer.Train(data, null, TrainTransform, EvalTransform);
+            Assert.False(result.Completed);
+            Assert.Contains("the loss became", result.StopReason);
+            Assert.Contains("last good checkpoint is kept", result.StopReason);
+        }
+        Assert.Equal(saved, File.ReadAllBytes(last));
+    }
+
     // IProgress<T> that reports synchronously on the training thread (System.Progress posts to the thread pool).
     private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
