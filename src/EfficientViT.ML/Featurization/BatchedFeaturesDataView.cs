@@ -13,12 +13,12 @@ internal sealed class BatchedFeaturesDataView : IDataView
 {
     private readonly IDataView source;
     private readonly DataViewSchema.Column pixelColumn;
-    private readonly OnnxFeatureSession session;
+    private readonly IFeatureScorer session;
     private readonly int batchSize;
     private readonly string userInputColumn;
 
     // featureType is the column type ML.NET's own ONNX scoring declares, so that both paths agree.
-    public BatchedFeaturesDataView(IDataView source, string pixelColumnName, string outputColumnName, DataViewType featureType, OnnxFeatureSession session, int batchSize, string userInputColumn)
+    public BatchedFeaturesDataView(IDataView source, string pixelColumnName, string outputColumnName, DataViewType featureType, IFeatureScorer session, int batchSize, string userInputColumn)
     {
         this.source = source;
         pixelColumn = source.Schema[pixelColumnName];
@@ -210,7 +210,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
     }
 
     /// <summary>One batch's buffers and the ONNX Runtime call scoring it.</summary>
-    private sealed class Batch(int capacity, OnnxFeatureSession session)
+    private sealed class Batch(int capacity, IFeatureScorer session)
     {
         public float[] Inputs { get; } = new float[capacity * session.InputSize];
 
@@ -230,7 +230,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
             Error = null;
         }
 
-        public void Start(OnnxFeatureSession session)
+        public void Start(IFeatureScorer session)
         {
             if (Count > 0)
                 Scoring = Task.Run(() => session.Run(Inputs, Count, Features));

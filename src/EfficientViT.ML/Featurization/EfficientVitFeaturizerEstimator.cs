@@ -27,6 +27,8 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     private readonly byte[] imageGraph;
     private readonly byte[] pixelGraph;
     private readonly ColumnNames names;
+    // The TorchSharp engine's own copy of the weights, so that it does not depend on the caller's model staying alive.
+    private readonly EfficientVit? torchModel;
 
     internal EfficientVitFeaturizerEstimator(TransformsCatalog catalog, EfficientVitFeaturizerOptions options)
     {
@@ -65,6 +67,12 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
                 FeaturesOutputName = names.Features,
                 IncludeLogits = false,
             });
+            if (options.Engine == FeaturizerEngine.TorchSharp)
+            {
+                torchModel = new EfficientVit(model.Config);
+                torchModel.load_state_dict(model.state_dict());
+                torchModel.eval();
+            }
         }
         finally
         {
@@ -90,10 +98,17 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         var chain = BuildChain(kind).Fit(input);
         var fromImages = kind != FeaturizerInputKind.PixelVector;
         var preprocessingSteps = fromImages ? 2 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
-        return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps,
-            fromImages ? names.Pixels : options.InputColumnName,
-            fromImages ? imageGraph : pixelGraph,
-            names, options);
+        var pixelColumn = fromImages ? names.Pixels : options.InputColumnName;
+        var graph = fromImages ? imageGraph : pixelGraph;
+        Func<IFeatureScorer> createScorer = torchModel is null
+            ? () => new OnnxFeatureSession(graph, pixelColumn, names.Features, options.Threads)
+            : () =>
+            {
+                if (options.Threads is { } threads)
+                    TorchSharp.torch.set_num_threads(threads);
+                return new TorchSharpFeatureScorer(torchModel, fromImages ? preprocessing : null);
+            };
+        return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps, pixelColumn, graph, names, options, createScorer);
     }
 
     private EstimatorChain<ITransformer> BuildChain(FeaturizerInputKind kind)

@@ -19,10 +19,11 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly byte[] graph;
     private readonly EfficientVitFeaturizerEstimator.ColumnNames names;
     private readonly EfficientVitFeaturizerOptions options;
-    private readonly Lazy<OnnxFeatureSession> session;
+    private readonly Lazy<IFeatureScorer> session;
 
     internal EfficientVitFeaturizerTransformer(TransformsCatalog catalog, TransformerChain<ITransformer> chain, int preprocessingSteps,
-        string pixelColumn, byte[] graph, EfficientVitFeaturizerEstimator.ColumnNames names, EfficientVitFeaturizerOptions options)
+        string pixelColumn, byte[] graph, EfficientVitFeaturizerEstimator.ColumnNames names, EfficientVitFeaturizerOptions options,
+        Func<IFeatureScorer> createScorer)
     {
         this.catalog = catalog;
         this.chain = chain;
@@ -32,7 +33,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         this.graph = graph;
         this.names = names;
         this.options = options;
-        session = new Lazy<OnnxFeatureSession>(() => new OnnxFeatureSession(graph, pixelColumn, names.Features, options.Threads), LazyThreadSafetyMode.ExecutionAndPublication);
+        session = new Lazy<IFeatureScorer>(createScorer, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The ONNX network this featurizer runs (BN fused; preprocessing in the graph for image input).</summary>
@@ -50,7 +51,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): ML.NET's own ONNX scoring, one image per call.</summary>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)chain).GetRowToRowMapper(inputSchema);
 
-    /// <summary>Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time as a cursor moves.</summary>
+    /// <summary>Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time, by the chosen <see cref="FeaturizerEngine"/>, as a cursor moves.</summary>
     public IDataView Transform(IDataView input)
     {
         // Validates the input as the saved chain would.

@@ -7,7 +7,7 @@ namespace EfficientViT.ML.Featurization;
 /// that ML.NET's own ONNX scoring (one row at a time) cannot do. Thread-safe, as ONNX Runtime
 /// sessions are.
 /// </summary>
-internal sealed class OnnxFeatureSession : IDisposable
+internal sealed class OnnxFeatureSession : IFeatureScorer
 {
     private readonly InferenceSession session;
     private readonly string inputName;

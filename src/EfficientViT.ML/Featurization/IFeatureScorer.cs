@@ -1,0 +1,14 @@
+namespace EfficientViT.ML.Featurization;
+
+/// <summary>Scores batches of model inputs into feature vectors; the engines behind <see cref="FeaturizerEngine"/>.</summary>
+internal interface IFeatureScorer : IDisposable
+{
+    /// <summary>Floats per input item.</summary>
+    int InputSize { get; }
+
+    /// <summary>Floats per output item.</summary>
+    int FeatureSize { get; }
+
+    /// <summary>Scores <paramref name="count"/> items laid out one after another in <paramref name="inputs"/>, writing count·FeatureSize floats to <paramref name="features"/>.</summary>
+    void Run(float[] inputs, int count, float[] features);
+}
