@@ -215,16 +215,17 @@ internal sealed class PickleReader
                     {
                         object? args = Pop("NEWOBJ");
                         object? cls = Pop("NEWOBJ");
-                        if (cls is PickleGlobal { Kind: PickleGlobalKind.OrderedDict } && args is PickleTuple)
+                        if (cls is PickleGlobal { Kind: PickleGlobalKind.OrderedDict or PickleGlobalKind.Namespace } && args is PickleTuple)
                             _stack.Add(new PickleDict());
                         else
-                            throw Error($"NEWOBJ at byte {opPos} can only create a collections.OrderedDict, found {Describe(cls)}");
+                            throw Error($"NEWOBJ at byte {opPos} can only create a collections.OrderedDict or an argparse.Namespace, found {Describe(cls)}");
                         break;
                     }
                 case (byte)'b': // BUILD
                     {
                         // torch's state_dict() carries its per-module versions in an OrderedDict attribute
-                        // (_metadata), restored by BUILD; the weights do not depend on it, so the state is dropped.
+                        // (_metadata), and an argparse.Namespace its attributes, restored by BUILD; no weight
+                        // depends on them, so the state is dropped.
                         Pop("BUILD");
                         object? target = Peek("BUILD");
                         if (target is not PickleDict)
@@ -246,6 +247,8 @@ internal sealed class PickleReader
         PickleGlobal? global = full switch
         {
             "collections.OrderedDict" => new PickleGlobal(full, PickleGlobalKind.OrderedDict, null),
+            // Training checkpoints of the official code store their command line ('args') beside the weights.
+            "argparse.Namespace" => new PickleGlobal(full, PickleGlobalKind.Namespace, null),
             "torch._utils._rebuild_tensor_v2" => new PickleGlobal(full, PickleGlobalKind.RebuildTensorV2, null),
             "torch._utils._rebuild_parameter" => new PickleGlobal(full, PickleGlobalKind.RebuildParameter, null),
             "torch.FloatStorage" => Storage(ScalarType.Float32),
@@ -504,6 +507,7 @@ internal sealed class PickleDict
 internal enum PickleGlobalKind
 {
     OrderedDict,
+    Namespace,
     RebuildTensorV2,
     RebuildParameter,
     StorageType,

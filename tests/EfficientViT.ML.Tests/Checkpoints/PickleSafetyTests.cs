@@ -81,6 +81,42 @@ public sealed class PickleSafetyTests
         Assert.False(File.Exists(marker));
     }
 
+    [Fact]
+    public void A_training_checkpoint_with_its_argparse_namespace_loads_the_model()
+    {
+        // The official training script saves {'model', 'optimizer', ..., 'epoch', 'args': argparse.Namespace}.
+        using var dir = new TempDirectory();
+        string path = dir.File("checkpoint.pth");
+        byte[] pickle = new PickleBuilder()
+            .Proto()
+            .EmptyDict()
+            .Mark()
+            .Unicode("model").EmptyDict().Mark().Unicode("w").Tensor("FloatStorage", "0", 2, 0, [2], [1]).SetItems()
+            .Unicode("args").Global("argparse", "Namespace").EmptyTuple().Op(0x81)
+                .EmptyDict().Mark().Unicode("epochs").Int(300).Unicode("model").Unicode("EfficientViT_M0").SetItems().Op((byte)'b')
+            .Unicode("epoch").Int(299)
+            .SetItems()
+            .Stop()
+            .ToArray();
+        TorchZip.Write(path, pickle, new Dictionary<string, byte[]> { ["0"] = TorchZip.Floats(1.5f, -2f) });
+
+        var state = TorchCheckpointReader.ReadStateDict(path);
+
+        Assert.Equal(["w"], state.Keys);
+        Assert.Equal([1.5f, -2f], state["w"].data<float>().ToArray());
+        foreach (var tensor in state.Values) tensor.Dispose();
+    }
+
+    [Fact]
+    public void A_namespace_is_never_called()
+    {
+        byte[] pickle = new PickleBuilder().Proto().Global("argparse", "Namespace").EmptyTuple().Reduce().Stop().ToArray();
+
+        var error = Assert.Throws<CheckpointException>(() => PickleReader.Load(pickle, "args.pth"));
+
+        Assert.Contains("cannot be called", error.Message);
+    }
+
     [Theory]
     [InlineData((byte)'i')] // INST: imports and calls a class
     [InlineData((byte)'o')] // OBJ
