@@ -78,10 +78,10 @@ public static class EfficientVitOnnxExporter
                 x = builder.Emit(module, x);
 
         var pooled = graph.AddNode("GlobalAveragePool", [x.Name]);
-        graph.AddNode("Flatten", [pooled], options.FeaturesOutputName, OnnxAttribute.Int("axis", 1));
-        graph.AddOutput(options.FeaturesOutputName, OnnxElementType.Float, "batch", config.FeatureDim);
+        var features = graph.AddNode("Flatten", [pooled], OnnxAttribute.Int("axis", 1));
+        builder.Output(features, options.FeaturesOutputName, config.FeatureDim, options.DropBatchAxis);
 
-        if (options.IncludeLogits && model.Head is { } head)
+        if (model.Head is { } head && (options.IncludeLogits || options.ProbabilitiesOutputName is not null || options.PredictedClassOutputName is not null))
         {
             var (weight, bias) = head.FusedWeightAndBias();
             if (model.DistillationHead is { } distillationHead)
@@ -90,16 +90,29 @@ public static class EfficientVitOnnxExporter
                 var (distillationWeight, distillationBias) = distillationHead.FusedWeightAndBias();
                 (weight, bias) = ((weight + distillationWeight) / 2, (bias + distillationBias) / 2);
             }
-            graph.AddNode("Gemm", [options.FeaturesOutputName, graph.AddInitializer("head.weight", weight), graph.AddInitializer("head.bias", bias)],
-                options.LogitsOutputName, OnnxAttribute.Int("transB", 1));
-            graph.AddOutput(options.LogitsOutputName, OnnxElementType.Float, "batch", config.NumClasses);
+            var logits = graph.AddNode("Gemm", [features, graph.AddInitializer("head.weight", weight), graph.AddInitializer("head.bias", bias)],
+                OnnxAttribute.Int("transB", 1));
+            if (options.IncludeLogits)
+                builder.Output(logits, options.LogitsOutputName, config.NumClasses, options.DropBatchAxis);
+            if (options.ProbabilitiesOutputName is { } probabilities)
+                builder.Output(graph.AddNode("Softmax", [logits], OnnxAttribute.Int("axis", 1)), probabilities, config.NumClasses, options.DropBatchAxis);
+            if (options.PredictedClassOutputName is { } predicted)
+            {
+                var names = options.ClassNames ?? throw new ArgumentException("PredictedClassOutputName needs ClassNames.", nameof(options));
+                if (names.Count != config.NumClasses)
+                    throw new ArgumentException($"{names.Count} class names were given for {config.NumClasses} classes.", nameof(options));
+                var index = graph.AddNode("ArgMax", [logits], OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0));
+                var name = graph.AddNode("Gather", [graph.AddInitializer("class_names", names.ToArray(), names.Count), index], OnnxAttribute.Int("axis", 0));
+                builder.Output(name, predicted, null, options.DropBatchAxis, OnnxElementType.String);
+            }
         }
 
         graph.DocString = $"EfficientViT-{CheckpointMetadata.VariantName(config)} ({config.ImageSize}x{config.ImageSize}), BatchNorm fused. " +
             $"Input '{options.InputName}': float32 (batch, 3, {inputSize}, {inputSize}) " +
             (options.IncludeNormalization ? "RGB pixels in [0, 255]" : "normalized RGB") +
             $". Outputs '{options.FeaturesOutputName}' (batch, {config.FeatureDim})" +
-            (options.IncludeLogits && model.Head is not null ? $" and '{options.LogitsOutputName}' (batch, {config.NumClasses})." : ".");
+            (options.IncludeLogits && model.Head is not null ? $" and '{options.LogitsOutputName}' (batch, {config.NumClasses})." : ".") +
+            (options.DropBatchAxis ? " Outputs have no batch axis: one image per call." : "");
         graph.AddMetadata("efficientvit.variant", CheckpointMetadata.VariantName(config));
         graph.AddMetadata("efficientvit.image_size", config.ImageSize.ToString());
         graph.AddMetadata("efficientvit.input_size", inputSize.ToString());
@@ -125,6 +138,21 @@ public static class EfficientVitOnnxExporter
             LocalWindowAttention attention => WindowAttention(attention, x),
             _ => throw new NotSupportedException($"ONNX export has no rule for module {module.GetType().Name}."),
         };
+
+        /// <summary>Names <paramref name="value"/> as a graph output, without its batch axis when asked (one image per call).</summary>
+        public void Output(string value, string name, long? width, bool dropBatchAxis, OnnxElementType type = OnnxElementType.Float)
+        {
+            if (dropBatchAxis)
+            {
+                graph.AddNode("Reshape", [value, width is { } w ? Ints("one_item", w) : graph.AddInitializer("scalar_shape", Array.Empty<long>(), 0)], name);
+                graph.AddOutput(name, type, width is { } size ? [size] : []);
+            }
+            else
+            {
+                graph.AddNode("Identity", [value], name);
+                graph.AddOutput(name, type, width is { } size ? ["batch", size] : ["batch"]);
+            }
+        }
 
         public Activation CenterCrop(Activation x, int size)
         {

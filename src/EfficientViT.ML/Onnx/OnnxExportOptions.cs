@@ -12,6 +12,22 @@ public sealed class OnnxExportOptions
     /// <summary>Name of the logits output. Default "logits".</summary>
     public string LogitsOutputName { get; set; } = EfficientVitOnnxExporter.DefaultLogitsOutputName;
 
+    /// <summary>With a head: also output the softmax probabilities under this name. Null: no probabilities output.</summary>
+    public string? ProbabilitiesOutputName { get; set; }
+
+    /// <summary>With a head and <see cref="ClassNames"/>: also output the predicted class name (a string) under this name.</summary>
+    public string? PredictedClassOutputName { get; set; }
+
+    /// <summary>Class names in output order, for <see cref="PredictedClassOutputName"/>.</summary>
+    public IReadOnlyList<string>? ClassNames { get; set; }
+
+    /// <summary>
+    /// Outputs without the batch axis (features (width), probabilities (classes), predicted class a
+    /// scalar), for one-image-per-call scoring such as ML.NET's <c>ApplyOnnxModel</c>, whose columns then
+    /// get plain vector and scalar types. The input keeps its batch axis and must hold one image.
+    /// </summary>
+    public bool DropBatchAxis { get; set; }
+
     /// <summary>ONNX opset; 17 or newer. Default 17.</summary>
     public int Opset { get; set; } = 17;
 

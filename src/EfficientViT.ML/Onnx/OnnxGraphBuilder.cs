@@ -113,6 +113,19 @@ public sealed class OnnxGraphBuilder
             LittleEndianCopy(MemoryMarshal.AsBytes(values.AsSpan()), sizeof(long)));
     }
 
+    /// <summary>Adds a constant string tensor, e.g. class names to <c>Gather</c> from.</summary>
+    /// <param name="nameHint">The wanted name; if it is taken, <c>_1</c>, <c>_2</c>, … is appended.</param>
+    /// <param name="values">The elements in row-major order (stored as UTF-8).</param>
+    /// <param name="shape">The dimensions; none for a scalar. Their product must equal the number of values.</param>
+    /// <returns>The initializer's unique name.</returns>
+    public string AddInitializer(string nameHint, string[] values, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var name = AddInitializerCore(nameHint, OnnxElementType.String, shape, values.LongLength, []);
+        _initializers[^1] = _initializers[^1] with { Strings = (string[])values.Clone() };
+        return name;
+    }
+
     /// <summary>Adds a constant tensor with the shape and data of a TorchSharp tensor.</summary>
     /// <param name="nameHint">The wanted name; if it is taken, <c>_1</c>, <c>_2</c>, … is appended.</param>
     /// <param name="tensor">A float32 or int64 tensor of any shape, on any device, contiguous or not; its data is copied.</param>
@@ -404,11 +417,14 @@ public sealed class OnnxGraphBuilder
 
     private static void WriteTensor(ProtobufWriter w, Initializer initializer)
     {
-        // TensorProto: dims = 1 (not declared packed), data_type = 2, name = 8, raw_data = 9 (little-endian).
+        // TensorProto: dims = 1 (not declared packed), data_type = 2, string_data = 6, name = 8, raw_data = 9 (little-endian).
         w.WriteRepeatedInt64(1, initializer.Dims);
         w.WriteVarint(2, (int)initializer.Type);
+        foreach (var value in initializer.Strings ?? [])
+            w.WriteString(6, value);
         w.WriteString(8, initializer.Name);
-        w.WriteBytes(9, initializer.RawData);
+        if (initializer.Strings is null)
+            w.WriteBytes(9, initializer.RawData);
     }
 
     private static void WriteValueInfo(ProtobufWriter w, ValueInfo value)
@@ -438,7 +454,11 @@ public sealed class OnnxGraphBuilder
 
     private sealed record ValueInfo(string Name, OnnxElementType Type, OnnxDimension[] Shape);
 
-    private sealed record Initializer(string Name, OnnxElementType Type, long[] Dims, byte[] RawData);
+    private sealed record Initializer(string Name, OnnxElementType Type, long[] Dims, byte[] RawData)
+    {
+        /// <summary>The elements of a string tensor, which ONNX keeps in string_data rather than raw_data.</summary>
+        public string[]? Strings { get; init; }
+    }
 
     private sealed record Node(string Name, string OpType, string[] Inputs, string[] Outputs, OnnxAttribute[] Attributes);
 }

@@ -160,3 +160,42 @@ public class OnnxResizeTests
             : 0;
     }
 }
+
+public class OnnxClassifierOutputTests
+{
+    [Fact]
+    public void Probabilities_and_predicted_class_names_agree_with_the_logits_and_pass_the_checker()
+    {
+        using var dir = new TempDirectory();
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 3);
+        RandomWeights.Apply(model);
+        model.eval();
+        string[] names = ["cat", "dog", "bird"];
+        var batched = new OnnxExportOptions { ProbabilitiesOutputName = "probabilities", PredictedClassOutputName = "predicted", ClassNames = names };
+        var path = dir.File("classifier.onnx");
+        EfficientVitOnnxExporter.Export(model, path, batched);
+        OnnxChecker.AssertValid(path);
+        var single = dir.File("single.onnx");
+        EfficientVitOnnxExporter.Export(model, single, new OnnxExportOptions { ProbabilitiesOutputName = "probabilities", PredictedClassOutputName = "predicted", ClassNames = names, DropBatchAxis = true });
+        OnnxChecker.AssertValid(single);
+
+        using var scope = NewDisposeScope();
+        var x = randn(4, 3, 64, 64, generator: new Generator(21));
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x.data<float>().ToArray(), [4, 3, 64, 64]);
+        using var outputs = session.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), ["input"], [input], ["logits", "probabilities", "predicted"]);
+        var logits = tensor(outputs[0].GetTensorDataAsSpan<float>().ToArray(), 4, 3);
+        var probabilities = tensor(outputs[1].GetTensorDataAsSpan<float>().ToArray(), 4, 3);
+        var predicted = outputs[2].GetStringTensorAsArray();
+
+        Assert.True(TestFiles.MaxAbsDiff(logits.softmax(1), probabilities) < 1e-5f);
+        Assert.Equal(logits.argmax(1).data<long>().ToArray().Select(i => names[i]), predicted);
+
+        using var singleSession = new Microsoft.ML.OnnxRuntime.InferenceSession(single);
+        Assert.Equal([3], singleSession.OutputMetadata["probabilities"].Dimensions);
+        Assert.Empty(singleSession.OutputMetadata["predicted"].Dimensions);
+        using var one = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x[0].flatten().data<float>().ToArray(), [1, 3, 64, 64]);
+        using var singleOutputs = singleSession.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), ["input"], [one], ["predicted"]);
+        Assert.Equal(predicted[0], singleOutputs[0].GetStringTensorAsArray().Single());
+    }
+}
