@@ -161,6 +161,24 @@ public sealed record TrainingRecipe
         return 1.0 - 1.0 / horizon;
     }
 
+    /// <summary>
+    /// This recipe with its peak learning rate set to <paramref name="peakLearningRate"/>; the minimum and
+    /// warm-up rates keep their ratios to the peak. Short runs on small data want a higher peak than the
+    /// lr × batch / 512 rule gives.
+    /// </summary>
+    public TrainingRecipe WithPeakLearningRate(double peakLearningRate)
+    {
+        if (!(peakLearningRate > 0))
+            throw new ArgumentOutOfRangeException(nameof(peakLearningRate), peakLearningRate, "The peak learning rate must be positive.");
+        var scale = peakLearningRate / ScaledLearningRate();
+        return this with
+        {
+            BaseLearningRate = BaseLearningRate * scale,
+            MinLearningRate = MinLearningRate * scale,
+            WarmupLearningRate = WarmupLearningRate * scale,
+        };
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value out of range.</summary>
     public void Validate()
     {

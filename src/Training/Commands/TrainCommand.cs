@@ -123,18 +123,9 @@ internal static class TrainCommand
     /// <summary>The official recipe scaled for small data and short runs; mixup and EMA on request.</summary>
     public static TrainingRecipe Recipe(int epochs, int batchSize, double? peakLearningRate, int seed, bool mixup, bool ema, double dropPath, long stepsPerEpoch)
     {
-        var recipe = TrainingRecipe.ForSmallData(epochs, batchSize, stepsPerEpoch);
-        // Short runs on small data want a higher peak than lr x batch/512 gives; 2e-3 works for batches of 64-256.
-        var peak = peakLearningRate ?? 2e-3;
-        var scale = peak / recipe.ScaledLearningRate();
-        recipe = recipe with
-        {
-            BaseLearningRate = recipe.BaseLearningRate * scale,
-            MinLearningRate = recipe.MinLearningRate * scale,
-            WarmupLearningRate = recipe.WarmupLearningRate * scale,
-            Seed = seed,
-            DropPath = dropPath,
-        };
+        // 2e-3 works for short runs with batches of 64-256.
+        var recipe = TrainingRecipe.ForSmallData(epochs, batchSize, stepsPerEpoch).WithPeakLearningRate(peakLearningRate ?? 2e-3)
+            with { Seed = seed, DropPath = dropPath };
         if (!mixup)
             recipe = recipe with { MixupAlpha = 0, CutmixAlpha = 0 };
         if (!ema)

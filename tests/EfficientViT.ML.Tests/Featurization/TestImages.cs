@@ -40,7 +40,7 @@ internal static class TestImages
     }
 
     /// <summary>Runs tests/FreshProcess (ML.NET only, no EfficientViT.ML) on a saved model; returns (label, features) per image.</summary>
-    public static List<(string Label, float[] Features)> RunInFreshProcess(string modelZip, IEnumerable<string> imagePaths, string workFolder, string featureColumn = "Features")
+    public static List<(string Label, float[] Features)> RunInFreshProcess(string modelZip, IEnumerable<string> imagePaths, string workFolder, string featureColumn = "Features", string? registerAssembly = null)
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         var executable = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "FreshProcess", "bin", configuration, "net10.0", "FreshProcess.dll"));
@@ -50,8 +50,10 @@ internal static class TestImages
         File.WriteAllLines(list, imagePaths);
 
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { executable, modelZip, list, output, featureColumn })
+        foreach (var arg in new[] { executable, modelZip, list, output, featureColumn, "PredictedLabel" })
             start.ArgumentList.Add(arg);
+        if (registerAssembly is not null)
+            start.ArgumentList.Add(registerAssembly);
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -1,0 +1,59 @@
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Training;
+
+namespace EfficientViT.ML.Classification;
+
+/// <summary>Options of <see cref="EfficientVitClassifierCatalog.EfficientVit(Microsoft.ML.MulticlassClassificationCatalog.MulticlassClassificationTrainers, EfficientVitClassifierOptions)"/>.</summary>
+public sealed class EfficientVitClassifierOptions
+{
+    /// <summary>The label column: a key (use <c>MapValueToKey</c> first). Default "Label".</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>The image column (<c>MLImage</c>, from <c>LoadImages</c>). Default "Image".</summary>
+    public string ImageColumnName { get; set; } = "Image";
+
+    /// <summary>The class probabilities column to create. Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>The predicted label column to create (a key like the label). Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>A checkpoint to fine-tune (official <c>.pth</c>, timm or own <c>.safetensors</c>); its head is replaced. Null trains from scratch.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>The variant to train from scratch (ignored with <see cref="ModelPath"/>).</summary>
+    public EfficientVitVariant Variant { get; set; } = EfficientVitVariant.M0;
+
+    /// <summary>Input side; default the checkpoint's, or 224 from scratch.</summary>
+    public int? ImageSize { get; set; }
+
+    /// <summary>Training epochs.</summary>
+    public int Epochs { get; set; } = 10;
+
+    /// <summary>Images per optimizer step.</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Peak learning rate; default 2e-3 from scratch, 5e-4 when fine-tuning.</summary>
+    public double? LearningRate { get; set; }
+
+    /// <summary>Train only the new head.</summary>
+    public bool FreezeBackbone { get; set; }
+
+    /// <summary>Backbone learning rate as a fraction of the head's when fine-tuning.</summary>
+    public double BackboneLearningRateScale { get; set; } = 0.1;
+
+    /// <summary>Seed of every random draw of the training.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Torch threads; null keeps libtorch's default (all cores).</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Folder for training checkpoints and metrics; null keeps nothing on disk.</summary>
+    public string? OutputDirectory { get; set; }
+
+    /// <summary>Receives a report after every step and at every epoch's end.</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>Stops the training (after saving a checkpoint when <see cref="OutputDirectory"/> is set); <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken { get; set; }
+}

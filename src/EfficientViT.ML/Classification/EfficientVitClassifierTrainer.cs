@@ -1,0 +1,198 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
+using EfficientViT.ML.Featurization;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace EfficientViT.ML.Classification;
+
+/// <summary>
+/// Fine-tunes or trains EfficientViT on an ML.NET data view of images and key labels; created by
+/// <see cref="EfficientVitClassifierCatalog.EfficientVit(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, EfficientVitClassifierOptions?)"/>.
+/// </summary>
+/// <remarks>
+/// <c>Fit</c> reads every image into memory, trains with the library's trainer (the official recipe
+/// scaled for small data), exports the BN-fused classifier to ONNX, and returns a chain of ML.NET
+/// components — <c>ResizeImages</c>, <c>ExtractPixels</c>, <c>ApplyOnnxModel</c> (probabilities and the
+/// predicted class name), <c>CopyColumns</c>, <c>MapValueToKey</c> (onto the label's keys) — so the model
+/// saves into and loads from an ML.NET zip without this library.
+/// </remarks>
+public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClassifierTransformer>
+{
+    private readonly EfficientVitClassifierOptions options;
+
+    internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options)
+    {
+        if (options.Epochs < 1 || options.BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: Epochs and BatchSize must be at least 1.");
+        this.options = options;
+    }
+
+    /// <summary>Checks the label and image columns and describes the columns the trained model adds.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var label = inputSchema.LastOrDefault(c => c.Name == options.LabelColumnName);
+        if (label.Name is null)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"EfficientVit trainer: label column '{options.LabelColumnName}' not found.");
+        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"EfficientVit trainer: label column '{options.LabelColumnName}' must be a key (use MapValueToKey first); found {label.ItemType}.");
+        var image = inputSchema.LastOrDefault(c => c.Name == options.ImageColumnName);
+        if (image.Name is null || image.ItemType is not ImageDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"EfficientVit trainer: image column '{options.ImageColumnName}' must hold images (MLImage, from LoadImages); found {(image.Name is null ? "no such column" : image.ItemType.ToString())}.");
+
+        // The output columns come from the same ML.NET chain the trained model uses, built on an untrained
+        // network; a shape holds no vector sizes or key counts, so two classes describe any number.
+        const int classes = 2;
+        using var model = EfficientVit.Create(options.Variant, options.ImageSize ?? 224, classes);
+        var names = Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var mlContext = new MLContext();
+        return BuildChain(mlContext, model, names, ImagePreprocessing.From(CheckpointMetadata.FromConfig(model.Config))).GetOutputSchema(inputSchema);
+    }
+
+    /// <summary>Trains the network on every row of <paramref name="input"/> and returns the classifier.</summary>
+    public EfficientVitClassifierTransformer Fit(IDataView input)
+    {
+        var labelColumn = input.Schema.GetColumnOrNull(options.LabelColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"EfficientVit trainer: label column '{options.LabelColumnName}' not found.");
+        if (labelColumn.Type is not KeyDataViewType key)
+            throw new ArgumentOutOfRangeException(nameof(input), $"EfficientVit trainer: label column '{options.LabelColumnName}' must be a key (use MapValueToKey first); found {labelColumn.Type}.");
+        var imageColumn = input.Schema.GetColumnOrNull(options.ImageColumnName);
+        if (imageColumn?.Type is not ImageDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(input), $"EfficientVit trainer: image column '{options.ImageColumnName}' must hold images (MLImage, from LoadImages).");
+
+        var classNames = ClassNames(labelColumn, (int)key.Count);
+        var samples = ReadImages(input, labelColumn, imageColumn.Value);
+
+        var (model, metadata) = CreateModel(classNames.Length);
+        using (model)
+        {
+            metadata = metadata with { ClassNames = classNames };
+            var size = model.Config.ImageSize;
+            var trainTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: true);
+            var evalTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: false) { CropPercent = metadata.CropPercent };
+            var data = new InMemoryImageDataset(samples, classNames);
+            var stepsPerEpoch = Math.Max(1, data.Count / options.BatchSize);
+            var recipe = TrainingRecipe.ForSmallData(options.Epochs, options.BatchSize, stepsPerEpoch)
+                .WithPeakLearningRate(options.LearningRate ?? (options.ModelPath is null ? 2e-3 : 5e-4))
+                with { Seed = options.Seed, MixupAlpha = 0, CutmixAlpha = 0, EmaDecay = null };
+            var trainer = new EfficientVitTrainer(model, recipe, new TrainerOptions
+            {
+                OutputDirectory = options.OutputDirectory,
+                Threads = options.Threads,
+                FreezeBackbone = options.FreezeBackbone,
+                BackboneLearningRateScale = options.ModelPath is null ? 1.0 : options.BackboneLearningRateScale,
+                ClassNames = classNames,
+            }, metadata);
+            var result = trainer.Train(data, null, trainTransform, evalTransform, options.Progress, options.CancellationToken);
+            if (!result.Completed)
+            {
+                if (options.CancellationToken.IsCancellationRequested)
+                    throw new OperationCanceledException($"EfficientVit trainer: {result.StopReason}", options.CancellationToken);
+                throw new InvalidOperationException($"EfficientVit trainer: {result.StopReason}");
+            }
+            model.eval();
+            var mlContext = new MLContext(options.Seed);
+            var chain = BuildChain(mlContext, model, classNames, ImagePreprocessing.From(metadata)).Fit(input);
+            return new EfficientVitClassifierTransformer(chain, result, metadata);
+        }
+    }
+
+    private (EfficientVit Model, CheckpointMetadata Metadata) CreateModel(int classes)
+    {
+        if (options.ModelPath is { } path)
+        {
+            var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize });
+            return (loaded.Model, loaded.Metadata);
+        }
+        var model = EfficientVit.Create(options.Variant, options.ImageSize ?? 224, classes);
+        return (model, CheckpointMetadata.FromConfig(model.Config));
+    }
+
+    // The chain the trained model is: ML.NET's own components, so that it saves and loads without this library.
+    private EstimatorChain<ITransformer> BuildChain(MLContext mlContext, EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)
+    {
+        var prefix = $"EfficientVit_{Guid.NewGuid():N}"[..21] + "_";
+        var (resized, pixels, probabilities) = (prefix + "Resized", prefix + "Pixels", prefix + "Probabilities");
+        var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
+        {
+            InputName = pixels,
+            FeaturesOutputName = prefix + "Features",
+            IncludeLogits = false,
+            ProbabilitiesOutputName = probabilities,
+            DropBatchAxis = true,
+            IncludeNormalization = true,
+            Mean = preprocessing.Mean,
+            Std = preprocessing.Std,
+            InputSize = preprocessing.ImageSize,
+            ResizeSize = preprocessing.ResizeSize,
+        });
+        // Index i is the label's key i + 1; naming the keys by class makes MapKeyToValue give the class names back.
+        var keys = classNames.Select((name, index) => new KeyValuePair<long, string>(index, name));
+        var side = preprocessing.ImageSize;
+        return new EstimatorChain<ITransformer>()
+            .Append<ITransformer>(mlContext.Transforms.ResizeImages(resized, side, side, options.ImageColumnName, ImageResizingEstimator.ResizingKind.IsoCrop, ImageResizingEstimator.Anchor.Center))
+            .Append<ITransformer>(mlContext.Transforms.ExtractPixels(pixels, resized, ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0f, scaleImage: 1f))
+            .Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel([probabilities], [pixels], new MemoryStream(graph, writable: false)))
+            .Append<ITransformer>(mlContext.Transforms.CopyColumns(options.ScoreColumnName, probabilities))
+            .Append<ITransformer>(mlContext.Transforms.CopyColumns(PredictedIndexMapping.ProbabilitiesColumnName, probabilities))
+            .Append<ITransformer>(mlContext.Transforms.CustomMapping(new PredictedIndexMapping().GetMapping(), PredictedIndexMapping.ContractName))
+            .Append<ITransformer>(mlContext.Transforms.Conversion.MapValue(options.PredictedLabelColumnName, keys, PredictedIndexMapping.IndexColumnName, treatValuesAsKeyType: true))
+            .Append<ITransformer>(mlContext.Transforms.DropColumns(resized, pixels, probabilities, PredictedIndexMapping.ProbabilitiesColumnName, PredictedIndexMapping.IndexColumnName));
+    }
+
+    private static string[] ClassNames(DataViewSchema.Column label, int count)
+    {
+        if (label.HasKeyValues(TextDataViewType.Instance))
+        {
+            VBuffer<ReadOnlyMemory<char>> values = default;
+            label.GetKeyValues(ref values);
+            var names = values.DenseValues().Select(v => v.ToString()).ToArray();
+            if (names.Length == count)
+                return names;
+        }
+        return Enumerable.Range(1, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    private static List<ImageSample> ReadImages(IDataView input, DataViewSchema.Column label, DataViewSchema.Column image)
+    {
+        var samples = new List<ImageSample>();
+        using var cursor = input.GetRowCursor([label, image]);
+        var getLabel = cursor.GetGetter<uint>(label);
+        var getImage = cursor.GetGetter<MLImage>(image);
+        uint key = 0;
+        MLImage picture = null!;
+        while (cursor.MoveNext())
+        {
+            getLabel(ref key);
+            if (key == 0)
+                continue; // a missing label: ML.NET's trainers skip such rows too
+            getImage(ref picture);
+            if (picture is null || picture.Width == 0 || picture.Height == 0)
+                throw new InvalidDataException($"EfficientVit trainer: row {cursor.Position} of column '{image.Name}' has no image.");
+            samples.Add(ToSample(picture, (int)key - 1, $"row {cursor.Position}"));
+        }
+        if (samples.Count == 0)
+            throw new InvalidDataException($"EfficientVit trainer: no rows with a label in column '{label.Name}'.");
+        return samples;
+    }
+
+    private static ImageSample ToSample(MLImage image, int label, string source)
+    {
+        var pixels = image.Pixels;
+        var (red, blue) = image.PixelFormat == MLPixelFormat.Bgra32 ? (2, 0) : (0, 2);
+        var rgb = new byte[image.Width * image.Height * 3];
+        for (var i = 0; i < image.Width * image.Height; i++)
+        {
+            rgb[i * 3] = pixels[i * 4 + red];
+            rgb[i * 3 + 1] = pixels[i * 4 + 1];
+            rgb[i * 3 + 2] = pixels[i * 4 + blue];
+        }
+        return new ImageSample(rgb, image.Width, image.Height, 3, label, source);
+    }
+
+}

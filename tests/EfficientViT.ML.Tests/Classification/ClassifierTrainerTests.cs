@@ -1,0 +1,103 @@
+using EfficientViT.ML.Classification;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Tests.Featurization;
+using EfficientViT.ML.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace EfficientViT.ML.Tests.Classification;
+
+public class ClassifierTrainerTests
+{
+    private static EfficientVitClassifierOptions Options(List<TrainingProgress>? reports = null) => new()
+    {
+        Variant = EfficientVitVariant.M0,
+        ImageSize = 64,
+        Epochs = 8,
+        BatchSize = 8,
+        LearningRate = 3e-3,
+        Seed = 1,
+        Threads = 2,
+        Progress = reports is null ? null : new ListProgress(reports),
+    };
+
+    [Fact]
+    public void Fit_evaluate_save_and_load_in_a_fresh_process_give_the_same_predictions()
+    {
+        using var dir = new TempDirectory();
+        // Enough steps (48) for BatchNorm's running statistics to settle; with a handful of steps the
+        // eval-mode network lags behind the training one.
+        var train = TestImages.WriteColorImages(dir.Path, perClass: 16, size: 40, seed: 31);
+        var test = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 48, seed: 32);
+        var mlContext = new MLContext(seed: 0);
+        var trainData = mlContext.Data.LoadFromEnumerable(train);
+        var testData = mlContext.Data.LoadFromEnumerable(test);
+        var reports = new List<TrainingProgress>();
+
+        var pipeline = mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath))
+            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+            .Append(mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", Options(reports)))
+            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        var model = pipeline.Fit(trainData);
+
+        Assert.Contains(reports, r => r.EpochEnd is not null);
+        var scored = model.Transform(testData);
+        var metrics = mlContext.MulticlassClassification.Evaluate(scored);
+        var losses = string.Join(", ", reports.Where(r => r.EpochEnd is not null).Select(r => r.EpochEnd!.TrainLoss.ToString("F3")));
+        var predictedCounts = string.Join(", ", scored.GetColumn<string>("PredictedLabel").GroupBy(l => l).Select(g => $"{g.Key}:{g.Count()}"));
+        var firstScores = string.Join(" / ", scored.GetColumn<float[]>("Score").Take(6).Select(s => string.Join(",", s.Select(v => v.ToString("F2")))));
+        Assert.True(metrics.MicroAccuracy >= 0.8, $"micro accuracy {metrics.MicroAccuracy}; epoch losses {losses}; predictions {predictedCounts}; scores {firstScores}");
+
+        var labels = scored.GetColumn<string>("PredictedLabel").ToList();
+        var scores = scored.GetColumn<float[]>("Score").ToList();
+        Assert.All(scores, s => Assert.Equal(1f, s.Sum(), 3));
+        Assert.All(labels, l => Assert.Contains(l, TestImages.ColorClasses));
+
+        var path = Path.Combine(dir.Path, "classifier.zip");
+        mlContext.Model.Save(model, trainData.Schema, path);
+        // The predicted-index step is a CustomMapping: the loading process registers this library, by path only.
+        var fresh = TestImages.RunInFreshProcess(path, test.Select(r => r.ImagePath), dir.Path, featureColumn: "Score",
+            registerAssembly: typeof(PredictedIndexMapping).Assembly.Location);
+        Assert.Equal(labels, fresh.Select(f => f.Label));
+        var maxDiff = scores.Zip(fresh, (a, b) => a.Zip(b.Features, (x, y) => Math.Abs(x - y)).Max()).Max();
+        Assert.True(maxDiff <= 1e-6, $"scores differ by {maxDiff} in the fresh process");
+    }
+
+    [Fact]
+    public void A_label_that_is_not_a_key_is_refused_by_name()
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 1, size: 16, seed: 33);
+        var mlContext = new MLContext();
+        var data = mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)).Fit(mlContext.Data.LoadFromEnumerable(rows))
+            .Transform(mlContext.Data.LoadFromEnumerable(rows));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", Options()).Fit(data));
+        Assert.Contains("'Label'", error.Message);
+        Assert.Contains("MapValueToKey", error.Message);
+    }
+
+    [Fact]
+    public void Cancellation_stops_fit()
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 16, seed: 34);
+        var mlContext = new MLContext();
+        using var cancel = new CancellationTokenSource();
+        var options = Options();
+        options.CancellationToken = cancel.Token;
+        options.Progress = new ListProgress([], _ => cancel.Cancel());
+        var pipeline = mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath))
+            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+            .Append(mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options));
+        Assert.Throws<OperationCanceledException>(() => pipeline.Fit(mlContext.Data.LoadFromEnumerable(rows)));
+    }
+
+    private sealed class ListProgress(List<TrainingProgress> reports, Action<TrainingProgress>? also = null) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value)
+        {
+            reports.Add(value);
+            also?.Invoke(value);
+        }
+    }
+}
