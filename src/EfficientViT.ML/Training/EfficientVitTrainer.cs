@@ -48,7 +48,14 @@ public sealed class EfficientVitTrainer
         if (model.IsFused)
             throw new ArgumentException("A BN-fused model cannot be trained; train the unfused model.", nameof(model));
         if (recipe.Distillation != DistillationMode.None)
-            throw new NotSupportedException("Distillation needs a teacher; this trainer does not take one yet. Set Distillation to None.");
+        {
+            if (options.Teacher is not { } teacher)
+                throw new ArgumentException($"{recipe.Distillation} distillation needs a teacher (TrainerOptions.Teacher).", nameof(options));
+            if (model.DistillationHead is null)
+                throw new ArgumentException("Distillation trains the distillation head: build the model with distillation: true.", nameof(model));
+            if (teacher.NumClasses != model.Config.NumClasses)
+                throw new ArgumentException($"The teacher predicts {teacher.NumClasses} classes; the student has {model.Config.NumClasses}.", nameof(options));
+        }
         this.model = model;
         this.recipe = recipe;
         this.options = options;
@@ -163,15 +170,25 @@ public sealed class EfficientVitTrainer
         using var scope = NewDisposeScope();
         // Drop path draws from torch's generator: seeding it per step makes a resumed run draw the same masks.
         manual_seed(StepSeed(step));
-        Tensor loss;
+        var images = batch.Images;
+        Func<Tensor, Tensor> targetsLoss = logits => Losses.LabelSmoothingCrossEntropy(logits, batch.Labels, recipe.LabelSmoothing);
         if (mixer is not null)
         {
-            var (images, targets) = mixer.Apply(batch.Images, batch.Labels, new Random(StepSeed(step)));
-            loss = Losses.SoftTargetCrossEntropy(model.forward(images), targets);
+            var (mixed, targets) = mixer.Apply(batch.Images, batch.Labels, new Random(StepSeed(step)));
+            images = mixed;
+            targetsLoss = logits => Losses.SoftTargetCrossEntropy(logits, targets);
+        }
+        Tensor loss;
+        if (recipe.Distillation == DistillationMode.None)
+        {
+            loss = targetsLoss(model.forward(images));
         }
         else
         {
-            loss = Losses.LabelSmoothingCrossEntropy(model.forward(batch.Images), batch.Labels, recipe.LabelSmoothing);
+            // DeiT: the class head learns from the labels, the distillation head from the teacher.
+            var (logits, distillationLogits) = model.ForwardWithDistillation(images);
+            loss = Losses.Distillation(logits, distillationLogits, options.Teacher!.Logits(images), targetsLoss,
+                recipe.Distillation, recipe.DistillationAlpha, recipe.DistillationTau);
         }
         optimizer.zero_grad();
         loss.backward();

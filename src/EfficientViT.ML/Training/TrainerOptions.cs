@@ -27,6 +27,9 @@ public sealed class TrainerOptions
     /// <summary>Stop after this many optimizer steps in total (tests and quick checks); null runs every epoch.</summary>
     public long? MaxSteps { get; set; }
 
+    /// <summary>The teacher of a distillation run (the recipe's <see cref="TrainingRecipe.Distillation"/> is Soft or Hard); the model needs its distillation head.</summary>
+    public ITeacher? Teacher { get; set; }
+
     /// <summary>Class names saved with the checkpoints.</summary>
     public IReadOnlyList<string>? ClassNames { get; set; }
 }

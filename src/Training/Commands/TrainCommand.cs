@@ -36,9 +36,11 @@ internal static class TrainCommand
         var skipCorrupt = new Option<bool>("--skip-corrupt") { Description = "Skip unreadable images (each reported) instead of failing." };
         var freeze = new Option<bool>("--freeze-backbone") { Description = "Train only the new head." };
         var bnEval = new Option<bool>("--bn-eval") { Description = "Keep BatchNorm statistics fixed while fine-tuning." };
+        var distill = new Option<DistillationMode>("--distill") { Description = "Knowledge distillation through the distillation head: None, Soft or Hard (needs --teacher).", DefaultValueFactory = _ => DistillationMode.None };
+        var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
-        var command = new Command(name, description) { data, validationData, validationSplit, checkpoint, imageSize, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, threads, workers, maxSteps, skipCorrupt };
+        var command = new Command(name, description) { data, validationData, validationSplit, checkpoint, imageSize, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
         if (finetune)
         {
             command.Options.Add(freeze);
@@ -62,6 +64,8 @@ internal static class TrainCommand
                     : TrainingRun.Split(all, parse.GetValue(validationSplit), parse.GetValue(seed));
 
             var fashion = DataArguments.IsFashionMnist(dataValue);
+            var distillation = parse.GetValue(distill);
+            using var teacherModel = distillation == DistillationMode.None ? null : OpenTeacher(parse.GetValue(teacher), parse.GetValue(threads));
             EfficientVit model;
             CheckpointMetadata metadata;
             var size = parse.GetValue(imageSize);
@@ -70,10 +74,13 @@ internal static class TrainCommand
                 var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName,
                     new CheckpointLoadOptions { NumClasses = train.ClassNames.Count, ExcludeHead = true, ImageSize = size > 0 ? size : null });
                 (model, metadata) = (loaded.Model, loaded.Metadata);
+                if (distillation != DistillationMode.None && model.DistillationHead is null)
+                    model.ResetClassifier(model.Config.NumClasses, distillation: true);
             }
             else
             {
-                model = EfficientVit.Create(EfficientVitConfig.ParseVariant(parse.GetValue(variant)!), size > 0 ? size : (fashion ? 64 : 224), train.ClassNames.Count);
+                model = EfficientVit.Create(EfficientVitConfig.ParseVariant(parse.GetValue(variant)!), size > 0 ? size : (fashion ? 64 : 224), train.ClassNames.Count,
+                    distillation: distillation != DistillationMode.None);
                 metadata = CheckpointMetadata.FromConfig(model.Config);
             }
             using (model)
@@ -89,7 +96,8 @@ internal static class TrainCommand
                     Training = new() { ["data"] = dataValue, ["command"] = name },
                 };
                 var recipe = Recipe(parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed),
-                    parse.GetValue(mixup), parse.GetValue(ema), parse.GetValue(dropPath), (train.Count + parse.GetValue(batch) - 1) / parse.GetValue(batch));
+                    parse.GetValue(mixup), parse.GetValue(ema), parse.GetValue(dropPath), (train.Count + parse.GetValue(batch) - 1) / parse.GetValue(batch))
+                    with { Distillation = distillation };
                 var options = new TrainerOptions
                 {
                     OutputDirectory = parse.GetValue(output),
@@ -101,6 +109,7 @@ internal static class TrainCommand
                     BatchNormEval = finetune && parse.GetValue(bnEval),
                     BackboneLearningRateScale = finetune ? parse.GetValue(backboneLr) : 1.0,
                     ClassNames = train.ClassNames,
+                    Teacher = teacherModel,
                 };
                 var result = TrainingRun.Run(model, recipe, options, metadata, train, validation, trainTransform, evalTransform);
                 if (result.StopReason is not null && !result.StopReason.StartsWith("cancelled", StringComparison.Ordinal))
@@ -108,6 +117,15 @@ internal static class TrainCommand
             }
         }));
         return command;
+    }
+
+    private static ITeacher OpenTeacher(FileInfo? path, int? threads)
+    {
+        if (path is null)
+            throw new ArgumentException("--distill needs --teacher (a checkpoint or an ONNX classifier).");
+        return path.Extension.Equals(".onnx", StringComparison.OrdinalIgnoreCase)
+            ? new OnnxTeacher(path.FullName, threads)
+            : new ModelTeacher(path.FullName);
     }
 
     /// <summary>The transforms for the data: Fashion-MNIST's statistics, the fine-tuned checkpoint's, or ImageNet's.</summary>
