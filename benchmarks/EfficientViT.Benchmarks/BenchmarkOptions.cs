@@ -18,6 +18,8 @@ internal sealed record BenchmarkOptions
           --seconds 1.5          minimum timed duration of each configuration, in seconds
                                  (split into 3 rounds of at least one iteration each)
           --markdown             print the tables as Markdown
+          --training             measure training steps instead (M0, Fashion-MNIST's demo setting:
+                                 64x64, batch 128, AdamW; images/s at each --threads count)
           -h, --help             show this help
         """;
 
@@ -27,6 +29,7 @@ internal sealed record BenchmarkOptions
     public double Seconds { get; init; } = 1.5;
     public bool Markdown { get; init; }
     public bool ShowHelp { get; init; }
+    public bool Training { get; init; }
 
     /// <summary>The published CPU protocol (EfficientViT paper): 1 thread, batch 16, 224x224, BN fused.</summary>
     public const int ImageSize = 224;
@@ -45,6 +48,9 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--markdown":
                     options = options with { Markdown = true };
+                    break;
+                case "--training":
+                    options = options with { Training = true };
                     break;
                 case "--variants":
                     options = options with { Variants = ParseList(arg, ValueOf(args, ref i), ParseVariant) };
