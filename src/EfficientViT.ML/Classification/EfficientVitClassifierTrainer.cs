@@ -117,26 +117,15 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     {
         var prefix = $"EfficientVit_{Guid.NewGuid():N}"[..21] + "_";
         var (resized, pixels, probabilities) = (prefix + "Resized", prefix + "Pixels", prefix + "Probabilities");
-        var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
-        {
-            InputName = pixels,
-            FeaturesOutputName = prefix + "Features",
-            IncludeLogits = false,
-            ProbabilitiesOutputName = probabilities,
-            DropBatchAxis = true,
-            IncludeNormalization = true,
-            Mean = preprocessing.Mean,
-            Std = preprocessing.Std,
-            InputSize = preprocessing.ImageSize,
-            ResizeSize = preprocessing.ResizeSize,
-        });
+        var graphOptions = preprocessing.GraphOptions(pixels);
+        graphOptions.FeaturesOutputName = prefix + "Features";
+        graphOptions.IncludeLogits = false;
+        graphOptions.ProbabilitiesOutputName = probabilities;
+        graphOptions.DropBatchAxis = true;
+        var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
         // Index i is the label's key i + 1; naming the keys by class makes MapKeyToValue give the class names back.
         var keys = classNames.Select((name, index) => new KeyValuePair<long, string>(index, name));
-        var side = preprocessing.ImageSize;
-        return new EstimatorChain<ITransformer>()
-            .Append<ITransformer>(mlContext.Transforms.ResizeImages(resized, side, side, options.ImageColumnName, ImageResizingEstimator.ResizingKind.IsoCrop, ImageResizingEstimator.Anchor.Center))
-            .Append<ITransformer>(mlContext.Transforms.ExtractPixels(pixels, resized, ImagePixelExtractingEstimator.ColorBits.Rgb,
-                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0f, scaleImage: 1f))
+        return preprocessing.AppendResizeAndExtract(new EstimatorChain<ITransformer>(), mlContext.Transforms, options.ImageColumnName, resized, pixels)
             .Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel([probabilities], [pixels], new MemoryStream(graph, writable: false)))
             .Append<ITransformer>(mlContext.Transforms.CopyColumns(options.ScoreColumnName, probabilities))
             .Append<ITransformer>(mlContext.Transforms.CopyColumns(PredictedIndexMapping.ProbabilitiesColumnName, probabilities))

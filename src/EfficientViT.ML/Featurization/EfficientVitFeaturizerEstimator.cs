@@ -50,17 +50,10 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             if (preprocessing.ImageSize != model.Config.ImageSize)
                 throw new ArgumentException($"EfficientVitFeaturize: the preprocessing produces {preprocessing.ImageSize}x{preprocessing.ImageSize} images, but the model takes {model.Config.ImageSize}x{model.Config.ImageSize}.", nameof(options));
             FeatureSize = model.Config.FeatureDim;
-            imageGraph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
-            {
-                InputName = names.Pixels,
-                FeaturesOutputName = names.Features,
-                IncludeLogits = false,
-                IncludeNormalization = true,
-                Mean = preprocessing.Mean,
-                Std = preprocessing.Std,
-                InputSize = preprocessing.ImageSize,
-                ResizeSize = preprocessing.ResizeSize,
-            });
+            var imageOptions = preprocessing.GraphOptions(names.Pixels);
+            imageOptions.FeaturesOutputName = names.Features;
+            imageOptions.IncludeLogits = false;
+            imageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             pixelGraph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
             {
                 InputName = options.InputColumnName,
@@ -138,11 +131,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             // ML.NET brings every image to the model's size (short side, center crop); the graph then
             // upsamples to the resize side and crops back, batched: "resize 256, crop 224" in two steps,
             // the costly one in ONNX Runtime (an exact identity in ML.NET for images already that size).
-            var side = preprocessing.ImageSize;
-            chain = chain
-                .Append<ITransformer>(catalog.ResizeImages(names.Resized, side, side, source, ImageResizingEstimator.ResizingKind.IsoCrop, ImageResizingEstimator.Anchor.Center))
-                .Append<ITransformer>(catalog.ExtractPixels(names.Pixels, names.Resized, ImagePixelExtractingEstimator.ColorBits.Rgb,
-                    ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0f, scaleImage: 1f));
+            chain = preprocessing.AppendResizeAndExtract(chain, catalog, source, names.Resized, names.Pixels);
             temporary.Add(names.Resized);
             temporary.Add(names.Pixels);
             onnxInput = names.Pixels;

@@ -1,4 +1,8 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Onnx;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 
 namespace EfficientViT.ML.Featurization;
 
@@ -22,6 +26,28 @@ public sealed record ImagePreprocessing(int ImageSize, double CropPercent, float
     /// <summary>The preprocessing a checkpoint records (ImageNet's for the official and timm weights).</summary>
     public static ImagePreprocessing From(CheckpointMetadata metadata) =>
         new(metadata.ImageSize, metadata.CropPercent, metadata.Mean, metadata.Std, metadata.Grayscale);
+
+    /// <summary>
+    /// ML.NET's half: the short side to <see cref="ImageSize"/> with the center square kept
+    /// (<c>ResizeImages</c>, IsoCrop), then RGB pixels 0–255, channels first (<c>ExtractPixels</c>).
+    /// </summary>
+    internal EstimatorChain<ITransformer> AppendResizeAndExtract(EstimatorChain<ITransformer> chain, TransformsCatalog catalog,
+        string imageColumn, string resizedColumn, string pixelsColumn) =>
+        chain
+            .Append<ITransformer>(catalog.ResizeImages(resizedColumn, ImageSize, ImageSize, imageColumn, ImageResizingEstimator.ResizingKind.IsoCrop, ImageResizingEstimator.Anchor.Center))
+            .Append<ITransformer>(catalog.ExtractPixels(pixelsColumn, resizedColumn, ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0f, scaleImage: 1f));
+
+    /// <summary>The graph's half: export options that upsample to <see cref="ResizeSize"/>, crop back and normalize, reading <paramref name="inputName"/>.</summary>
+    internal OnnxExportOptions GraphOptions(string inputName) => new()
+    {
+        InputName = inputName,
+        IncludeNormalization = true,
+        Mean = Mean,
+        Std = Std,
+        InputSize = ImageSize,
+        ResizeSize = ResizeSize,
+    };
 
     /// <summary>Checks the numbers, naming the first that is wrong.</summary>
     public void Validate()
