@@ -17,7 +17,8 @@ internal sealed class ConsoleProgress : IProgress<TrainingProgress>
         if (p.EpochEnd is { } end)
         {
             Clear();
-            var validation = double.IsNaN(end.ValidationTop1) ? "" : $"  val loss {end.ValidationLoss:F4}  val top-1 {end.ValidationTop1:P2}  top-5 {end.ValidationTop5:P2}";
+            var validation = double.IsNaN(end.ValidationTop1) ? "" : $"  val loss {end.ValidationLoss:F4}  val top-1 {end.ValidationTop1:P2}" +
+                (double.IsNaN(end.ValidationTop5) ? "" : $"  top-5 {end.ValidationTop5:P2}");
             Console.WriteLine($"epoch {end.Epoch + 1}/{p.Epochs}  train loss {end.TrainLoss:F4}{validation}  {end.ImagesPerSecond:F0} img/s  {end.Seconds:F0} s");
             return;
         }

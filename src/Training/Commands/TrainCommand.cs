@@ -20,10 +20,10 @@ internal static class TrainCommand
         var validationSplit = new Option<double>("--validation-split") { Description = "Fraction of --data held out for validation when no --validation-data is given.", DefaultValueFactory = _ => 0.1 };
         var variant = new Option<string>("--variant") { Description = "M0..M5 (train only).", DefaultValueFactory = _ => "M0" };
         var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "The checkpoint to start from (.pth, .safetensors).", Required = finetune };
-        var imageSize = new Option<int>("--image-size") { Description = "Input side in pixels (multiple of 16). Fine-tuning keeps the checkpoint's unless given.", DefaultValueFactory = _ => 0 };
+        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels, a multiple of 16 (default: 64 for Fashion-MNIST, else 224; fine-tuning keeps the checkpoint's)." };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 10 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 128 };
-        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: the recipe's, 1e-3 x batch/512 for official-size batches; 2e-3 here)." };
+        var lr = new Option<double?>("--lr") { Description = finetune ? "Peak learning rate of the head (default 5e-4; the backbone gets --backbone-lr-scale of it)." : "Peak learning rate (default 2e-3: short runs on small data want more than the recipe's 1e-3 x batch/512)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "Folder for checkpoints, metrics.csv and curves.svg.", DefaultValueFactory = _ => Path.Combine("runs", name) };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --output exactly where it stopped." };
@@ -40,9 +40,10 @@ internal static class TrainCommand
         var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
-        var command = new Command(name, description) { data, validationData, validationSplit, checkpoint, imageSize, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
+        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
         if (finetune)
         {
+            command.Options.Add(checkpoint);
             command.Options.Add(freeze);
             command.Options.Add(bnEval);
             command.Options.Add(backboneLr);
@@ -68,7 +69,7 @@ internal static class TrainCommand
             using var teacherModel = distillation == DistillationMode.None ? null : OpenTeacher(parse.GetValue(teacher), parse.GetValue(threads));
             EfficientVit model;
             CheckpointMetadata metadata;
-            var size = parse.GetValue(imageSize);
+            var size = parse.GetValue(imageSize) ?? 0;
             if (finetune)
             {
                 var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName,
@@ -95,7 +96,7 @@ internal static class TrainCommand
                     Grayscale = fashion,
                     Training = new() { ["data"] = dataValue, ["command"] = name },
                 };
-                var recipe = Recipe(parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(seed),
+                var recipe = Recipe(parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr) ?? (finetune ? 5e-4 : null), parse.GetValue(seed),
                     parse.GetValue(mixup), parse.GetValue(ema), parse.GetValue(dropPath), (train.Count + parse.GetValue(batch) - 1) / parse.GetValue(batch))
                     with { Distillation = distillation };
                 var options = new TrainerOptions
