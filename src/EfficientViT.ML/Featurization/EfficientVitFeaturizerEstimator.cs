@@ -24,8 +24,12 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     private readonly TransformsCatalog catalog;
     private readonly EfficientVitFeaturizerOptions options;
     private readonly ImagePreprocessing preprocessing;
+    // Each input kind has two graphs: a batched one for in-memory scoring and a one-row one, without
+    // the batch axis, for ML.NET's ApplyOnnxModel (its columns then get plain vector types).
     private readonly byte[] imageGraph;
+    private readonly byte[] imageRowGraph;
     private readonly byte[] pixelGraph;
+    private readonly byte[] pixelRowGraph;
     private readonly ColumnNames names;
     // The TorchSharp engine's own copy of the weights, so that it does not depend on the caller's model staying alive.
     private readonly EfficientVit? torchModel;
@@ -54,12 +58,12 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             imageOptions.FeaturesOutputName = names.Features;
             imageOptions.IncludeLogits = false;
             imageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
-            pixelGraph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
-            {
-                InputName = options.InputColumnName,
-                FeaturesOutputName = names.Features,
-                IncludeLogits = false,
-            });
+            imageOptions.DropBatchAxis = true;
+            imageRowGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
+            var pixelOptions = new OnnxExportOptions { InputName = options.InputColumnName, FeaturesOutputName = names.Features, IncludeLogits = false };
+            pixelGraph = EfficientVitOnnxExporter.ToBytes(model, pixelOptions);
+            pixelOptions.DropBatchAxis = true;
+            pixelRowGraph = EfficientVitOnnxExporter.ToBytes(model, pixelOptions);
             if (options.Engine == FeaturizerEngine.TorchSharp)
             {
                 torchModel = new EfficientVit(model.Config);
@@ -136,7 +140,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             temporary.Add(names.Pixels);
             onnxInput = names.Pixels;
         }
-        var graph = kind == FeaturizerInputKind.PixelVector ? pixelGraph : imageGraph;
+        var graph = kind == FeaturizerInputKind.PixelVector ? pixelRowGraph : imageRowGraph;
         temporary.Add(names.Features);
         return chain
             .Append<ITransformer>(catalog.ApplyOnnxModel([names.Features], [onnxInput], new MemoryStream(graph, writable: false)))

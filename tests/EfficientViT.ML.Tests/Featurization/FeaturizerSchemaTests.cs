@@ -58,6 +58,7 @@ public class FeaturizerSchemaTests
         Assert.Contains(shape, c => c.Name == "Features" && c.ItemType == NumberDataViewType.Single);
         var schema = estimator.Fit(withImages).GetOutputSchema(withImages.Schema);
         Assert.Equal(192, ((VectorDataViewType)schema["Features"].Type).Size);
+        Assert.Equal(new[] { 192 }, ((VectorDataViewType)schema["Features"].Type).Dimensions.ToArray());
         Assert.Equal(192, estimator.FeatureSize);
     }
 
