@@ -81,7 +81,7 @@ public static class EfficientVitOnnxExporter
         var features = graph.AddNode("Flatten", [pooled], OnnxAttribute.Int("axis", 1));
         builder.Output(features, options.FeaturesOutputName, config.FeatureDim, options.DropBatchAxis);
 
-        if (model.Head is { } head && (options.IncludeLogits || options.ProbabilitiesOutputName is not null || options.PredictedClassOutputName is not null || options.PredictedIndexOutputName is not null))
+        if (model.Head is { } head && (options.IncludeLogits || options.ProbabilitiesOutputName is not null || options.PredictedClassOutputName is not null))
         {
             var (weight, bias) = head.FusedWeightAndBias();
             if (model.DistillationHead is { } distillationHead)
@@ -96,17 +96,13 @@ public static class EfficientVitOnnxExporter
                 builder.Output(logits, options.LogitsOutputName, config.NumClasses, options.DropBatchAxis);
             if (options.ProbabilitiesOutputName is { } probabilities)
                 builder.Output(graph.AddNode("Softmax", [logits], OnnxAttribute.Int("axis", 1)), probabilities, config.NumClasses, options.DropBatchAxis);
-            var index = options.PredictedClassOutputName is not null || options.PredictedIndexOutputName is not null
-                ? graph.AddNode("ArgMax", [logits], OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0))
-                : null;
-            if (options.PredictedIndexOutputName is { } predictedIndex)
-                builder.Output(index!, predictedIndex, null, options.DropBatchAxis, OnnxElementType.Int64);
             if (options.PredictedClassOutputName is { } predicted)
             {
                 var names = options.ClassNames ?? throw new ArgumentException("PredictedClassOutputName needs ClassNames.", nameof(options));
                 if (names.Count != config.NumClasses)
                     throw new ArgumentException($"{names.Count} class names were given for {config.NumClasses} classes.", nameof(options));
-                var name = graph.AddNode("Gather", [graph.AddInitializer("class_names", names.ToArray(), names.Count), index!], OnnxAttribute.Int("axis", 0));
+                var index = graph.AddNode("ArgMax", [logits], OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0));
+                var name = graph.AddNode("Gather", [graph.AddInitializer("class_names", names.ToArray(), names.Count), index], OnnxAttribute.Int("axis", 0));
                 builder.Output(name, predicted, null, options.DropBatchAxis, OnnxElementType.String);
             }
         }

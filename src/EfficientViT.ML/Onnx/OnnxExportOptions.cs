@@ -18,9 +18,6 @@ public sealed class OnnxExportOptions
     /// <summary>With a head and <see cref="ClassNames"/>: also output the predicted class name (a string) under this name.</summary>
     public string? PredictedClassOutputName { get; set; }
 
-    /// <summary>With a head: also output the predicted class index (int64, the argmax of the logits) under this name.</summary>
-    public string? PredictedIndexOutputName { get; set; }
-
     /// <summary>Class names in output order, for <see cref="PredictedClassOutputName"/>.</summary>
     public IReadOnlyList<string>? ClassNames { get; set; }
 
