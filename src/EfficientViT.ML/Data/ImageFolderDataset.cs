@@ -61,4 +61,47 @@ public sealed class ImageFolderDataset : ImageFileDataset
         }
         return new ImageFolderDataset(fullRoot, classNames, files, skipped);
     }
+
+    /// <summary>
+    /// Writes images of <paramref name="source"/> as PNG files in the image-folder layout,
+    /// <c>root/&lt;class&gt;/&lt;index&gt;.png</c>, and lists the result. Handy to turn an in-memory or idx
+    /// data set (e.g. Fashion-MNIST) into files for <c>LoadImages</c> and for tools that read folders.
+    /// </summary>
+    /// <param name="source">The images to write.</param>
+    /// <param name="root">The folder to write into; created if missing. Existing files of the same names are replaced.</param>
+    /// <param name="indices">Which samples of <paramref name="source"/> to write (all when null).</param>
+    /// <exception cref="InvalidDataException">A class would get no image, which the layout cannot express.</exception>
+    public static ImageFolderDataset Export(IImageDataset source, string root, IEnumerable<int>? indices = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        var chosen = (indices ?? Enumerable.Range(0, source.Count)).ToArray();
+        var written = new bool[source.ClassNames.Count];
+        foreach (var index in chosen)
+            written[source.LabelOf(index)] = true;
+        var missing = Enumerable.Range(0, written.Length).Where(c => !written[c]).Select(c => source.ClassNames[c]).ToArray();
+        if (missing.Length > 0)
+            throw new InvalidDataException($"exporting to '{root}': no image of class {string.Join(", ", missing.Select(m => $"'{m}'"))} was chosen; every class folder needs at least one image.");
+
+        var folders = source.ClassNames.Select(name => Path.Combine(root, SafeFolderName(name))).ToArray();
+        if (folders.Distinct(StringComparer.Ordinal).Count() != folders.Length)
+            throw new InvalidDataException($"exporting to '{root}': class names {string.Join(", ", source.ClassNames.Select(n => $"'{n}'"))} do not map to distinct folder names.");
+        foreach (var folder in folders)
+            Directory.CreateDirectory(folder);
+        foreach (var index in chosen)
+        {
+            var sample = source.Get(index);
+            using var image = sample.ToMLImage();
+            image.Save(Path.Combine(folders[sample.Label], $"{index:D6}.png"));
+        }
+        return Load(root);
+    }
+
+    // Class names become folder names: characters a file system refuses are replaced.
+    private static string SafeFolderName(string className)
+    {
+        var invalid = Path.GetInvalidFileNameChars();
+        var name = new string(className.Select(c => invalid.Contains(c) ? '_' : c).ToArray()).Trim();
+        return name is "" or "." or ".." ? "_" : name;
+    }
 }

@@ -1,3 +1,5 @@
+using Microsoft.ML.Data;
+
 namespace EfficientViT.ML.Data;
 
 /// <summary>
@@ -55,4 +57,23 @@ public sealed record ImageSample
     /// <param name="height">The new height.</param>
     public ImageSample WithPixels(byte[] pixels, int width, int height) =>
         new(pixels, width, height, Channels, Label, Source);
+
+    /// <summary>
+    /// This image as an ML.NET <see cref="MLImage"/> (RGBA, opaque; grayscale is copied to R, G and B), for
+    /// <c>mlContext.Data.LoadFromEnumerable</c> rows or to save it with <see cref="MLImage.Save(string)"/>.
+    /// </summary>
+    public MLImage ToMLImage()
+    {
+        var pixelCount = Width * Height;
+        var rgba = new byte[pixelCount * 4];
+        for (var i = 0; i < pixelCount; i++)
+        {
+            var source = i * Channels;
+            rgba[i * 4] = Pixels[source];
+            rgba[i * 4 + 1] = Pixels[source + (Channels == 3 ? 1 : 0)];
+            rgba[i * 4 + 2] = Pixels[source + (Channels == 3 ? 2 : 0)];
+            rgba[i * 4 + 3] = 255;
+        }
+        return MLImage.CreateFromPixels(Width, Height, MLPixelFormat.Rgba32, rgba);
+    }
 }

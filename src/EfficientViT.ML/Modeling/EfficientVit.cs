@@ -34,6 +34,14 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     private BNLinear? head;
     private BNLinear? head_dist;
 
+    static EfficientVit()
+    {
+        // Module constructors call into libtorch before anything touches the torch class. In a normal app the
+        // native library resolves through deps.json; in .NET Interactive and F# Interactive it is found only by
+        // torch's static constructor, so run it first.
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(torch).TypeHandle);
+    }
+
     /// <summary>Builds the network described by <paramref name="config"/> with freshly initialised weights.</summary>
     public EfficientVit(EfficientVitConfig config) : base(nameof(EfficientVit))
     {

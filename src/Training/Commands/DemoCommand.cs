@@ -91,13 +91,7 @@ internal static class DemoCommand
         foreach (var index in indices)
         {
             var sample = data.Get(index);
-            var rgba = new byte[sample.Width * sample.Height * 4];
-            for (var i = 0; i < sample.Width * sample.Height; i++)
-            {
-                var value = sample.Pixels[i * sample.Channels];
-                (rgba[i * 4], rgba[i * 4 + 1], rgba[i * 4 + 2], rgba[i * 4 + 3]) = (value, value, value, 255);
-            }
-            yield return new ImageRow { Image = MLImage.CreateFromPixels(sample.Width, sample.Height, MLPixelFormat.Rgba32, rgba), Label = data.ClassNames[sample.Label] };
+            yield return new ImageRow { Image = sample.ToMLImage(), Label = data.ClassNames[sample.Label] };
         }
     }
 

@@ -1,6 +1,7 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Reporting;
 using EfficientViT.ML.Training;
 
 namespace EfficientViT.Training.Commands;
@@ -36,11 +37,7 @@ internal static class TrainingRun
             if (options.OutputDirectory is { } output && result.Epochs.Count > 0)
             {
                 var chart = Path.Combine(output, "curves.svg");
-                SvgChart.Write(chart,
-                [
-                    ("loss", [("train", result.Epochs.Select(e => e.TrainLoss).ToArray()), ("validation", result.Epochs.Select(e => e.ValidationLoss).ToArray())]),
-                    ("validation accuracy", [("top-1", result.Epochs.Select(e => e.ValidationTop1).ToArray()), ("top-5", result.Epochs.Select(e => e.ValidationTop5).ToArray())]),
-                ]);
+                AtomicFile.Write(chart, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(SvgCharts.TrainingCurves(result.Epochs))));
                 Console.WriteLine($"curves: {chart}; metrics: {Path.Combine(output, EfficientVitTrainer.MetricsFile)}; checkpoints: {Path.Combine(output, EfficientVitTrainer.LastCheckpoint)}, {Path.Combine(output, EfficientVitTrainer.BestCheckpoint)}");
             }
             return result;
