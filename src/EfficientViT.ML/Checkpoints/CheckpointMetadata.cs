@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
 
 namespace EfficientViT.ML.Checkpoints;
@@ -64,6 +65,27 @@ public sealed record CheckpointMetadata
 
     /// <summary>Metadata describing <paramref name="config"/> with ImageNet normalization.</summary>
     public static CheckpointMetadata FromConfig(EfficientVitConfig config) => new CheckpointMetadata().WithArchitecture(config);
+
+    /// <summary>
+    /// This record with what a model trained with <paramref name="evalTransform"/> needs at inference: class
+    /// names, mean and std, the centre-crop fraction, and whether images are turned to grayscale first.
+    /// </summary>
+    /// <param name="evalTransform">The evaluation transform of the training run.</param>
+    /// <param name="classNames">The training data's class names, in label order.</param>
+    /// <param name="grayscale">True when the training images were grayscale (e.g. Fashion-MNIST).</param>
+    public CheckpointMetadata WithPreprocessing(ImageTransform evalTransform, IReadOnlyList<string> classNames, bool grayscale)
+    {
+        ArgumentNullException.ThrowIfNull(evalTransform);
+        ArgumentNullException.ThrowIfNull(classNames);
+        return this with
+        {
+            ClassNames = classNames.ToArray(),
+            Mean = evalTransform.Mean,
+            Std = evalTransform.Std,
+            CropPercent = evalTransform.CropPercent,
+            Grayscale = grayscale,
+        };
+    }
 
     /// <summary>This record with the architecture fields (variant, widths, depths, heads, kernels, size, classes, distillation) of <paramref name="config"/>.</summary>
     public CheckpointMetadata WithArchitecture(EfficientVitConfig config) => this with

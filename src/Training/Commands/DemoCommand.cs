@@ -41,13 +41,8 @@ internal static class DemoCommand
             var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
             using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize, train.ClassNames.Count);
             var (trainTransform, evalTransform) = TrainCommand.Transforms(fashion: true, imageSize, checkpoint: null);
-            var metadata = CheckpointMetadata.FromConfig(model.Config) with
+            var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform, train.ClassNames, grayscale: true) with
             {
-                ClassNames = train.ClassNames.ToArray(),
-                Mean = evalTransform.Mean,
-                Std = evalTransform.Std,
-                CropPercent = 1.0,
-                Grayscale = true,
                 Training = new() { ["data"] = "fashion-mnist", ["command"] = "demo" },
             };
             var recipe = TrainCommand.Recipe(epochCount, batchSize, peakLearningRate: null, parse.GetValue(seed), mixup: false, ema: false, dropPath: 0,

@@ -87,13 +87,8 @@ internal static class TrainCommand
             using (model)
             {
                 var (trainTransform, evalTransform) = Transforms(fashion, model.Config.ImageSize, finetune ? metadata : null);
-                metadata = metadata with
+                metadata = metadata.WithPreprocessing(evalTransform, train.ClassNames, grayscale: fashion) with
                 {
-                    ClassNames = train.ClassNames.ToArray(),
-                    Mean = evalTransform.Mean,
-                    Std = evalTransform.Std,
-                    CropPercent = evalTransform.CropPercent,
-                    Grayscale = fashion,
                     Training = new() { ["data"] = dataValue, ["command"] = name },
                 };
                 var recipe = Recipe(parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr) ?? (finetune ? 5e-4 : null), parse.GetValue(seed),

@@ -1,4 +1,5 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Modeling;
 using TorchSharp;
@@ -124,5 +125,24 @@ public class RoundTripTests
 
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Single(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Preprocessing_metadata_records_the_evaluation_transform_and_classes()
+    {
+        var transform = ImageTransform.FashionMnist(48, train: false);
+        var config = EfficientVitConfig.For(EfficientVitVariant.M0, 48, 2);
+
+        var metadata = CheckpointMetadata.FromConfig(config).WithPreprocessing(transform, ["a", "b"], grayscale: true);
+        var preprocessing = EfficientViT.ML.Featurization.ImagePreprocessing.From(metadata);
+
+        Assert.Equal(["a", "b"], metadata.ClassNames!);
+        Assert.Equal(transform.Mean, metadata.Mean);
+        Assert.Equal(transform.Std, metadata.Std);
+        Assert.Equal(1.0, metadata.CropPercent);
+        Assert.True(metadata.Grayscale);
+        Assert.Equal(48, preprocessing.ImageSize);
+        Assert.True(preprocessing.Grayscale);
+        Assert.Equal(0.2860f, preprocessing.Mean[1]);
     }
 }
