@@ -42,6 +42,16 @@ public sealed class EfficientVitClassifierOptions
     /// <summary>Backbone learning rate as a fraction of the head's when fine-tuning.</summary>
     public double BackboneLearningRateScale { get; set; } = 0.1;
 
+    /// <summary>
+    /// The smallest share of an image's area a random training crop keeps (crops cover this share to all of
+    /// it, then are resized to the input side). 0.6 suits small data sets and small images; ImageNet
+    /// training from scratch uses 0.08.
+    /// </summary>
+    public double MinCropScale { get; set; } = 0.6;
+
+    /// <summary>Probability of erasing a random rectangle of a training image (0 turns it off).</summary>
+    public double RandomErasing { get; set; }
+
     /// <summary>Seed of every random draw of the training.</summary>
     public int Seed { get; set; }
 

@@ -29,6 +29,10 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     {
         if (options.Epochs < 1 || options.BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: Epochs and BatchSize must be at least 1.");
+        if (!(options.MinCropScale is > 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: MinCropScale must be in (0, 1]; found {options.MinCropScale}.");
+        if (!(options.RandomErasing is >= 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: RandomErasing must be in [0, 1]; found {options.RandomErasing}.");
         this.options = options;
     }
 
@@ -72,7 +76,11 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         {
             metadata = metadata with { ClassNames = classNames };
             var size = model.Config.ImageSize;
-            var trainTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: true);
+            var trainTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: true)
+            {
+                Scale = (options.MinCropScale, 1.0),
+                RandomErasing = options.RandomErasing,
+            };
             var evalTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: false) { CropPercent = metadata.CropPercent };
             var data = new InMemoryImageDataset(samples, classNames);
             var stepsPerEpoch = Math.Max(1, data.Count / options.BatchSize);

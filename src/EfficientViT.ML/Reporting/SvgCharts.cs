@@ -127,7 +127,7 @@ public static class SvgCharts
                 $"A confusion matrix needs a square table with one row and one column per class: {classNames.Count} class names, " +
                 $"{n} rows of {string.Join("/", counts.Select(r => r.Count).Distinct())} columns.", nameof(counts));
         const int cell = 44, left = 120, top = 60;
-        var width = left + cell * n + 20;
+        var width = left + cell * n + 70;
         var height = top + cell * n + 20;
         var svg = Open(width, height);
         svg.AppendLine(Invariant($"<text x=\"{width / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">{Escape(title)} (rows: truth, columns: prediction)</text>"));
@@ -143,7 +143,8 @@ public static class SvgCharts
                 var shade = (int)Math.Round(255 - share * 200);
                 var fill = i == j ? Invariant($"rgb({shade},{shade},255)") : Invariant($"rgb(255,{shade},{shade})");
                 svg.AppendLine(Invariant($"<rect class=\"cell\" x=\"{left + j * cell}\" y=\"{top + i * cell}\" width=\"{cell}\" height=\"{cell}\" fill=\"{fill}\" stroke=\"#fff\"/>"));
-                svg.AppendLine(Invariant($"<text x=\"{left + j * cell + cell / 2}\" y=\"{top + i * cell + cell / 2 + 4}\" text-anchor=\"middle\">{counts[i][j]:G6}</text>"));
+                var ink = share > 0.6 ? "#fff" : "#000";
+                svg.AppendLine(Invariant($"<text x=\"{left + j * cell + cell / 2}\" y=\"{top + i * cell + cell / 2 + 4}\" text-anchor=\"middle\" fill=\"{ink}\">{counts[i][j]:G6}</text>"));
             }
         }
         return Close(svg);

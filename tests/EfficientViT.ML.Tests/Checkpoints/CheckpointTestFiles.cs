@@ -119,6 +119,16 @@ internal sealed class PickleBuilder
         return this;
     }
 
+    /// <summary>BINFLOAT: a Python float, the format's one big-endian number.</summary>
+    public PickleBuilder Float(double value)
+    {
+        Op((byte)'G');
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteDoubleBigEndian(bytes, value);
+        _bytes.Write(bytes);
+        return this;
+    }
+
     public PickleBuilder IntTuple(params long[] values)
     {
         Mark();

@@ -76,6 +76,21 @@ public class ClassifierTrainerTests
         Assert.Contains("MapValueToKey", error.Message);
     }
 
+    [Theory]
+    [InlineData(0.0, 0.0, "MinCropScale")]
+    [InlineData(1.5, 0.0, "MinCropScale")]
+    [InlineData(0.5, -0.1, "RandomErasing")]
+    public void Augmentation_options_out_of_range_are_refused_by_name(double minCropScale, double randomErasing, string named)
+    {
+        var options = Options();
+        options.MinCropScale = minCropScale;
+        options.RandomErasing = randomErasing;
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().MulticlassClassification.Trainers.EfficientVit("Label", "Image", options));
+
+        Assert.Contains($"{named} must be", error.Message);
+    }
+
     [Fact]
     public void Cancellation_stops_fit()
     {
