@@ -19,10 +19,13 @@ namespace EfficientViT.ML.Training;
 /// <example>
 /// <code>
 /// var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
+/// var validation = FashionMnistDataset.Load(FashionMnistSplit.Test);
+/// var (trainTransform, evalTransform) = (ImageTransform.FashionMnist(64, train: true), ImageTransform.FashionMnist(64, train: false));
 /// using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 10);
 /// var recipe = TrainingRecipe.ForSmallData(epochs: 10, batchSize: 128);
+/// var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform, train.ClassNames, grayscale: true);
 /// var trainer = new EfficientVitTrainer(model, recipe, new TrainerOptions { OutputDirectory = "runs/m0" }, metadata);
-/// var result = trainer.Train(train, validation, ImageTransform.FashionMnist(64, train: true), ImageTransform.FashionMnist(64, train: false));
+/// var result = trainer.Train(train, validation, trainTransform, evalTransform);
 /// </code>
 /// </example>
 public sealed class EfficientVitTrainer

@@ -69,14 +69,15 @@ public class EfficientVitOnnxExporterTests
     }
 
     [Theory]
-    [InlineData(false, null)]
-    [InlineData(true, 256)]
-    public void Exported_graph_passes_the_onnx_checker(bool normalize, int? inputSize)
+    [InlineData(false, null, null)]
+    [InlineData(true, 256, null)]
+    [InlineData(true, null, 183)]
+    public void Exported_graph_passes_the_onnx_checker(bool normalize, int? inputSize, int? resizeSize)
     {
         using var dir = new TempDirectory();
         using var model = EfficientVit.Create(EfficientVitVariant.M1, imageSize: 160, numClasses: 4, distillation: true);
         var path = dir.File("m1.onnx");
-        EfficientVitOnnxExporter.Export(model, path, new OnnxExportOptions { IncludeNormalization = normalize, InputSize = inputSize });
+        EfficientVitOnnxExporter.Export(model, path, new OnnxExportOptions { IncludeNormalization = normalize, InputSize = inputSize, ResizeSize = resizeSize });
         OnnxChecker.AssertValid(path);
     }
 
