@@ -1,12 +1,14 @@
 using EfficientViT.ML.Classification;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Featurization;
+using EfficientViT.ML.Tests.Training;
 using EfficientViT.ML.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
 namespace EfficientViT.ML.Tests.Classification;
 
+[Collection(TorchGlobalStateCollection.Name)]
 public class ClassifierTrainerTests
 {
     private static EfficientVitClassifierOptions Options(List<TrainingProgress>? reports = null) => new()

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace EfficientViT.ML.Tests.Training;
 
+[Collection(TorchGlobalStateCollection.Name)]
 public class DistillationTrainerTests
 {
     private const int Size = 32;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace EfficientViT.ML.Tests.Training;
 
+[Collection(TorchGlobalStateCollection.Name)]
 public class TrainerTests
 {
     private const int Size = 32, Classes = 3, ModelClasses = 10;
