@@ -15,19 +15,62 @@ internal static class BicubicWeights
     /// </summary>
     public static float[] Matrix(int input, int output, int crop)
     {
-        var offset = (output - crop) / 2;
         var matrix = new float[crop * input];
         for (var o = 0; o < crop; o++)
-        {
-            var source = (o + offset + 0.5) * input / output - 0.5;
-            var first = (int)Math.Floor(source) - 1;
-            var taps = Enumerable.Range(first, 4).Where(i => i >= 0 && i < input).ToArray();
-            var total = taps.Sum(i => Cubic(source - i));
-            foreach (var i in taps)
-                matrix[o * input + i] = (float)(Cubic(source - i) / total);
-        }
+            foreach (var (index, weight) in Taps(input, output, crop, o))
+                matrix[o * input + index] = weight;
         return matrix;
     }
+
+    /// <summary>
+    /// The same map as a polyphase filter, when it is one: with input/output = p/q in lowest terms,
+    /// output pixel q·k + φ reads input pixels p·k + Start + j with weights Kernel[φ][j]. Null when the
+    /// pattern breaks (taps dropped at an image edge, or a crop that is not a whole number of periods).
+    /// </summary>
+    public static Polyphase? AsPolyphase(int input, int output, int crop)
+    {
+        var divisor = Gcd(input, output);
+        var (stride, phases) = (input / divisor, output / divisor);
+        if (crop % phases != 0)
+            return null;
+        var rows = Enumerable.Range(0, crop).Select(o => Taps(input, output, crop, o)).ToArray();
+        var start = rows.Take(phases).Min(r => r[0].Index);
+        var length = rows.Take(phases).Max(r => r[^1].Index) - start + 1;
+        var kernel = new float[phases * length];
+        for (var phase = 0; phase < phases; phase++)
+            foreach (var (index, weight) in rows[phase])
+                kernel[phase * length + index - start] = weight;
+        for (var o = 0; o < crop; o++)
+        {
+            var (k, phase) = (o / phases, o % phases);
+            // Every output must use its phase's taps shifted by whole periods, with the same weights.
+            if (rows[o].Length != rows[phase].Length
+                || rows[o].Zip(rows[phase]).Any(t => t.First.Index != t.Second.Index + k * stride || t.First.Weight != t.Second.Weight))
+                return null;
+        }
+        return new Polyphase(stride, phases, start, length, kernel);
+    }
+
+    /// <summary>A resize written as a strided convolution with one output channel per phase.</summary>
+    /// <param name="Stride">Input pixels per period (p).</param>
+    /// <param name="Phases">Output pixels per period (q).</param>
+    /// <param name="Start">The first input pixel the first period reads.</param>
+    /// <param name="Length">Input pixels one period reads.</param>
+    /// <param name="Kernel">Phases × Length weights, row-major.</param>
+    public sealed record Polyphase(int Stride, int Phases, int Start, int Length, float[] Kernel);
+
+    // The input pixels output pixel o of the crop reads, with their weights (summing to 1).
+    private static (int Index, float Weight)[] Taps(int input, int output, int crop, int o)
+    {
+        var offset = (output - crop) / 2;
+        var source = (o + offset + 0.5) * input / output - 0.5;
+        var first = (int)Math.Floor(source) - 1;
+        var taps = Enumerable.Range(first, 4).Where(i => i >= 0 && i < input).ToArray();
+        var total = taps.Sum(i => Cubic(source - i));
+        return taps.Select(i => (i, (float)(Cubic(source - i) / total))).ToArray();
+    }
+
+    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     private static double Cubic(double distance)
     {

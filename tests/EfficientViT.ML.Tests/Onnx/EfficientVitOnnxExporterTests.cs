@@ -102,14 +102,20 @@ public class EfficientVitOnnxExporterTests
 
 public class OnnxResizeTests
 {
-    [Fact]
-    public void Bicubic_resize_and_crop_in_the_graph_equal_a_hand_written_pil_style_resize()
+    // 64 -> 73 has no short period (a dense resize matrix); 64 -> 128 and 224 -> 256 (the ImageNet
+    // evaluation resize) repeat every 2 and 8 outputs (strided convolutions).
+    [Theory]
+    [InlineData(64, 73)]
+    [InlineData(64, 128)]
+    [InlineData(224, 256)]
+    public void Bicubic_resize_and_crop_in_the_graph_equal_a_hand_written_pil_style_resize(int size, int resize)
     {
-        const int size = 64, resize = 73;
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: size, numClasses: 0);
         RandomWeights.Apply(model);
         model.eval();
         var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = resize });
+        var strided = System.Text.Encoding.ASCII.GetString(bytes).Contains("resize_rows_kernel", StringComparison.Ordinal);
+        Assert.Equal(resize % size == 0 || resize * 7 == size * 8, strided);
         using var scope = NewDisposeScope();
         var x = randn(2, 3, size, size, generator: new Generator(12));
 
