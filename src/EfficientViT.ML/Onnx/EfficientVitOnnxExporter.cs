@@ -213,13 +213,17 @@ public static class EfficientVitOnnxExporter
             return result;
         }
 
+        /// <summary>Per-input-channel factors the next convolution folds into its weights (the normalization's 1/std).</summary>
+        private float[]? pendingInputScale;
+
         public Activation Normalize(Activation x, float[] mean, float[] std)
         {
-            // (x/255 − mean)/std as one multiply-add per channel.
-            var scale = std.Select(s => 1f / (255f * s)).ToArray();
-            var shift = mean.Zip(std, (m, s) => -m / s).ToArray();
-            var scaled = graph.AddNode("Mul", [x.Name, graph.AddInitializer("normalize_scale", scale, 1, 3, 1, 1)]);
-            return x with { Name = graph.AddNode("Add", [scaled, graph.AddInitializer("normalize_shift", shift, 1, 3, 1, 1)]) };
+            // (x/255 − mean)/std = (x − 255·mean) · 1/(255·std). The subtraction stays in the graph; the
+            // factor goes into the first convolution's weights. That is exact, padding included: zeros padded
+            // around x − 255·mean are zeros of the normalized image.
+            pendingInputScale = std.Select(s => 1f / (255f * s)).ToArray();
+            var centre = mean.Select(m => 255f * m).ToArray();
+            return x with { Name = graph.AddNode("Sub", [x.Name, graph.AddInitializer("normalize_mean", centre, 1, 3, 1, 1)]) };
         }
 
         private Activation Relu(Activation x) => x with { Name = graph.AddNode("Relu", [x.Name]) };
@@ -229,6 +233,13 @@ public static class EfficientVitOnnxExporter
             var (weight, bias) = convBn.FusedWeightAndBias();
             if (scale != 1.0)
                 (weight, bias) = (weight * scale, bias * scale);
+            if (pendingInputScale is { } inputScale)
+            {
+                if (convBn.Groups != 1 || weight.shape[1] != inputScale.Length)
+                    throw new InvalidOperationException("The normalization must be followed by a dense convolution over the RGB channels.");
+                weight = weight * tensor(inputScale).view(1, inputScale.Length, 1, 1);
+                pendingInputScale = null;
+            }
             return ConvNode(x, weight, bias, convBn.KernelSize, convBn.Stride, convBn.Padding, convBn.Groups);
         }
 
