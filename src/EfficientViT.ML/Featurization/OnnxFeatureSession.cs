@@ -19,6 +19,9 @@ internal sealed class OnnxFeatureSession : IFeatureScorer
         using var options = new SessionOptions();
         if (threads is { } count)
             options.IntraOpNumThreads = count;
+        // While a batch is scored, another thread reads and preprocesses the next one; ONNX Runtime's idle
+        // workers spinning for work would take the core it needs (measured: 5-9% more images/s without spinning).
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         session = new InferenceSession(model, options);
         this.inputName = inputName;
         this.outputName = outputName;
