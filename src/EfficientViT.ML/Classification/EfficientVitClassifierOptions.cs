@@ -52,7 +52,10 @@ public sealed class EfficientVitClassifierOptions
     /// <summary>Probability of erasing a random rectangle of a training image (0 turns it off).</summary>
     public double RandomErasing { get; set; }
 
-    /// <summary>Seed of every random draw of the training.</summary>
+    /// <summary>
+    /// Seed of every random draw of the training: the new weights, the data order and the augmentations.
+    /// Two fits with the same seed, data and threads give the same model.
+    /// </summary>
     public int Seed { get; set; }
 
     /// <summary>Torch threads; null keeps libtorch's default (all cores).</summary>

@@ -111,6 +111,8 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
 
     private (EfficientVit Model, CheckpointMetadata Metadata) CreateModel(int classes)
     {
+        // New weights (the whole network, or the head of a loaded one) draw from torch's generator.
+        TorchSharp.torch.manual_seed(options.Seed);
         if (options.ModelPath is { } path)
         {
             var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize });

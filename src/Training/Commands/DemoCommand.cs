@@ -39,6 +39,7 @@ internal static class DemoCommand
 
             var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
             var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
+            TorchSharp.torch.manual_seed(parse.GetValue(seed));
             using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize, train.ClassNames.Count);
             var (trainTransform, evalTransform) = TrainCommand.Transforms(fashion: true, imageSize, checkpoint: null);
             var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform, train.ClassNames, grayscale: true) with

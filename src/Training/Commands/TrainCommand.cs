@@ -70,6 +70,9 @@ internal static class TrainCommand
             EfficientVit model;
             CheckpointMetadata metadata;
             var size = parse.GetValue(imageSize) ?? 0;
+            // The new weights (all of them, or the fine-tuned head) draw from torch's generator: seed it so
+            // that the same --seed gives the same run.
+            TorchSharp.torch.manual_seed(parse.GetValue(seed));
             if (finetune)
             {
                 var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName,

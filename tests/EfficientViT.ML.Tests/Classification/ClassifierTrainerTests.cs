@@ -78,6 +78,29 @@ public class ClassifierTrainerTests
         Assert.Contains("MapValueToKey", error.Message);
     }
 
+    [Fact]
+    public void The_same_seed_gives_the_same_model_and_another_seed_another()
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 32, seed: 35);
+        var mlContext = new MLContext(seed: 0);
+        var data = mlContext.Transforms.Conversion.MapValueToKey("Label")
+            .Append(mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)))
+            .Fit(mlContext.Data.LoadFromEnumerable(rows)).Transform(mlContext.Data.LoadFromEnumerable(rows));
+
+        float[] Scores(int seed)
+        {
+            var options = Options();
+            (options.Epochs, options.Seed) = (1, seed);
+            using var model = mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options).Fit(data);
+            return model.Transform(data).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+        }
+
+        var first = Scores(7);
+        Assert.Equal(first, Scores(7));
+        Assert.NotEqual(first, Scores(8));
+    }
+
     [Theory]
     [InlineData(0.0, 0.0, "MinCropScale")]
     [InlineData(1.5, 0.0, "MinCropScale")]
