@@ -6,8 +6,7 @@ namespace EfficientViT.ML.Data;
 /// </summary>
 public sealed class ClassSubsetDataset : IImageDataset
 {
-    private readonly IImageDataset dataset;
-    private readonly int[] indices;
+    private readonly SubsetDataset kept;
     private readonly int[] newLabelOf;
 
     /// <summary>Keeps the samples of <paramref name="classNames"/>.</summary>
@@ -18,25 +17,25 @@ public sealed class ClassSubsetDataset : IImageDataset
     {
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(classNames);
-        this.dataset = dataset;
         ClassNames = classNames.ToArray();
         if (ClassNames.Count == 0)
             throw new ArgumentException("Keep at least one class.", nameof(classNames));
-        newLabelOf = Enumerable.Repeat(-1, dataset.ClassNames.Count).ToArray();
+        var oldNames = dataset.ClassNames.ToList();
+        newLabelOf = Enumerable.Repeat(-1, oldNames.Count).ToArray();
         for (var i = 0; i < ClassNames.Count; i++)
         {
-            var old = dataset.ClassNames.ToList().IndexOf(ClassNames[i]);
+            var old = oldNames.IndexOf(ClassNames[i]);
             if (old < 0)
                 throw new ArgumentException($"'{ClassNames[i]}' is not a class of the data set; its classes are {string.Join(", ", dataset.ClassNames.Select(n => $"'{n}'"))}.", nameof(classNames));
             if (newLabelOf[old] >= 0)
                 throw new ArgumentException($"class '{ClassNames[i]}' is listed twice.", nameof(classNames));
             newLabelOf[old] = i;
         }
-        indices = Enumerable.Range(0, dataset.Count).Where(i => newLabelOf[dataset.LabelOf(i)] >= 0).ToArray();
+        kept = new SubsetDataset(dataset, Enumerable.Range(0, dataset.Count).Where(i => newLabelOf[dataset.LabelOf(i)] >= 0));
     }
 
     /// <inheritdoc/>
-    public int Count => indices.Length;
+    public int Count => kept.Count;
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ClassNames { get; }
@@ -44,13 +43,11 @@ public sealed class ClassSubsetDataset : IImageDataset
     /// <inheritdoc/>
     public ImageSample Get(int index)
     {
-        var sample = dataset.Get(Map(index));
+        var sample = kept.Get(index);
         return new ImageSample(sample.Pixels, sample.Width, sample.Height, sample.Channels, newLabelOf[sample.Label], sample.Source);
     }
 
     /// <inheritdoc/>
-    public int LabelOf(int index) => newLabelOf[dataset.LabelOf(Map(index))];
+    public int LabelOf(int index) => newLabelOf[kept.LabelOf(index)];
 
-    private int Map(int index) =>
-        (uint)index < (uint)indices.Length ? indices[index] : throw new ArgumentOutOfRangeException(nameof(index), index, $"the subset has {indices.Length} samples");
 }
