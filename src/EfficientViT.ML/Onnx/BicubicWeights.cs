@@ -24,8 +24,9 @@ internal static class BicubicWeights
 
     /// <summary>
     /// The same map as a polyphase filter, when it is one: with input/output = p/q in lowest terms,
-    /// output pixel q·k + φ reads input pixels p·k + Start + j with weights Kernel[φ][j]. Null when the
-    /// pattern breaks (taps dropped at an image edge, or a crop that is not a whole number of periods).
+    /// output pixel q·k + φ reads input pixels p·k + Start + j with weights Kernel[φ][j]. Every pixel it
+    /// reads lies inside the input, since each period reads its own outputs' taps. Null when the pattern
+    /// breaks (taps dropped at an image edge, or a crop that is not a whole number of periods).
     /// </summary>
     public static Polyphase? AsPolyphase(int input, int output, int crop)
     {

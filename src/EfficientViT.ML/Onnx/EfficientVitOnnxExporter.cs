@@ -170,9 +170,7 @@ public static class EfficientVitOnnxExporter
             // each axis is a strided convolution with one output channel per phase: a few multiply-adds per
             // pixel. Otherwise resize then crop is T·X·Tᵀ with a constant (crop × input) matrix T. ONNX
             // Runtime's cubic Resize runs an order of magnitude slower than either.
-            if (x.Height == x.Width
-                && BicubicWeights.AsPolyphase((int)x.Height, size, cropSize) is { } polyphase
-                && polyphase.Start + polyphase.Stride * (cropSize / polyphase.Phases - 1) + polyphase.Length <= x.Height)
+            if (x.Height == x.Width && BicubicWeights.AsPolyphase((int)x.Height, size, cropSize) is { } polyphase)
                 return PolyphaseResize(x, polyphase, cropSize);
             var taps = BicubicWeights.Matrix((int)x.Height, size, cropSize);
             var rows = graph.AddInitializer("resize_rows", taps, cropSize, x.Height);
