@@ -43,6 +43,15 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Writes <paramref name="text"/> as UTF-8 atomically, as <see cref="Write(string, Action{Stream})"/> does.</summary>
+    /// <param name="path">The file to create or replace.</param>
+    /// <param name="text">The file's whole content.</param>
+    public static void WriteAllText(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        Write(path, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(text)));
+    }
+
     private static void TryDelete(string tempPath)
     {
         try

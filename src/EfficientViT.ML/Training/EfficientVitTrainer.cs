@@ -270,6 +270,6 @@ public sealed class EfficientVitTrainer
         foreach (var s in summaries)
             text.AppendLine(string.Join(",", new[] { s.Epoch + 1.0, s.TrainLoss, s.ValidationLoss, s.ValidationTop1, s.ValidationTop5, s.LearningRate, s.ImagesPerSecond, s.Seconds }
                 .Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
-        AtomicFile.Write(Path.Combine(output, MetricsFile), stream => stream.Write(Encoding.UTF8.GetBytes(text.ToString())));
+        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), text.ToString());
     }
 }

@@ -37,7 +37,7 @@ internal static class TrainingRun
             if (options.OutputDirectory is { } output && result.Epochs.Count > 0)
             {
                 var chart = Path.Combine(output, "curves.svg");
-                AtomicFile.Write(chart, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(SvgCharts.TrainingCurves(result.Epochs))));
+                AtomicFile.WriteAllText(chart, SvgCharts.TrainingCurves(result.Epochs));
                 Console.WriteLine($"curves: {chart}; metrics: {Path.Combine(output, EfficientVitTrainer.MetricsFile)}; checkpoints: {Path.Combine(output, EfficientVitTrainer.LastCheckpoint)}, {Path.Combine(output, EfficientVitTrainer.BestCheckpoint)}");
             }
             return result;
