@@ -4,8 +4,7 @@ namespace EfficientViT.Benchmarks;
 
 /// <summary>
 /// Decoded 224x224 images for the pipelines. ML.NET releases an image once a pipeline has read it, so
-/// every pass makes new <see cref="MLImage"/>s from the same pixel buffers; that copy costs every
-/// pipeline alike.
+/// every pass makes new <see cref="MLImage"/>s from the same pixel buffers, before its timing starts.
 /// </summary>
 internal sealed class SyntheticImages(int distinct, int side, int seed)
 {

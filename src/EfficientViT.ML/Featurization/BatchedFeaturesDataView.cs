@@ -4,24 +4,26 @@ using Microsoft.ML.Data;
 namespace EfficientViT.ML.Featurization;
 
 /// <summary>
-/// Adds a feature column to a data view by scoring its pixel column in batches. Each cursor opens a
-/// second, look-ahead cursor over the pixel column only: it reads a batch of rows ahead, scores them in
+/// Adds a feature column to a data view by scoring its input column in batches. Each cursor opens a
+/// second, look-ahead cursor over the input column only: it reads a batch of rows ahead, scores them in
 /// one ONNX Runtime call, and hands out the results as the main cursor reaches those rows. Both cursors
 /// see the rows in the same order because neither shuffles.
 /// </summary>
 internal sealed class BatchedFeaturesDataView : IDataView
 {
     private readonly IDataView source;
-    private readonly DataViewSchema.Column pixelColumn;
+    private readonly ModelInput input;
+    private readonly DataViewSchema.Column inputColumn;
     private readonly IFeatureScorer session;
     private readonly int batchSize;
     private readonly string userInputColumn;
 
     // featureType is the column type ML.NET's own ONNX scoring declares, so that both paths agree.
-    public BatchedFeaturesDataView(IDataView source, string pixelColumnName, string outputColumnName, DataViewType featureType, IFeatureScorer session, int batchSize, string userInputColumn)
+    public BatchedFeaturesDataView(IDataView source, ModelInput input, string outputColumnName, DataViewType featureType, IFeatureScorer session, int batchSize, string userInputColumn)
     {
         this.source = source;
-        pixelColumn = source.Schema[pixelColumnName];
+        this.input = input;
+        inputColumn = source.Schema[input.ColumnName];
         this.session = session;
         this.batchSize = batchSize;
         this.userInputColumn = userInputColumn;
@@ -47,7 +49,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
         var main = source.GetRowCursor(sourceColumns);
         // A set of one is a plain serial cursor (GetRowCursor may read ahead on worker threads), so a
         // bad image fails at its own row and the error can name it.
-        var lookAhead = wantsFeatures ? source.GetRowCursorSet([pixelColumn], 1)[0] : null;
+        var lookAhead = wantsFeatures ? source.GetRowCursorSet([inputColumn], 1)[0] : null;
         return new Cursor(this, main, lookAhead);
     }
 
@@ -60,8 +62,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
         private readonly BatchedFeaturesDataView parent;
         private readonly DataViewRowCursor main;
         private readonly DataViewRowCursor? lookAhead;
-        private readonly ValueGetter<VBuffer<float>>? pixelGetter;
-        private VBuffer<float> pixels;
+        private readonly ModelInput.Reader? reader;
         private long position = -1;
         private long rowsRead;
 
@@ -80,7 +81,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
             spare = new Batch(parent.batchSize, parent.session);
             if (lookAhead is not null)
             {
-                pixelGetter = lookAhead.GetGetter<VBuffer<float>>(parent.pixelColumn);
+                reader = parent.input.Open(lookAhead);
                 next = new Batch(parent.batchSize, parent.session);
             }
         }
@@ -162,11 +163,9 @@ internal sealed class BatchedFeaturesDataView : IDataView
             var inputSize = parent.session.InputSize;
             try
             {
-                while (batch.Count < parent.batchSize && TryReadPixels(rowsRead))
+                while (batch.Count < parent.batchSize && TryFetch(rowsRead))
                 {
-                    if (pixels.Length != inputSize)
-                        throw new InvalidOperationException($"EfficientVitFeaturize: row {rowsRead} of column '{parent.userInputColumn}' has {pixels.Length} values; the model takes {inputSize} (3 x {(int)Math.Sqrt(inputSize / 3)} x {(int)Math.Sqrt(inputSize / 3)}).");
-                    pixels.CopyTo(batch.Inputs.AsSpan(batch.Count * inputSize, inputSize));
+                    reader!.Write(rowsRead, batch.Inputs.AsSpan(batch.Count * inputSize, inputSize));
                     batch.Count++;
                     rowsRead++;
                 }
@@ -177,13 +176,13 @@ internal sealed class BatchedFeaturesDataView : IDataView
             }
         }
 
-        private bool TryReadPixels(long row)
+        private bool TryFetch(long row)
         {
             try
             {
                 if (!lookAhead!.MoveNext())
                     return false;
-                pixelGetter!(ref pixels);
+                reader!.Fetch();
                 return true;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -203,6 +202,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
                 // A batch still being scored writes into buffers this cursor owns: let it finish first.
                 next?.Scoring?.Wait();
                 main.Dispose();
+                reader?.Dispose();
                 lookAhead?.Dispose();
             }
             base.Dispose(disposing);

@@ -13,21 +13,24 @@ namespace EfficientViT.ML.Featurization;
 /// </summary>
 /// <remarks>
 /// The fitted model is built from ML.NET's own components — <c>ResizeImages</c>, <c>ExtractPixels</c>,
-/// <c>ApplyOnnxModel</c> with the exported, BN-fused network (normalization and center crop inside
-/// the graph), <c>CopyColumns</c> and <c>DropColumns</c> — so <c>mlContext.Model.Save</c> stores the
-/// network inside the model zip and a process without this library loads it. While the fitted
-/// transformer is in memory, <c>Transform</c> scores rows in batches, which ML.NET's ONNX scoring
-/// (one row at a time) cannot.
+/// <c>ApplyOnnxModel</c> with the exported, BN-fused network (bicubic resize, center crop and
+/// normalization inside the graph), <c>CopyColumns</c> and <c>DropColumns</c> — so
+/// <c>mlContext.Model.Save</c> stores the network inside the model zip and a process without this
+/// library loads it. While the fitted transformer is in memory, <c>Transform</c> scores rows in
+/// batches, which ML.NET's ONNX scoring (one row at a time) cannot, and resamples images in managed
+/// code to exactly the pixels the graph's resize computes.
 /// </remarks>
 public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFeaturizerTransformer>
 {
     private readonly TransformsCatalog catalog;
     private readonly EfficientVitFeaturizerOptions options;
     private readonly ImagePreprocessing preprocessing;
-    // Each input kind has two graphs: a batched one for in-memory scoring and a one-row one, without
-    // the batch axis, for ML.NET's ApplyOnnxModel (its columns then get plain vector types).
+    // Each input kind has two graphs: a batched one and a one-row one, without the batch axis, for
+    // ML.NET's ApplyOnnxModel (its columns then get plain vector types). In memory, images are resampled
+    // in managed code and scored by a third graph that only normalizes.
     private readonly byte[] imageGraph;
     private readonly byte[] imageRowGraph;
+    private readonly byte[] resampledImageGraph;
     private readonly byte[] pixelGraph;
     private readonly byte[] pixelRowGraph;
     private readonly ColumnNames names;
@@ -60,6 +63,9 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             imageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             imageOptions.DropBatchAxis = true;
             imageRowGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
+            imageOptions.DropBatchAxis = false;
+            imageOptions.ResizeSize = null;
+            resampledImageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             var pixelOptions = new OnnxExportOptions { InputName = options.InputColumnName, FeaturesOutputName = names.Features, IncludeLogits = false };
             pixelGraph = EfficientVitOnnxExporter.ToBytes(model, pixelOptions);
             pixelOptions.DropBatchAxis = true;
@@ -94,18 +100,22 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         var kind = FeaturizerInput.Classify(input.Schema, options.InputColumnName, preprocessing.ImageSize);
         var chain = BuildChain(kind).Fit(input);
         var fromImages = kind != FeaturizerInputKind.PixelVector;
-        var preprocessingSteps = fromImages ? 2 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
-        var pixelColumn = fromImages ? names.Pixels : options.InputColumnName;
-        var graph = fromImages ? imageGraph : pixelGraph;
+        // In memory, ML.NET runs the steps up to ResizeImages; the managed upsampler replaces ExtractPixels and the graph's resize.
+        var preprocessingSteps = fromImages ? 1 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
+        ModelInput modelInput = fromImages
+            ? new ImageInput(names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize))
+            : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
+        var scoredGraph = fromImages ? resampledImageGraph : pixelGraph;
+        var inputName = fromImages ? names.Pixels : options.InputColumnName;
         Func<IFeatureScorer> createScorer = torchModel is null
-            ? () => new OnnxFeatureSession(graph, pixelColumn, names.Features, options.Threads)
+            ? () => new OnnxFeatureSession(scoredGraph, inputName, names.Features, options.Threads)
             : () =>
             {
                 if (options.Threads is { } threads)
                     TorchSharp.torch.set_num_threads(threads);
                 return new TorchSharpFeatureScorer(torchModel, fromImages ? preprocessing : null);
             };
-        return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps, pixelColumn, graph, names, options, createScorer);
+        return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps, modelInput, fromImages ? imageGraph : pixelGraph, names, options, createScorer);
     }
 
     private EstimatorChain<ITransformer> BuildChain(FeaturizerInputKind kind)

@@ -14,29 +14,31 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly TransformsCatalog catalog;
     private readonly TransformerChain<ITransformer> chain;
     private readonly TransformerChain<ITransformer> preprocessing;
-    private readonly ITransformer onnxScoring;
-    private readonly string pixelColumn;
+    private readonly ModelInput input;
     private readonly byte[] graph;
     private readonly EfficientVitFeaturizerEstimator.ColumnNames names;
     private readonly EfficientVitFeaturizerOptions options;
     private readonly Lazy<IFeatureScorer> session;
 
+    // The first preprocessingSteps of the chain run in ML.NET; input reads their result.
     internal EfficientVitFeaturizerTransformer(TransformsCatalog catalog, TransformerChain<ITransformer> chain, int preprocessingSteps,
-        string pixelColumn, byte[] graph, EfficientVitFeaturizerEstimator.ColumnNames names, EfficientVitFeaturizerOptions options,
+        ModelInput input, byte[] graph, EfficientVitFeaturizerEstimator.ColumnNames names, EfficientVitFeaturizerOptions options,
         Func<IFeatureScorer> createScorer)
     {
         this.catalog = catalog;
         this.chain = chain;
         preprocessing = new TransformerChain<ITransformer>(chain.Take(preprocessingSteps).ToArray());
-        onnxScoring = chain.ElementAt(preprocessingSteps);
-        this.pixelColumn = pixelColumn;
+        this.input = input;
         this.graph = graph;
         this.names = names;
         this.options = options;
         session = new Lazy<IFeatureScorer>(createScorer, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    /// <summary>The ONNX network this featurizer runs (BN fused; preprocessing in the graph for image input).</summary>
+    /// <summary>
+    /// The batched ONNX network of the saved model (BN fused; for image input, pixels 0–255 of the S×S image
+    /// in, with the bicubic resize, crop and normalization in the graph).
+    /// </summary>
     public ReadOnlyMemory<byte> OnnxModel => graph;
 
     /// <summary>The equivalent chain of ML.NET components: what is saved, and what a loading process gets back.</summary>
@@ -51,14 +53,17 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): ML.NET's own ONNX scoring, one image per call.</summary>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)chain).GetRowToRowMapper(inputSchema);
 
-    /// <summary>Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time, by the chosen <see cref="FeaturizerEngine"/>, as a cursor moves.</summary>
+    /// <summary>
+    /// Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time,
+    /// by the chosen <see cref="FeaturizerEngine"/>, as a cursor moves. Images are resampled in managed code
+    /// to exactly the pixels the saved graph computes, while the previous batch is scored.
+    /// </summary>
     public IDataView Transform(IDataView input)
     {
-        // Validates the input as the saved chain would.
-        chain.GetOutputSchema(input.Schema);
+        // Validates the input as the saved chain would, and gives the feature type it declares.
+        var featureType = chain.GetOutputSchema(input.Schema)[options.OutputColumnName].Type;
         var prepared = preprocessing.Transform(input);
-        var featureType = onnxScoring.GetOutputSchema(prepared.Schema)[names.Features].Type;
-        var scored = new BatchedFeaturesDataView(prepared, pixelColumn, names.Features, featureType, session.Value, options.BatchSize, options.InputColumnName);
+        var scored = new BatchedFeaturesDataView(prepared, this.input, names.Features, featureType, session.Value, options.BatchSize, options.InputColumnName);
         var copied = catalog.CopyColumns(options.OutputColumnName, names.Features).Fit(scored).Transform(scored);
         var temporary = new[] { EncodedImageDecoder.EncodedColumnName, EncodedImageDecoder.DecodedColumnName, names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
         return catalog.DropColumns(temporary).Fit(copied).Transform(copied);

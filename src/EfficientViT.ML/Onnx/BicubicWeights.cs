@@ -3,11 +3,22 @@ namespace EfficientViT.ML.Onnx;
 /// <summary>
 /// Interpolation weights of PIL's bicubic resize when enlarging: cubic convolution with a = −0.5,
 /// pixel centres at +0.5, taps that fall outside the image dropped and the remaining weights
-/// renormalised to sum to 1.
+/// renormalised to sum to 1, then rounded to fixed point as PIL does for 8-bit images (with 14
+/// fraction bits here, PIL uses 22).
 /// </summary>
+/// <remarks>
+/// The fixed point makes every engine agree exactly. Applied to whole pixel values 0–255, each product
+/// (8 bits times a 15-bit weight) and each partial sum (below 2^9, in steps of 2^−14) fits a float's
+/// 24-bit significand, so float32 arithmetic in any order, fused or not, gives the exact sum; rounded
+/// to whole pixel values after each pass, the graph, TorchSharp and the managed
+/// <see cref="Featurization.BicubicUpsampler"/> produce identical images.
+/// </remarks>
 internal static class BicubicWeights
 {
     private const double A = -0.5;
+
+    /// <summary>Weights are whole multiples of 2^−FractionBits.</summary>
+    public const int FractionBits = 14;
 
     /// <summary>
     /// The (crop × input) matrix mapping an input line of <paramref name="input"/> pixels to the
@@ -60,16 +71,23 @@ internal static class BicubicWeights
     /// <param name="Kernel">Phases × Length weights, row-major.</param>
     public sealed record Polyphase(int Stride, int Phases, int Start, int Length, float[] Kernel);
 
-    // The input pixels output pixel o of the crop reads, with their weights (summing to 1).
-    private static (int Index, float Weight)[] Taps(int input, int output, int crop, int o)
+    /// <summary>
+    /// The input pixels output pixel <paramref name="o"/> of the crop reads (consecutive, at most
+    /// four), with their weights (summing to 1 up to the fixed-point rounding).
+    /// </summary>
+    public static (int Index, float Weight)[] Taps(int input, int output, int crop, int o)
     {
         var offset = (output - crop) / 2;
         var source = (o + offset + 0.5) * input / output - 0.5;
         var first = (int)Math.Floor(source) - 1;
         var taps = Enumerable.Range(first, 4).Where(i => i >= 0 && i < input).ToArray();
         var total = taps.Sum(i => Cubic(source - i));
-        return taps.Select(i => (i, (float)(Cubic(source - i) / total))).ToArray();
+        return taps.Select(i => (i, FixedPoint(Cubic(source - i) / total))).ToArray();
     }
+
+    // Rounded half away from zero, as PIL rounds its fixed-point weights.
+    private static float FixedPoint(double weight) =>
+        (float)(Math.Round(weight * (1 << FractionBits), MidpointRounding.AwayFromZero) / (1 << FractionBits));
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 

@@ -56,6 +56,8 @@ public static class EfficientVitOnnxExporter
             throw new ArgumentException($"InputSize {inputSize} is smaller than the model's image size {config.ImageSize}.", nameof(options));
         if (options.ResizeSize is { } resize && resize < config.ImageSize)
             throw new ArgumentException($"ResizeSize {resize} is smaller than the model's image size {config.ImageSize}.", nameof(options));
+        if (options.ResizeSize is not null && !options.IncludeNormalization)
+            throw new ArgumentException("ResizeSize needs IncludeNormalization: the resize works on RGB pixels 0–255 and rounds to whole pixel values, as PIL does.", nameof(options));
         if (options.IncludeNormalization && (options.Mean.Length != 3 || options.Std.Length != 3 || options.Std.Any(s => s <= 0)))
             throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.", nameof(options));
 
@@ -162,21 +164,23 @@ public static class EfficientVitOnnxExporter
             return new Activation(cropped, x.Channels, size, size);
         }
 
-        /// <summary>Bicubic upsampling to <paramref name="size"/> followed by a center crop to <paramref name="cropSize"/>.</summary>
+        /// <summary>Bicubic upsampling of pixels 0–255 to <paramref name="size"/> followed by a center crop to <paramref name="cropSize"/>.</summary>
         public Activation ResizeAndCrop(Activation x, int size, int cropSize)
         {
             // Each output pixel is a fixed weighted sum of at most four input pixels per axis. When the
             // weights repeat with the resize ratio (224 -> 256: every 8 outputs read 7 inputs further on)
             // each axis is a strided convolution with one output channel per phase: a few multiply-adds per
-            // pixel. Otherwise resize then crop is T·X·Tᵀ with a constant (crop × input) matrix T. ONNX
-            // Runtime's cubic Resize runs an order of magnitude slower than either.
+            // pixel. Otherwise each axis is a product with a constant (crop × input) matrix T. ONNX
+            // Runtime's cubic Resize runs an order of magnitude slower than either. As PIL does for 8-bit
+            // images, columns go first and each pass is rounded to whole pixel values in [0, 255].
             if (x.Height == x.Width && BicubicWeights.AsPolyphase((int)x.Height, size, cropSize) is { } polyphase)
                 return PolyphaseResize(x, polyphase, cropSize);
             var taps = BicubicWeights.Matrix((int)x.Height, size, cropSize);
             var rows = graph.AddInitializer("resize_rows", taps, cropSize, x.Height);
             var columns = graph.AddInitializer("resize_columns", Transpose(taps, cropSize, (int)x.Width), x.Width, cropSize);
-            var resizedColumns = graph.AddNode("MatMul", [x.Name, columns]);
-            return new Activation(graph.AddNode("MatMul", [rows, resizedColumns]), x.Channels, cropSize, cropSize);
+            var resizedColumns = RoundToPixels(graph.AddNode("Add", [graph.AddNode("MatMul", [x.Name, columns]), Half()]));
+            var resized = RoundToPixels(graph.AddNode("Add", [graph.AddNode("MatMul", [rows, resizedColumns]), Half()]));
+            return new Activation(resized, x.Channels, cropSize, cropSize);
         }
 
         private Activation PolyphaseResize(Activation x, BicubicWeights.Polyphase filter, int cropSize)
@@ -185,22 +189,35 @@ public static class EfficientVitOnnxExporter
             var periods = cropSize / phases;
             var span = stride * (periods - 1) + length;
             var channels = x.Channels;
-            // Rows: (N·C, 1, H, W) -> conv (phases, 1, length, 1), stride (p, 1) -> (N·C, phases, periods, W),
-            // then the phases interleave into rows: (N·C, periods, phases, W) -> (N·C, 1, crop, W).
+            // The convolutions' bias of 0.5 and a Floor round half up, as PIL does. The rounding follows the
+            // interleaving: ONNX Runtime folds a transpose right after a convolution into the convolution's
+            // output reorder, and runs a separate one many times slower.
+            var bias = graph.AddInitializer("resize_bias", Enumerable.Repeat(0.5f, phases).ToArray(), phases);
+            // Columns: (N·C, 1, H, W) -> conv (phases, 1, 1, length), stride (1, p) -> (N·C, phases, H, periods),
+            // then the phases interleave into columns: (N·C, H, periods, phases) -> (N·C, 1, H, crop).
             var planes = graph.AddNode("Reshape", [x.Name, Ints("resize_planes", -1, 1, x.Height, x.Width)]);
-            var rowsIn = graph.AddNode("Slice", [planes, Ints("resize_rows_start", filter.Start), Ints("resize_rows_end", filter.Start + span), Ints("resize_rows_axis", 2)]);
-            var rowPhases = graph.AddNode("Conv", [rowsIn, graph.AddInitializer("resize_rows_kernel", filter.Kernel, phases, 1, length, 1)],
-                OnnxAttribute.Ints("strides", stride, 1));
-            var rowsInterleaved = graph.AddNode("Transpose", [rowPhases], OnnxAttribute.Ints("perm", 0, 2, 1, 3));
-            var rowsDone = graph.AddNode("Reshape", [rowsInterleaved, Ints("resize_rows_shape", -1, 1, cropSize, x.Width)]);
-            // Columns the same way along the last axis: (N·C, phases, crop, periods) -> (N·C, crop, periods, phases).
-            var columnsIn = graph.AddNode("Slice", [rowsDone, Ints("resize_columns_start", filter.Start), Ints("resize_columns_end", filter.Start + span), Ints("resize_columns_axis", 3)]);
-            var columnPhases = graph.AddNode("Conv", [columnsIn, graph.AddInitializer("resize_columns_kernel", filter.Kernel, phases, 1, 1, length)],
+            var columnsIn = graph.AddNode("Slice", [planes, Ints("resize_columns_start", filter.Start), Ints("resize_columns_end", filter.Start + span), Ints("resize_columns_axis", 3)]);
+            var columnPhases = graph.AddNode("Conv", [columnsIn, graph.AddInitializer("resize_columns_kernel", filter.Kernel, phases, 1, 1, length), bias],
                 OnnxAttribute.Ints("strides", 1, stride));
             var columnsInterleaved = graph.AddNode("Transpose", [columnPhases], OnnxAttribute.Ints("perm", 0, 2, 3, 1));
-            var resized = graph.AddNode("Reshape", [columnsInterleaved, Ints("resize_output_shape", -1, channels, cropSize, cropSize)]);
+            var columnsDone = RoundToPixels(graph.AddNode("Reshape", [columnsInterleaved, Ints("resize_columns_shape", -1, 1, x.Height, cropSize)]));
+            // Rows the same way along the third axis: (N·C, phases, periods, crop) -> (N·C, periods, phases, crop).
+            var rowsIn = graph.AddNode("Slice", [columnsDone, Ints("resize_rows_start", filter.Start), Ints("resize_rows_end", filter.Start + span), Ints("resize_rows_axis", 2)]);
+            var rowPhases = graph.AddNode("Conv", [rowsIn, graph.AddInitializer("resize_rows_kernel", filter.Kernel, phases, 1, length, 1), bias],
+                OnnxAttribute.Ints("strides", stride, 1));
+            var rowsInterleaved = graph.AddNode("Transpose", [rowPhases], OnnxAttribute.Ints("perm", 0, 2, 1, 3));
+            var resized = RoundToPixels(graph.AddNode("Reshape", [rowsInterleaved, Ints("resize_output_shape", -1, channels, cropSize, cropSize)]));
             return new Activation(resized, channels, cropSize, cropSize);
         }
+
+        private string? half, pixelMin, pixelMax;
+
+        private string Half() => half ??= graph.AddInitializer("resize_half", [0.5f]);
+
+        // Floor of (value + 0.5), clipped to the pixel range.
+        private string RoundToPixels(string halfAdded) =>
+            graph.AddNode("Clip", [graph.AddNode("Floor", [halfAdded]),
+                pixelMin ??= graph.AddInitializer("pixel_min", [0f]), pixelMax ??= graph.AddInitializer("pixel_max", [255f])]);
 
         private static float[] Transpose(float[] matrix, int rows, int columns)
         {

@@ -54,10 +54,11 @@ public sealed class OnnxExportOptions
     public int? InputSize { get; set; }
 
     /// <summary>
-    /// Upsamples the (square) graph input to this side with bicubic interpolation (as PIL: a = −0.5,
-    /// taps outside the image left out),
-    /// then center-crops the model's size: the evaluation transform "resize to 256, crop 224" done inside
-    /// the graph, batched, for inputs already resized to the model's size. Null: no resize.
+    /// Upsamples the (square) graph input to this side as PIL's bicubic resize does for 8-bit images
+    /// (a = −0.5, taps outside the image left out, fixed-point weights, columns first, each pass rounded
+    /// to whole pixel values in [0, 255]), then center-crops the model's size: the evaluation transform
+    /// "resize to 256, crop 224" done inside the graph, batched, for inputs already resized to the
+    /// model's size. Needs <see cref="IncludeNormalization"/> (the input must be pixels). Null: no resize.
     /// </summary>
     public int? ResizeSize { get; set; }
 }

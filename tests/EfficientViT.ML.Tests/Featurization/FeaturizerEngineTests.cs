@@ -32,4 +32,34 @@ public class FeaturizerEngineTests
         for (var i = 0; i < rows.Count; i++)
             Assert.True(onnx[i].Zip(torch[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-4f, $"row {i}");
     }
+
+    // In memory the images are resampled in managed code; the saved chain resamples in its graph. Both
+    // compute the same whole pixel values, so the features are identical, not merely close: 224 -> 256
+    // (strided convolutions in the graph), 64 -> 73 (matrices), and a grayscale model without a resize.
+    [Theory]
+    [InlineData(224, 0.875, false)]
+    [InlineData(64, 0.875, false)]
+    [InlineData(64, 1.0, true)]
+    public void In_memory_scoring_gives_exactly_the_saved_chain_s_features(int imageSize, double cropPercent, bool grayscale)
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 3, size: 50, seed: 14);
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize, numClasses: 0);
+        RandomWeights.Apply(model);
+        var mlContext = new MLContext();
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        var images = mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)).Fit(data).Transform(data);
+        using var featurizer = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+        {
+            InputColumnName = "Image", Model = model, BatchSize = 4,
+            Preprocessing = new ImagePreprocessing(imageSize, cropPercent, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], grayscale),
+        }).Fit(images);
+
+        var inMemory = featurizer.Transform(images).GetColumn<float[]>("Features").ToList();
+        var saved = featurizer.AsMLNetChain().Transform(images).GetColumn<float[]>("Features").ToList();
+
+        Assert.Equal(rows.Count, inMemory.Count);
+        for (var i = 0; i < rows.Count; i++)
+            Assert.Equal(saved[i], inMemory[i]);
+    }
 }

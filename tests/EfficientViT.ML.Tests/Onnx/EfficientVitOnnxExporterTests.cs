@@ -102,7 +102,10 @@ public class EfficientVitOnnxExporterTests
 
 public class OnnxResizeTests
 {
-    // 64 -> 73 has no short period (a dense resize matrix); 64 -> 128 and 224 -> 256 (the ImageNet
+    private static readonly float[] Mean = [0.485f, 0.456f, 0.406f];
+    private static readonly float[] Std = [0.229f, 0.224f, 0.225f];
+
+    // 64 -> 73 has no short period (dense resize matrices); 64 -> 128 and 224 -> 256 (the ImageNet
     // evaluation resize) repeat every 2 and 8 outputs (strided convolutions).
     [Theory]
     [InlineData(64, 73)]
@@ -113,58 +116,29 @@ public class OnnxResizeTests
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: size, numClasses: 0);
         RandomWeights.Apply(model);
         model.eval();
-        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = resize });
+        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = resize, IncludeNormalization = true, Mean = Mean, Std = Std });
         var strided = System.Text.Encoding.ASCII.GetString(bytes).Contains("resize_rows_kernel", StringComparison.Ordinal);
         Assert.Equal(resize % size == 0 || resize * 7 == size * 8, strided);
+        var random = new Random(12);
+        var pixels = Enumerable.Range(0, 2 * 3 * size * size).Select(_ => random.Next(256)).ToArray();
         using var scope = NewDisposeScope();
-        var x = randn(2, 3, size, size, generator: new Generator(12));
 
-        var outputs = OnnxRuntimeRunner.Run(bytes, ("input", x));
+        var outputs = OnnxRuntimeRunner.Run(bytes, ("input", tensor(pixels.Select(p => (float)p).ToArray(), 2, 3, size, size)));
 
-        var resized = BicubicResize(x, resize);
-        var offset = (resize - size) / 2;
-        var expectedInput = resized[.., .., offset..(offset + size), offset..(offset + size)];
+        var resized = PilStyleResize.ResizeAndCrop(pixels, size, resize, fractionBits: 14);
+        var expectedInput = tensor(resized.Select(p => (float)p).ToArray(), 2, 3, size, size);
+        for (var c = 0; c < 3; c++)
+            expectedInput[.., c] = (expectedInput[.., c] / 255f - Mean[c]) / Std[c];
         using var noGrad = no_grad();
-        Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(expectedInput.contiguous()), outputs["features"]) <= 1e-4f);
+        Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(expectedInput), outputs["features"]) <= 1e-4f);
     }
 
-    // Separable cubic convolution (a = -0.5) with half-pixel centres; taps outside the image are
-    // dropped and the remaining weights renormalised, as PIL does when enlarging.
-    private static Tensor BicubicResize(Tensor images, int output)
+    [Fact]
+    public void A_resize_of_normalized_input_is_refused()
     {
-        var input = (int)images.shape[2];
-        var data = images.contiguous().data<float>().ToArray();
-        var (batch, channels) = ((int)images.shape[0], (int)images.shape[1]);
-        var taps = Enumerable.Range(0, output).Select(o => Taps(o, input, output)).ToArray();
-        var rows = new float[batch * channels * output * input];
-        for (var p = 0; p < batch * channels; p++)
-            for (var oy = 0; oy < output; oy++)
-                for (var x = 0; x < input; x++)
-                    rows[(p * output + oy) * input + x] = taps[oy].Sum(t => t.Weight * data[(p * input + t.Index) * input + x]);
-        var result = new float[batch * channels * output * output];
-        for (var p = 0; p < batch * channels; p++)
-            for (var oy = 0; oy < output; oy++)
-                for (var ox = 0; ox < output; ox++)
-                    result[(p * output + oy) * output + ox] = taps[ox].Sum(t => t.Weight * rows[(p * output + oy) * input + t.Index]);
-        return tensor(result, batch, channels, output, output);
-    }
-
-    private static List<(int Index, float Weight)> Taps(int outputIndex, int input, int output)
-    {
-        var source = (outputIndex + 0.5) * input / output - 0.5;
-        var first = (int)Math.Floor(source) - 1;
-        var taps = Enumerable.Range(first, 4).Where(i => i >= 0 && i < input).Select(i => (i, Cubic(source - i))).ToList();
-        var total = taps.Sum(t => t.Item2);
-        return taps.Select(t => (t.i, (float)(t.Item2 / total))).ToList();
-    }
-
-    private static double Cubic(double distance)
-    {
-        const double a = -0.5;
-        var d = Math.Abs(distance);
-        return d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1
-            : d < 2 ? (((d - 5) * d + 8) * d - 4) * a
-            : 0;
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
+        var error = Assert.Throws<ArgumentException>(() => EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = 73 }));
+        Assert.Contains("IncludeNormalization", error.Message);
     }
 }
 

@@ -1,0 +1,75 @@
+using EfficientViT.ML.Featurization;
+using EfficientViT.ML.Tests.Onnx;
+using Microsoft.ML.Data;
+
+namespace EfficientViT.ML.Tests.Featurization;
+
+public class BicubicUpsamplerTests
+{
+    // 224 -> 256 is the ImageNet evaluation resize; 64 -> 73 and 45 -> 51 have no short period, and 45 is
+    // not a multiple of the vector width; 64 -> 64 only splits the channels.
+    [Theory]
+    [InlineData(224, 256, MLPixelFormat.Rgba32)]
+    [InlineData(224, 256, MLPixelFormat.Bgra32)]
+    [InlineData(64, 73, MLPixelFormat.Rgba32)]
+    [InlineData(45, 51, MLPixelFormat.Bgra32)]
+    [InlineData(64, 64, MLPixelFormat.Bgra32)]
+    public void Upsampled_pixels_equal_a_hand_written_pil_style_resize_exactly(int size, int resize, MLPixelFormat format)
+    {
+        var (bytes, planes) = RandomImage(size, format, seed: size + resize);
+        using var image = MLImage.CreateFromPixels(size, size, format, bytes);
+        var upsampler = new BicubicUpsampler(size, resize);
+        var output = new float[upsampler.OutputSize];
+
+        upsampler.Write(image, output, new BicubicUpsampler.Scratch(upsampler));
+
+        var expected = resize == size ? planes : PilStyleResize.ResizeAndCrop(planes, size, resize, fractionBits: 14);
+        Assert.Equal(expected.Select(p => (float)p), output);
+    }
+
+    [Fact]
+    public void Upsampled_pixels_stay_within_one_level_of_pil_s_own_precision()
+    {
+        // PIL keeps 22 fraction bits in its weights; 14 move a rounding at a few pixels only.
+        const int size = 224, resize = 256;
+        var (bytes, planes) = RandomImage(size, MLPixelFormat.Rgba32, seed: 9);
+        using var image = MLImage.CreateFromPixels(size, size, MLPixelFormat.Rgba32, bytes);
+        var upsampler = new BicubicUpsampler(size, resize);
+        var output = new float[upsampler.OutputSize];
+        upsampler.Write(image, output, new BicubicUpsampler.Scratch(upsampler));
+
+        var pil = PilStyleResize.ResizeAndCrop(planes, size, resize, fractionBits: 22);
+        var differences = output.Zip(pil, (a, b) => Math.Abs(a - b)).ToArray();
+        Assert.True(differences.Max() <= 1, $"max difference {differences.Max()}");
+        Assert.True(differences.Count(d => d > 0) < output.Length / 100, $"{differences.Count(d => d > 0)} of {output.Length} values differ");
+    }
+
+    [Fact]
+    public void An_image_of_the_wrong_size_is_reported()
+    {
+        using var image = MLImage.CreateFromPixels(30, 20, MLPixelFormat.Rgba32, new byte[30 * 20 * 4]);
+        var upsampler = new BicubicUpsampler(32, 36);
+        var error = Assert.Throws<InvalidOperationException>(() => upsampler.Write(image, new float[upsampler.OutputSize], new BicubicUpsampler.Scratch(upsampler)));
+        Assert.Contains("30x20", error.Message);
+        Assert.Contains("32x32", error.Message);
+    }
+
+    // Random opaque pixels in the given layout, and their R, G, B planes.
+    private static (byte[] Bytes, int[] Planes) RandomImage(int size, MLPixelFormat format, int seed)
+    {
+        var random = new Random(seed);
+        var bytes = new byte[size * size * 4];
+        random.NextBytes(bytes);
+        var (red, blue) = format == MLPixelFormat.Bgra32 ? (2, 0) : (0, 2);
+        var area = size * size;
+        var planes = new int[3 * area];
+        for (var i = 0; i < area; i++)
+        {
+            bytes[4 * i + 3] = 255;
+            planes[i] = bytes[4 * i + red];
+            planes[area + i] = bytes[4 * i + 1];
+            planes[2 * area + i] = bytes[4 * i + blue];
+        }
+        return (bytes, planes);
+    }
+}
