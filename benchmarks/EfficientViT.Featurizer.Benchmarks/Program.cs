@@ -30,7 +30,7 @@ internal static class Program
 
     public static int Main(string[] args)
     {
-        var images = ArgValue(args, "--images", 256);
+        var images = ArgValue(args, "--images", 1024);
         var stream = ArgValue(args, "--stream", 20_000);
         var markdown = args.Contains("--markdown");
         var total = Stopwatch.StartNew();
@@ -116,7 +116,7 @@ internal static class Program
         }
 
         var rates = pipelines.ToDictionary(p => p.Name, _ => new List<double>());
-        for (var round = 0; round < 2; round++)
+        for (var round = 0; round < 3; round++)
         {
             foreach (var (name, transformer, column) in pipelines)
             {
@@ -132,7 +132,7 @@ internal static class Program
         var table = new TextTable("pipeline", "img/s", "vs ResNet18");
         foreach (var (name, values) in rates)
             table.AddRow(name, F(values.Max()), $"{values.Max() / baseline:F1}x");
-        Section($"Whole ML.NET pipeline ({count} decoded 224x224 images, {Threads} threads, best of 2 rounds)", table, markdown);
+        Section($"Whole ML.NET pipeline ({count} decoded 224x224 images, {Threads} threads, best of 3 rounds)", table, markdown);
 
         // The saved model is ML.NET's own chain, scored one row at a time: same features, lower speed.
         using var dir = new TempFolder();
