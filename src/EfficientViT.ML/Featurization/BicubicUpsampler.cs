@@ -9,7 +9,7 @@ namespace EfficientViT.ML.Featurization;
 /// <summary>
 /// The featurizer's second resize step in managed code, for in-memory scoring: an S×S image upsampled to
 /// R×R with PIL's bicubic weights, center-cropped back to S×S, and written as R, G and B planes of whole
-/// pixel values (or only split into planes when R = S). Columns go first and each pass is rounded, as PIL
+/// pixel values (or only split into planes when R = S), less the normalization's 255·mean per channel. Columns go first and each pass is rounded, as PIL
 /// does for 8-bit images and as the saved graph does; the fixed-point weights make the results identical
 /// (see <see cref="BicubicWeights"/>), so an in-memory and a saved featurizer give the same features.
 /// </summary>
@@ -18,6 +18,8 @@ internal sealed class BicubicUpsampler
 {
     private readonly int side;
     private readonly bool resizes;
+    // Subtracted from the final whole pixel values, in float32 as the graph's Sub does: the same results.
+    private readonly float[] pixelMean;
     // Output pixel o (the same on both axes) reads input pixels First[o] .. First[o] + Count[o] − 1
     // with the weights Weights[Offset[o] ..].
     private readonly int[] first;
@@ -32,8 +34,12 @@ internal sealed class BicubicUpsampler
     private readonly BicubicWeights.Polyphase? polyphase;
     private readonly Vector256<float>[] phaseKernel = [];
 
-    public BicubicUpsampler(int side, int resizeSize)
+    /// <param name="side">The image side S, in and out.</param>
+    /// <param name="resizeSize">The side R of the resize whose center is kept.</param>
+    /// <param name="pixelMean">Subtracted from each channel's whole pixel values (255·mean); null: nothing.</param>
+    public BicubicUpsampler(int side, int resizeSize, float[]? pixelMean = null)
     {
+        this.pixelMean = pixelMean ?? [0f, 0f, 0f];
         if (resizeSize < side)
             throw new ArgumentOutOfRangeException(nameof(resizeSize), resizeSize, $"The resize side must be at least the image side {side}.");
         this.side = side;
@@ -95,9 +101,9 @@ internal sealed class BicubicUpsampler
         var area = side * side;
         for (var i = 0; i < area; i++)
         {
-            destination[i] = pixels[4 * i + red];
-            destination[area + i] = pixels[4 * i + 1];
-            destination[2 * area + i] = pixels[4 * i + blue];
+            destination[i] = pixels[4 * i + red] - pixelMean[0];
+            destination[area + i] = pixels[4 * i + 1] - pixelMean[1];
+            destination[2 * area + i] = pixels[4 * i + blue] - pixelMean[2];
         }
     }
 
@@ -195,6 +201,7 @@ internal sealed class BicubicUpsampler
         ref var output = ref MemoryMarshal.GetReference(destination);
         for (var c = 0; c < 3; c++)
         {
+            var mean = Vector256.Create(pixelMean[c]);
             for (var o = 0; o < side; o++)
             {
                 var taps = weights.AsSpan(offset[o], count[o]);
@@ -211,14 +218,14 @@ internal sealed class BicubicUpsampler
                     sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref Unsafe.Add(ref column, row1)), w1, sum);
                     sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref Unsafe.Add(ref column, row2)), w2, sum);
                     sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref Unsafe.Add(ref column, row3)), w3, sum);
-                    ClampToPixels(Vector256.Floor(sum), max).StoreUnsafe(ref Unsafe.Add(ref result, x));
+                    (ClampToPixels(Vector256.Floor(sum), max) - mean).StoreUnsafe(ref Unsafe.Add(ref result, x));
                 }
                 for (var x = vectorEnd; x < side; x++)
                 {
                     var sum = 0.5f;
                     for (var t = 0; t < taps.Length; t++)
                         sum += Unsafe.Add(ref top, t * side + x) * taps[t];
-                    Unsafe.Add(ref result, x) = Math.Clamp(MathF.Floor(sum), 0f, 255f);
+                    Unsafe.Add(ref result, x) = Math.Clamp(MathF.Floor(sum), 0f, 255f) - pixelMean[c];
                 }
             }
         }

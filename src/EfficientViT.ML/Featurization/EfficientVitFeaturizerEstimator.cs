@@ -27,7 +27,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     private readonly ImagePreprocessing preprocessing;
     // Each input kind has two graphs: a batched one and a one-row one, without the batch axis, for
     // ML.NET's ApplyOnnxModel (its columns then get plain vector types). In memory, images are resampled
-    // in managed code and scored by a third graph that only normalizes.
+    // and centred in managed code and scored by a third graph that only scales.
     private readonly byte[] imageGraph;
     private readonly byte[] imageRowGraph;
     private readonly byte[] resampledImageGraph;
@@ -65,6 +65,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             imageRowGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             imageOptions.DropBatchAxis = false;
             imageOptions.ResizeSize = null;
+            imageOptions.InputCentered = true;
             resampledImageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             var pixelOptions = new OnnxExportOptions { InputName = options.InputColumnName, FeaturesOutputName = names.Features, IncludeLogits = false };
             pixelGraph = EfficientVitOnnxExporter.ToBytes(model, pixelOptions);
@@ -103,7 +104,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         // In memory, ML.NET runs the steps up to ResizeImages; the managed upsampler replaces ExtractPixels and the graph's resize.
         var preprocessingSteps = fromImages ? 1 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
         ModelInput modelInput = fromImages
-            ? new ImageInput(names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize))
+            ? new ImageInput(names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, EfficientVitOnnxExporter.PixelMean(preprocessing.Mean)))
             : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
         var scoredGraph = fromImages ? resampledImageGraph : pixelGraph;
         var inputName = fromImages ? names.Pixels : options.InputColumnName;

@@ -5,15 +5,14 @@ using static TorchSharp.torch;
 namespace EfficientViT.ML.Featurization;
 
 /// <summary>
-/// Scores batches with a BN-fused copy of the model in TorchSharp. Image input arrives resampled (by
-/// <see cref="BicubicUpsampler"/>) as pixels 0–255, and is normalized here.
+/// Scores batches with a BN-fused copy of the model in TorchSharp. Image input arrives resampled and
+/// centred by <see cref="BicubicUpsampler"/> (pixels 0–255 minus 255·mean), and is scaled here.
 /// </summary>
 internal sealed class TorchSharpFeatureScorer : IFeatureScorer
 {
     private readonly EfficientVit model;
     private readonly int inputSide;
     private readonly Tensor? scale;
-    private readonly Tensor? shift;
     // One batch at a time: the module is shared by every cursor of the transformer.
     private readonly Lock gate = new();
 
@@ -29,7 +28,6 @@ internal sealed class TorchSharpFeatureScorer : IFeatureScorer
         if (preprocessing is not null)
         {
             scale = tensor(preprocessing.Std.Select(s => 1f / (255f * s)).ToArray(), 1, 3, 1, 1).DetachFromDisposeScope();
-            shift = tensor(preprocessing.Mean.Zip(preprocessing.Std, (m, s) => -m / s).ToArray(), 1, 3, 1, 1).DetachFromDisposeScope();
         }
         InputSize = 3 * inputSide * inputSide;
         FeatureSize = model.Config.FeatureDim;
@@ -49,7 +47,7 @@ internal sealed class TorchSharpFeatureScorer : IFeatureScorer
             using var noGrad = no_grad();
             var x = tensor(inputs.AsSpan(0, count * InputSize).ToArray(), count, 3, inputSide, inputSide);
             if (scale is not null)
-                x = x * scale + shift!;
+                x = x * scale;
             var pooled = model.PooledFeatures(x).contiguous();
             pooled.data<float>().CopyTo(features.AsSpan(0, count * FeatureSize));
         }
@@ -59,6 +57,5 @@ internal sealed class TorchSharpFeatureScorer : IFeatureScorer
     {
         model.Dispose();
         scale?.Dispose();
-        shift?.Dispose();
     }
 }

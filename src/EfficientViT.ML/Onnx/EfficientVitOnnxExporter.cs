@@ -72,7 +72,7 @@ public static class EfficientVitOnnxExporter
         if (x.Height > config.ImageSize)
             x = builder.CenterCrop(x, config.ImageSize);
         if (options.IncludeNormalization)
-            x = builder.Normalize(x, options.Mean, options.Std);
+            x = builder.Normalize(x, options.Mean, options.Std, subtractMean: !options.InputCentered);
         foreach (var module in model.PatchEmbedding)
             x = builder.Emit(module, x);
         foreach (var stage in model.Stages)
@@ -121,6 +121,9 @@ public static class EfficientVitOnnxExporter
         graph.AddMetadata("efficientvit.normalization_in_graph", options.IncludeNormalization ? "true" : "false");
         return graph.ToBytes(options.Opset);
     }
+
+    /// <summary>What normalization subtracts from pixels 0–255: 255·mean per channel, in float32.</summary>
+    internal static float[] PixelMean(float[] mean) => mean.Select(m => 255f * m).ToArray();
 
     /// <summary>A value of the graph with its (fixed) channels and spatial size; the batch is dynamic.</summary>
     private readonly record struct Activation(string Name, long Channels, long Height, long Width);
@@ -231,14 +234,15 @@ public static class EfficientVitOnnxExporter
         /// <summary>Per-input-channel factors the next convolution folds into its weights (the normalization's 1/std).</summary>
         private float[]? pendingInputScale;
 
-        public Activation Normalize(Activation x, float[] mean, float[] std)
+        public Activation Normalize(Activation x, float[] mean, float[] std, bool subtractMean)
         {
             // (x/255 − mean)/std = (x − 255·mean) · 1/(255·std). The subtraction stays in the graph; the
             // factor goes into the first convolution's weights. That is exact, padding included: zeros padded
             // around x − 255·mean are zeros of the normalized image.
             pendingInputScale = std.Select(s => 1f / (255f * s)).ToArray();
-            var centre = mean.Select(m => 255f * m).ToArray();
-            return x with { Name = graph.AddNode("Sub", [x.Name, graph.AddInitializer("normalize_mean", centre, 1, 3, 1, 1)]) };
+            return subtractMean
+                ? x with { Name = graph.AddNode("Sub", [x.Name, graph.AddInitializer("normalize_mean", PixelMean(mean), 1, 3, 1, 1)]) }
+                : x;
         }
 
         private Activation Relu(Activation x) => x with { Name = graph.AddNode("Relu", [x.Name]) };

@@ -40,6 +40,12 @@ public sealed class OnnxExportOptions
     /// </summary>
     public bool IncludeNormalization { get; set; }
 
+    /// <summary>
+    /// With <see cref="IncludeNormalization"/>: the input already has 255·mean subtracted, and the graph only
+    /// scales. The in-memory featurizer's resampling subtracts it, as exactly as the graph would.
+    /// </summary>
+    internal bool InputCentered { get; set; }
+
     /// <summary>Per-channel RGB mean used with <see cref="IncludeNormalization"/>.</summary>
     public float[] Mean { get; set; } = [0.485f, 0.456f, 0.406f];
 

@@ -27,6 +27,23 @@ public class BicubicUpsamplerTests
         Assert.Equal(expected.Select(p => (float)p), output);
     }
 
+    [Theory]
+    [InlineData(224, 256)]
+    [InlineData(64, 64)]
+    public void The_normalization_s_pixel_mean_is_subtracted_per_channel(int size, int resize)
+    {
+        var (bytes, planes) = RandomImage(size, MLPixelFormat.Bgra32, seed: 4);
+        using var image = MLImage.CreateFromPixels(size, size, MLPixelFormat.Bgra32, bytes);
+        float[] pixelMean = [123.675f, 116.28f, 103.53f];
+        var upsampler = new BicubicUpsampler(size, resize, pixelMean);
+        var output = new float[upsampler.OutputSize];
+
+        upsampler.Write(image, output, new BicubicUpsampler.Scratch(upsampler));
+
+        var expected = resize == size ? planes : PilStyleResize.ResizeAndCrop(planes, size, resize, fractionBits: 14);
+        Assert.Equal(expected.Select((p, i) => p - pixelMean[i / (size * size)]), output);
+    }
+
     [Fact]
     public void Upsampled_pixels_stay_within_one_level_of_pil_s_own_precision()
     {
