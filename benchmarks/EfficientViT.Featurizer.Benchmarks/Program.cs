@@ -145,8 +145,11 @@ internal static class Program
         var inMemory = efficientVit.Transform(check).GetColumn<float[]>("Features").ToList();
         var fromZip = loaded.Transform(mlContext.Data.LoadFromEnumerable(images.Rows(32))).GetColumn<float[]>("Features").ToList();
         var maxDiff = inMemory.Zip(fromZip, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
-        var loadedInput = mlContext.Data.LoadFromEnumerable(images.Rows(64).ToArray());
-        var loadedRate = Rate(64, () => Consume(loaded.Transform(loadedInput), "Features"), once: true);
+        var loadedRate = Enumerable.Range(0, 2).Max(_ =>
+        {
+            var loadedInput = mlContext.Data.LoadFromEnumerable(images.Rows(256).ToArray());
+            return Rate(256, () => Consume(loaded.Transform(loadedInput), "Features"), once: true);
+        });
         Console.WriteLine($"Saved M0 pipeline reloaded: max abs feature difference {maxDiff:G3} over 32 images; {F(loadedRate)} img/s one row at a time ({loadedRate / baseline:F1}x ResNet18).");
         Console.WriteLine();
     }
