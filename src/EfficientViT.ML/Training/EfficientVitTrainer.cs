@@ -210,7 +210,7 @@ public sealed class EfficientVitTrainer
         using var evaluated = ema is null ? null : new EfficientVit(model.Config);
         if (evaluated is not null)
             ema!.CopyTo(evaluated);
-        var (metrics, loss) = Evaluator.Evaluate(evaluated ?? model, validation, transform, recipe.BatchSize, options.Workers, cancellationToken);
+        var (metrics, loss) = Evaluator.Evaluate(evaluated ?? model, validation, transform, recipe.BatchSize, options.Workers, cancellationToken: cancellationToken);
         return (loss, metrics.Top1Accuracy, metrics.Top5Accuracy ?? double.NaN);
     }
 

@@ -14,7 +14,8 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = DataArguments.Help + " Fashion-MNIST: its test set.", DefaultValueFactory = _ => DataArguments.FashionMnist };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 256 };
         var skipCorrupt = new Option<bool>("--skip-corrupt") { Description = "Skip unreadable images instead of failing." };
-        var command = new Command("eval", "Evaluate a checkpoint: top-1, top-5, per-class accuracy, confusion matrix.") { checkpoint, data, batch, skipCorrupt };
+        var flip = new Option<bool>("--flip") { Description = "Also score each image mirrored left to right and average the two predictions (test-time augmentation; twice the time)." };
+        var command = new Command("eval", "Evaluate a checkpoint: top-1, top-5, per-class accuracy, confusion matrix.") { checkpoint, data, batch, skipCorrupt, flip };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var dataValue = parse.GetValue(data)!;
@@ -22,7 +23,7 @@ internal static class EvalCommand
             using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName);
             var fashion = DataArguments.IsFashionMnist(dataValue);
             var (_, transform) = TrainCommand.Transforms(fashion, loaded.Model.Config.ImageSize, fashion ? null : loaded.Metadata);
-            var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, parse.GetValue(batch));
+            var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, parse.GetValue(batch), flipAverage: parse.GetValue(flip));
             Console.WriteLine($"{metrics.Count:N0} images: top-1 {metrics.Top1Accuracy:P2}" + (metrics.Top5Accuracy is { } top5 ? $", top-5 {top5:P2}" : "") + $", loss {loss:F4}");
             Console.WriteLine(metrics.ToTable(loaded.Metadata.ClassNames ?? dataset.ClassNames.ToArray()));
         }));
