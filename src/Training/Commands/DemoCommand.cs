@@ -22,7 +22,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 6, about 15 minutes in all on 2 cores; --long: 30)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 8, about 15 minutes in all on 2 cores; --long: 30)." };
         var longRun = new Option<bool>("--long") { Description = "Train longer for the best accuracy (30 epochs, about an hour on 2 cores)." };
         var output = new Option<string>("--output", "-o") { Description = "Folder for checkpoints, metrics, curves and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted demo run." };
@@ -33,7 +33,7 @@ internal static class DemoCommand
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var folder = parse.GetValue(output)!;
-            var epochCount = parse.GetValue(epochs) ?? (parse.GetValue(longRun) ? 30 : 6);
+            var epochCount = parse.GetValue(epochs) ?? (parse.GetValue(longRun) ? 30 : 8);
             const int imageSize = 64, batchSize = 128;
             var clock = Stopwatch.StartNew();
 
