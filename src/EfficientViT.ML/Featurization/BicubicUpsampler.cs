@@ -9,9 +9,10 @@ namespace EfficientViT.ML.Featurization;
 /// <summary>
 /// The featurizer's second resize step in managed code, for in-memory scoring: an S×S image upsampled to
 /// R×R with PIL's bicubic weights, center-cropped back to S×S, and written as R, G and B planes of whole
-/// pixel values (or only split into planes when R = S), less the normalization's 255·mean per channel. Columns go first and each pass is rounded, as PIL
-/// does for 8-bit images and as the saved graph does; the fixed-point weights make the results identical
-/// (see <see cref="BicubicWeights"/>), so an in-memory and a saved featurizer give the same features.
+/// pixel values (or only split into planes when R = S), less the normalization's 255·mean per channel.
+/// Columns go first and each pass is rounded, as PIL does for 8-bit images and as the saved graph does;
+/// the fixed-point weights make the results identical (see <see cref="BicubicWeights"/>), so an
+/// in-memory and a saved featurizer give the same features.
 /// </summary>
 /// <remarks>Immutable and shared; each reader brings its own <see cref="Scratch"/>.</remarks>
 internal sealed class BicubicUpsampler

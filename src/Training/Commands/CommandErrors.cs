@@ -17,5 +17,11 @@ internal static class CommandErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            // libtorch's messages carry a native stack trace after their first line.
+            Console.Error.WriteLine($"error: libtorch failed: {e.Message.Split('\n')[0]}. A training run keeps the checkpoint of its last finished epoch; --resume continues from it.");
+            return 1;
+        }
     }
 }
