@@ -16,17 +16,15 @@ internal sealed class BatchedFeaturesDataView : IDataView
     private readonly DataViewSchema.Column inputColumn;
     private readonly IFeatureScorer session;
     private readonly int batchSize;
-    private readonly string userInputColumn;
 
     // featureType is the column type ML.NET's own ONNX scoring declares, so that both paths agree.
-    public BatchedFeaturesDataView(IDataView source, ModelInput input, string outputColumnName, DataViewType featureType, IFeatureScorer session, int batchSize, string userInputColumn)
+    public BatchedFeaturesDataView(IDataView source, ModelInput input, string outputColumnName, DataViewType featureType, IFeatureScorer session, int batchSize)
     {
         this.source = source;
         this.input = input;
         inputColumn = source.Schema[input.ColumnName];
         this.session = session;
         this.batchSize = batchSize;
-        this.userInputColumn = userInputColumn;
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(source.Schema);
         builder.AddColumn(outputColumnName, featureType);
@@ -187,7 +185,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.userInputColumn}'): {Cause(e).Message}", e);
+                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.input.UserColumn}'): {Cause(e).Message}", e);
             }
         }
 

@@ -121,7 +121,7 @@ internal sealed class BicubicUpsampler
             ToFloats(pixels.Slice((firstRow + r) * side * 4, side * 4), row);
             if (polyphase is not null)
             {
-                ResizeRowByPeriods(scratch.Row, r, red, blue, planes);
+                ResizeRowByPeriods(row, r, red, blue, planes);
                 continue;
             }
             for (var o = 0; o < side; o++)

@@ -63,7 +63,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         // Validates the input as the saved chain would, and gives the feature type it declares.
         var featureType = chain.GetOutputSchema(input.Schema)[options.OutputColumnName].Type;
         var prepared = preprocessing.Transform(input);
-        var scored = new BatchedFeaturesDataView(prepared, this.input, names.Features, featureType, session.Value, options.BatchSize, options.InputColumnName);
+        var scored = new BatchedFeaturesDataView(prepared, this.input, names.Features, featureType, session.Value, options.BatchSize);
         var copied = catalog.CopyColumns(options.OutputColumnName, names.Features).Fit(scored).Transform(scored);
         var temporary = new[] { EncodedImageDecoder.EncodedColumnName, EncodedImageDecoder.DecodedColumnName, names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
         return catalog.DropColumns(temporary).Fit(copied).Transform(copied);

@@ -10,7 +10,7 @@ internal abstract class ModelInput(string columnName, string userColumn)
     public string ColumnName => columnName;
 
     /// <summary>The user's input column, for messages.</summary>
-    protected string UserColumn => userColumn;
+    public string UserColumn => userColumn;
 
     /// <summary>A reader over <paramref name="cursor"/>'s rows.</summary>
     public abstract Reader Open(DataViewRowCursor cursor);
