@@ -20,6 +20,7 @@ internal sealed record BenchmarkOptions
           --markdown             print the tables as Markdown
           --training             measure training steps instead (M0, Fashion-MNIST's demo setting:
                                  64x64, batch 128, AdamW; images/s at each --threads count)
+          --training-size 64     input side of --training (a multiple of 16; demo --long uses 112)
           -h, --help             show this help
         """;
 
@@ -30,6 +31,7 @@ internal sealed record BenchmarkOptions
     public bool Markdown { get; init; }
     public bool ShowHelp { get; init; }
     public bool Training { get; init; }
+    public int TrainingImageSize { get; init; } = 64;
 
     /// <summary>The published CPU protocol (EfficientViT paper): 1 thread, batch 16, 224x224, BN fused.</summary>
     public const int ImageSize = 224;
@@ -51,6 +53,12 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--training":
                     options = options with { Training = true };
+                    break;
+                case "--training-size":
+                    var side = ParsePositiveInt(arg, ValueOf(args, ref i));
+                    if (side % 16 != 0)
+                        throw new ArgumentException($"--training-size must be a multiple of 16; found {side}.");
+                    options = options with { TrainingImageSize = side };
                     break;
                 case "--variants":
                     options = options with { Variants = ParseList(arg, ValueOf(args, ref i), ParseVariant) };
