@@ -10,7 +10,8 @@ public static class EfficientVitClassifierCatalog
     /// Trains (or fine-tunes) an EfficientViT image classifier. The fitted model adds <c>Score</c> (class
     /// probabilities) and <c>PredictedLabel</c> (a key like the label), so
     /// <c>MulticlassClassification.Evaluate</c> works unchanged, and it saves to and loads from an ML.NET
-    /// model zip, scoring with ONNX Runtime.
+    /// model zip, scoring with ONNX Runtime. Training progress goes to the <c>MLContext</c>'s <c>Log</c>
+    /// event (each epoch as an Info message, each step as Trace) and to <see cref="EfficientVitClassifierOptions.Progress"/>.
     /// </summary>
     /// <param name="catalog">The multiclass trainers (<c>mlContext.MulticlassClassification.Trainers</c>).</param>
     /// <param name="labelColumnName">A key column (from <c>MapValueToKey</c>).</param>
@@ -44,6 +45,6 @@ public static class EfficientVitClassifierCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new EfficientVitClassifierTrainer(options);
+        return new EfficientVitClassifierTrainer(options, CatalogEnvironment.Of(catalog));
     }
 }

@@ -6,6 +6,7 @@ using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Image;
 
 namespace EfficientViT.ML.Classification;
@@ -24,8 +25,9 @@ namespace EfficientViT.ML.Classification;
 public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClassifierTransformer>
 {
     private readonly EfficientVitClassifierOptions options;
+    private readonly IHost? host;
 
-    internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options)
+    internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options, IHostEnvironment? environment = null)
     {
         if (options.Epochs < 1 || options.BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: Epochs and BatchSize must be at least 1.");
@@ -34,6 +36,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         if (!(options.RandomErasing is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: RandomErasing must be in [0, 1]; found {options.RandomErasing}.");
         this.options = options;
+        host = environment?.Register(nameof(EfficientVitClassifierTrainer));
     }
 
     /// <summary>Checks the label and image columns and describes the columns the trained model adds.</summary>
@@ -68,6 +71,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         if (imageColumn?.Type is not ImageDataViewType)
             throw new ArgumentOutOfRangeException(nameof(input), $"EfficientVit trainer: image column '{options.ImageColumnName}' must hold images (MLImage, from LoadImages).");
 
+        // Progress goes to the MLContext's log (epochs as Info, steps as Trace) and to options.Progress.
+        using var channel = host?.Start("Training");
+        var progress = channel is null ? options.Progress : new ChannelProgress(channel, options.Progress);
         var classNames = ClassNames(labelColumn, (int)key.Count);
         var samples = ReadImages(input, labelColumn, imageColumn.Value);
 
@@ -95,7 +101,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
                 BackboneLearningRateScale = options.ModelPath is null ? 1.0 : options.BackboneLearningRateScale,
                 ClassNames = classNames,
             }, metadata);
-            var result = trainer.Train(data, null, trainTransform, evalTransform, options.Progress, options.CancellationToken);
+            channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {size}x{size} on {data.Count:N0} images of {classNames.Length} classes: " +
+                $"{recipe.Epochs} epochs of batch {recipe.BatchSize}, peak learning rate {recipe.ScaledLearningRate():G3}");
+            var result = trainer.Train(data, null, trainTransform, evalTransform, progress, options.CancellationToken);
             if (!result.Completed)
             {
                 if (options.CancellationToken.IsCancellationRequested)
@@ -103,6 +111,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
                 throw new InvalidOperationException($"EfficientVit trainer: {result.StopReason}");
             }
             model.eval();
+            channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
             var mlContext = new MLContext(options.Seed);
             var chain = BuildChain(mlContext, model, classNames, ImagePreprocessing.From(metadata)).Fit(input);
             return new EfficientVitClassifierTransformer(chain, result, metadata);

@@ -69,7 +69,7 @@ internal static class TrainCommand
             using var teacherModel = distillation == DistillationMode.None ? null : OpenTeacher(parse.GetValue(teacher), parse.GetValue(threads));
             EfficientVit model;
             CheckpointMetadata metadata;
-            var size = parse.GetValue(imageSize) ?? 0;
+            var size = CheckImageSize(parse.GetValue(imageSize)) ?? 0;
             // The new weights (all of them, or the fine-tuned head) draw from torch's generator: seed it so
             // that the same --seed gives the same run.
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
@@ -126,6 +126,12 @@ internal static class TrainCommand
             ? new OnnxTeacher(path.FullName, threads)
             : new ModelTeacher(path.FullName);
     }
+
+    /// <summary>An --image-size value, checked: a positive multiple of 16 (the patch embedding's stride), or null for the default.</summary>
+    public static int? CheckImageSize(int? size) =>
+        size is null || (size > 0 && size % 16 == 0)
+            ? size
+            : throw new ArgumentException($"--image-size must be a positive multiple of 16; found {size}.");
 
     /// <summary>The transforms for the data: Fashion-MNIST's statistics, the fine-tuned checkpoint's, or ImageNet's.</summary>
     public static (ImageTransform Train, ImageTransform Eval) Transforms(bool fashion, int size, CheckpointMetadata? checkpoint)

@@ -117,6 +117,37 @@ public class ClassifierTrainerTests
     }
 
     [Fact]
+    public void Progress_reaches_the_ml_context_s_log_and_the_user_s_progress()
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 16, seed: 35);
+        var mlContext = new MLContext();
+        var messages = new List<LoggingEventArgs>();
+        mlContext.Log += (_, e) =>
+        {
+            lock (messages)
+                messages.Add(e);
+        };
+        var reports = new List<TrainingProgress>();
+        var options = Options(reports);
+        options.Epochs = 2;
+        var pipeline = mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath))
+            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+            .Append(mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options));
+        pipeline.Fit(mlContext.Data.LoadFromEnumerable(rows));
+
+        var ours = messages.Where(m => m.Source.Contains(nameof(EfficientVitClassifierTrainer), StringComparison.Ordinal)).ToList();
+        var epochs = ours.Where(m => m.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && m.RawMessage.StartsWith("epoch ", StringComparison.Ordinal))
+            .Select(m => m.RawMessage).ToList();
+        Assert.True(epochs.Count == 2, $"{messages.Count} messages; ours: {string.Join(" / ", ours.Select(m => m.Message))}");
+        Assert.StartsWith("epoch 1/2: train loss ", epochs[0]);
+        Assert.StartsWith("epoch 2/2: train loss ", epochs[1]);
+        var steps = ours.Count(m => m.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Trace && m.RawMessage.Contains(", step ", StringComparison.Ordinal));
+        Assert.Equal(reports.Count(r => r.EpochEnd is null), steps);
+        Assert.Equal(2, reports.Count(r => r.EpochEnd is not null));
+    }
+
+    [Fact]
     public void Cancellation_stops_fit()
     {
         using var dir = new TempDirectory();

@@ -89,6 +89,23 @@ public class FeaturizerSchemaTests
         Assert.Equal(192, features.Length);
     }
 
+    // Row 6 is in the second batch of 4: its number counts the rows of earlier batches.
+    [Fact]
+    public void A_variable_size_row_of_the_wrong_length_is_named()
+    {
+        var mlContext = new MLContext();
+        var rows = Enumerable.Range(0, 9).Select(i => new VariablePixelRow { Pixels = new float[i == 6 ? 12 : 3 * 224 * 224] }).ToArray();
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        var features = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+        {
+            InputColumnName = "Pixels", OutputColumnName = "Features", ModelPath = CheckpointPath, BatchSize = 4, Threads = 2,
+        }).Fit(data).Transform(data);
+
+        var error = Assert.ThrowsAny<Exception>(() => features.GetColumn<float[]>("Features").ToList());
+        var messages = TestFiles.Messages(error);
+        Assert.Contains(messages, m => m.Contains("row 6 of column 'Pixels' has 12 values; the model takes 150528 (3 x 224 x 224)", StringComparison.Ordinal));
+    }
+
     public static TheoryData<string, Func<MLContext, IDataView>, string> RejectedInputs() => new()
     {
         { "text", ml => ml.Data.LoadFromEnumerable(new[] { new TextRow() }), "String" },
