@@ -14,13 +14,21 @@ internal static class ReportPrinter
 
     public static void PrintHeader(IReadOnlyList<(string Name, string Value)> facts, BenchmarkOptions options, TextWriter output)
     {
-        Heading("EfficientViT inference throughput (CPU)", options.Markdown, output);
+        Heading(options.Training ? "EfficientViT training throughput (CPU)" : "EfficientViT inference throughput (CPU)", options.Markdown, output);
         var table = new TextTable("fact", "value");
         foreach (var (name, value) in facts)
             table.AddRow(name, value);
-        table.AddRow("Input", $"{BenchmarkOptions.ImageSize}x{BenchmarkOptions.ImageSize} RGB, random normal, seed {Program.InputSeed}");
-        table.AddRow("Timing", $"≥ {options.Seconds.ToString(Invariant)} s and ≥ {ThroughputMeter.Rounds} passes per configuration after warm-up, " +
-            $"{ThroughputMeter.Rounds} rounds alternating unfused/fused");
+        if (options.Training)
+        {
+            table.AddRow("Input", $"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch");
+            table.AddRow("Timing", $"≥ {(options.Seconds * 4).ToString(Invariant)} s and ≥ 3 steps per thread count after 2 warm-up steps");
+        }
+        else
+        {
+            table.AddRow("Input", $"{BenchmarkOptions.ImageSize}x{BenchmarkOptions.ImageSize} RGB, random normal, seed {Program.InputSeed}");
+            table.AddRow("Timing", $"≥ {options.Seconds.ToString(Invariant)} s and ≥ {ThroughputMeter.Rounds} passes per configuration after warm-up, " +
+                $"{ThroughputMeter.Rounds} rounds alternating unfused/fused");
+        }
         output.WriteLine(table.Render(options.Markdown));
     }
 
