@@ -20,8 +20,9 @@ internal static class ReportPrinter
             table.AddRow(name, value);
         if (options.Training)
         {
-            table.AddRow("Input", $"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch");
-            table.AddRow("Timing", $"≥ {(options.Seconds * 4).ToString(Invariant)} s and ≥ 3 steps per thread count after 2 warm-up steps");
+            var (input, timing) = TrainingThroughput.Describe(options);
+            table.AddRow("Input", input);
+            table.AddRow("Timing", timing);
         }
         else
         {
