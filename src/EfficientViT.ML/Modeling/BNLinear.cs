@@ -57,10 +57,10 @@ public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
         using var noGrad = no_grad();
         if (bn is null)
             return (l.weight.detach().clone().MoveToOuterDisposeScope(), l.bias!.detach().clone().MoveToOuterDisposeScope());
-        var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
+        var scale = bn.weight / bn.running_var!.Plus(bn.eps).sqrt();
         var shift = bn.bias! - bn.running_mean! * scale;
         var weight = l.weight * scale.unsqueeze(0);
-        var bias = l.weight.matmul(shift) + l.bias!;
+        var bias = l.weight.matmul(shift).Plus(l.bias!);
         return (weight.contiguous().MoveToOuterDisposeScope(), bias.contiguous().MoveToOuterDisposeScope());
     }
 }

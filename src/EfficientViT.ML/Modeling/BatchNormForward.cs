@@ -6,17 +6,14 @@ namespace EfficientViT.ML.Modeling;
 
 /// <summary>
 /// A BatchNorm module's forward pass, computed as TorchSharp's <c>BatchNorm.forward</c> does, without its
-/// per-call Scalar temporaries. That method counts batches with <c>num_batches_tracked.add_(1)</c>; the
-/// implicit <see cref="Scalar"/>s it creates are unreachable while libtorch still reads them, so the
-/// finalizer thread can free one mid-call (seen as "Unknown scalar type" in a BatchNorm, after about
-/// 70,000 training steps). The count here uses a Scalar that lives as long as the process.
+/// per-call Scalar temporaries. That method counts batches with <c>num_batches_tracked.add_(1)</c>, whose
+/// implicit Scalars can be freed while libtorch reads them (see <see cref="ScalarSafe"/>; seen as
+/// "Unknown scalar type" in a BatchNorm after about 70,000 training steps).
 /// Small maps (at most <see cref="SmallMapPixels"/> pixels) are normalized channels-last, which is
 /// the same computation and several times faster there.
 /// </summary>
 internal static class BatchNormForward
 {
-    private static readonly Scalar One = 1;
-
     /// <summary>Maps of at most this many pixels are normalized as (samples·pixels, channels) rows.</summary>
     internal const int SmallMapPixels = 4;
 
@@ -25,7 +22,7 @@ internal static class BatchNormForward
         var factor = bn.momentum ?? 0.0;
         if (bn.training && bn.track_running_stats && bn.num_batches_tracked is { } count)
         {
-            count.add_(One, One);
+            count.add_(ScalarSafe.One, ScalarSafe.One);
             if (bn.momentum is null)
                 factor = 1.0 / count.item<long>();
         }

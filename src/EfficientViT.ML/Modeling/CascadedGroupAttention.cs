@@ -115,12 +115,12 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
         for (var i = 0; i < numHeads; i++)
         {
             if (i > 0)
-                feature = feature + chunks[i];
+                feature = feature.Plus(chunks[i]);
             var qkv = qkvs[i].forward(feature).split(new long[] { keyDim, keyDim, valueDim }, dim: 1);
             var q = dws[i].forward(qkv[0]).flatten(2);
             var k = qkv[1].flatten(2);
             var v = qkv[2].flatten(2);
-            var attention = (q.transpose(-2, -1).matmul(k) * scale + biases[i]).softmax(-1);
+            var attention = q.transpose(-2, -1).matmul(k).Times(scale).Plus(biases[i]).softmax(-1);
             feature = v.matmul(attention.transpose(-2, -1)).view(batch, valueDim, height, width);
             headOutputs[i] = feature;
         }

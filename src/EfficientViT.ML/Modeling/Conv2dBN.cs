@@ -23,7 +23,8 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
         bn = nn.BatchNorm2d(outChannels);
         using (no_grad())
         {
-            bn.weight.fill_(bnWeightInit);
+            using var initialScale = bnWeightInit.ToScalar();
+            bn.weight.fill_(initialScale);
             bn.bias!.zero_();
         }
         RegisterComponents();
@@ -69,7 +70,7 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
         using var noGrad = no_grad();
         if (bn is null)
             return (c.weight.detach().clone().MoveToOuterDisposeScope(), (c.bias?.detach().clone() ?? zeros(c.weight.shape[0])).MoveToOuterDisposeScope());
-        var scale = bn.weight / (bn.running_var! + bn.eps).sqrt();
+        var scale = bn.weight / bn.running_var!.Plus(bn.eps).sqrt();
         var weight = c.weight * scale.view(-1, 1, 1, 1);
         var bias = bn.bias! - bn.running_mean! * scale;
         return (weight.contiguous().MoveToOuterDisposeScope(), bias.contiguous().MoveToOuterDisposeScope());

@@ -126,7 +126,7 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var (logits, distillationLogits) = ForwardWithDistillation(x);
-        return distillationLogits is null ? logits : (logits + distillationLogits) / 2;
+        return distillationLogits is null ? logits : logits.Plus(distillationLogits).DividedBy(2);
     }
 
     /// <summary>Both heads' logits for distillation training; the second is null without a distillation head.</summary>

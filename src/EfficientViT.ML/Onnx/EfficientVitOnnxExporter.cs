@@ -90,7 +90,7 @@ public static class EfficientVitOnnxExporter
             {
                 // The mean of two linear heads is one linear head with the mean weights.
                 var (distillationWeight, distillationBias) = distillationHead.FusedWeightAndBias();
-                (weight, bias) = ((weight + distillationWeight) / 2, (bias + distillationBias) / 2);
+                (weight, bias) = (weight.Plus(distillationWeight).DividedBy(2), bias.Plus(distillationBias).DividedBy(2));
             }
             var logits = graph.AddNode("Gemm", [features, graph.AddInitializer("head.weight", weight), graph.AddInitializer("head.bias", bias)],
                 OnnxAttribute.Int("transB", 1));
@@ -251,7 +251,7 @@ public static class EfficientVitOnnxExporter
         {
             var (weight, bias) = convBn.FusedWeightAndBias();
             if (scale != 1.0)
-                (weight, bias) = (weight * scale, bias * scale);
+                (weight, bias) = (weight.Times(scale), bias.Times(scale));
             if (pendingInputScale is { } inputScale)
             {
                 if (convBn.Groups != 1 || weight.shape[1] != inputScale.Length)

@@ -43,7 +43,7 @@ public static class Evaluator
                     // The log of the mean probability: its softmax is that mean, so the loss and the
                     // rankings below are those of the averaged prediction.
                     var mirrored = model.forward(batch.Images.flip(3));
-                    logits = ((logits.softmax(1) + mirrored.softmax(1)) / 2).log();
+                    logits = logits.softmax(1).Plus(mirrored.softmax(1)).DividedBy(2).log();
                 }
                 lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
                 metrics.Add(logits, batch.Labels);

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ public static class GradientClipping
         if (factor < 1)
         {
             foreach (var gradient in gradients)
-                gradient.mul_(factor);
+                gradient.TimesInPlace(factor);
         }
         return totalNorm;
     }
@@ -75,10 +76,10 @@ public static class GradientClipping
             var gradient = parameter.grad;
             if (gradient is null)
                 continue;
-            var maxNorm = UnitwiseNorm(parameter).clamp_min(eps) * clipFactor;
+            var maxNorm = UnitwiseNorm(parameter).AtLeast(eps).Times(clipFactor);
             var gradientNorm = UnitwiseNorm(gradient);
             // clamp_min keeps the division finite where the gradient is zero (then nothing is clipped anyway).
-            var clipped = gradient * (maxNorm / gradientNorm.clamp_min(1e-6));
+            var clipped = gradient * (maxNorm / gradientNorm.AtLeast(1e-6));
             gradient.copy_(where(gradientNorm < maxNorm, gradient, clipped));
         }
     }

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,7 @@ public static class Losses
         var logProbabilities = nn.functional.log_softmax(logits, 1);
         var nll = -logProbabilities.gather(1, labels.unsqueeze(1)).squeeze(1);
         var uniform = -logProbabilities.mean([1L]);
-        var perSample = nll * (1 - smoothing) + uniform * smoothing;
+        var perSample = nll.Times(1 - smoothing).Plus(uniform.Times(smoothing));
         return perSample.mean().MoveToOuterDisposeScope();
     }
 
@@ -79,17 +80,17 @@ public static class Losses
         Tensor distillationLoss;
         if (mode == DistillationMode.Soft)
         {
-            var student = nn.functional.log_softmax(distillationLogits / tau, 1);
-            var target = nn.functional.log_softmax(teacher / tau, 1);
+            var student = nn.functional.log_softmax(distillationLogits.DividedBy(tau), 1);
+            var target = nn.functional.log_softmax(teacher.DividedBy(tau), 1);
             // Summed and divided by every element (not by the batch), times τ² to keep gradient sizes independent of τ, as DeiT does.
             distillationLoss = nn.functional.kl_div(student, target, log_target: true, reduction: nn.Reduction.Sum)
-                * (tau * tau) / distillationLogits.numel();
+                .Times(tau * tau / distillationLogits.numel());
         }
         else
         {
             distillationLoss = nn.functional.cross_entropy(distillationLogits, teacher.argmax(1));
         }
-        return (baseLoss * (1 - alpha) + distillationLoss * alpha).MoveToOuterDisposeScope();
+        return baseLoss.Times(1 - alpha).Plus(distillationLoss.Times(alpha)).MoveToOuterDisposeScope();
     }
 
     private static void CheckLogits(Tensor logits)

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -93,7 +94,7 @@ public sealed class MixupCutmix
         var off = LabelSmoothing / NumClasses;
         var on = 1 - LabelSmoothing + off;
         var oneHot = nn.functional.one_hot(labels, NumClasses).to(dtype);
-        return (oneHot * (on - off) + off).MoveToOuterDisposeScope();
+        return oneHot.Times(on - off).Plus(off).MoveToOuterDisposeScope();
     }
 
     /// <summary>Draws whether the batch is mixed and how: λ = 1 means unmixed.</summary>
@@ -149,11 +150,11 @@ public sealed class MixupCutmix
         }
         else
         {
-            mixed = images * lambda + images.flip(0) * (1 - lambda);
+            mixed = images.Times(lambda).Plus(images.flip(0).Times(1 - lambda));
         }
 
         var oneHot = SmoothedOneHot(labels, images.dtype);
-        var targets = oneHot * lambda + oneHot.flip(0) * (1 - lambda);
+        var targets = oneHot.Times(lambda).Plus(oneHot.flip(0).Times(1 - lambda));
         return (mixed.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope(), lambda, box);
     }
 

@@ -48,11 +48,14 @@ public sealed class ModelEma : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        // Held for the whole update: see ScalarSafe.
+        using var decay = Decay.ToScalar();
+        using var rest = (1 - Decay).ToScalar();
         foreach (var (name, value) in MatchingState(model))
         {
             var average = state[name];
             if (average.is_floating_point())
-                average.mul_(Decay).add_(value.detach(), alpha: 1 - Decay);
+                average.mul_(decay).add_(value.detach(), rest);
             else
                 average.copy_(value);
         }

@@ -62,7 +62,7 @@ public static class OptimizerFactory
                 eps: recipe.AdamEpsilon, weight_decay: weightDecay));
         }
 
-        var optimizer = torch.optim.AdamW(paramGroups, lr: learningRate, beta1: recipe.AdamBeta1, beta2: recipe.AdamBeta2, eps: recipe.AdamEpsilon, weight_decay: recipe.WeightDecay);
+        var optimizer = new ScalarSafeAdamW(paramGroups, learningRate, recipe.AdamBeta1, recipe.AdamBeta2, recipe.AdamEpsilon, recipe.WeightDecay);
         return new AdamWWithGroups(optimizer, groups);
     }
 }

@@ -19,6 +19,7 @@ public class OptimizerFactoryTests
         var recipe = TrainingRecipe.Official with { BatchSize = 256 };
         using var optimizer = OptimizerFactory.CreateAdamW(model, recipe);
 
+        Assert.IsType<ScalarSafeAdamW>(optimizer.Optimizer);
         Assert.Equal(new[] { "decay", "no_decay" }, optimizer.Groups.Select(g => g.Name));
         var names = model.named_parameters().Select(p => p.name).ToList();
         var attentionBias = names.First(n => n.EndsWith("attention_biases", StringComparison.Ordinal));
