@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -9,6 +10,11 @@ namespace EfficientViT.ML.Featurization;
 /// one ONNX Runtime call, and hands out the results as the main cursor reaches those rows. Both cursors
 /// see the rows in the same order because neither shuffles.
 /// </summary>
+/// <remarks>
+/// Where reading a batch is quick next to scoring it (images already decoded), reading and scoring take
+/// turns and the scorer has the cores to itself; where reading is slow (decoding files), the next batch
+/// is read while the current one is scored. The cursor chooses after each batch, from the times it took.
+/// </remarks>
 internal sealed class BatchedFeaturesDataView : IDataView
 {
     private readonly IDataView source;
@@ -57,6 +63,10 @@ internal sealed class BatchedFeaturesDataView : IDataView
 
     private sealed class Cursor : DataViewRowCursor
     {
+        // Reading the next batch in less than this share of the time scoring the current one took: take
+        // turns. Overlapping then gains little and costs the scorer's spinning workers a core.
+        private const double OverlapAbove = 0.25;
+
         private readonly BatchedFeaturesDataView parent;
         private readonly DataViewRowCursor main;
         private readonly DataViewRowCursor? lookAhead;
@@ -64,7 +74,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
         private long position = -1;
         private long rowsRead;
 
-        // Two batches in flight: ONNX Runtime scores one while this thread reads the next one's pixels.
+        // Two batches in flight: one is scored while this thread reads the next one's pixels, or right before.
         private Batch? current;
         private Batch? next;
         private Batch spare;
@@ -137,19 +147,23 @@ internal sealed class BatchedFeaturesDataView : IDataView
             if (!started)
             {
                 Read(next!);
-                next!.Start(parent.session);
                 started = true;
             }
             current = next!;
-            // Read the following batch while the current one is being scored.
+            if (!current.Started)
+                current.Score(parent.session);
+            // The following batch is read while the current one is scored, or once it has been.
             var following = spare;
             following.Reset();
+            var readStart = Stopwatch.GetTimestamp();
             if (current.Error is null)
                 Read(following);
+            var readSeconds = Stopwatch.GetElapsedTime(readStart).TotalSeconds;
             current.Finish();
             if (current.Count == 0)
                 throw current.Error ?? new InvalidOperationException("EfficientVitFeaturize: the data view returned fewer rows to the feature cursor than to the main cursor; it must not change between reads.");
-            following.Start(parent.session);
+            if (readSeconds > OverlapAbove * current.ScoringSeconds)
+                following.StartScoring(parent.session);
             next = following;
             batchIndex = 0;
         }
@@ -207,7 +221,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
         }
     }
 
-    /// <summary>One batch's buffers and the ONNX Runtime call scoring it.</summary>
+    /// <summary>One batch's buffers and the call scoring it.</summary>
     private sealed class Batch(int capacity, IFeatureScorer session)
     {
         public float[] Inputs { get; } = new float[capacity * session.InputSize];
@@ -218,6 +232,12 @@ internal sealed class BatchedFeaturesDataView : IDataView
 
         public Task? Scoring { get; private set; }
 
+        /// <summary>Scoring has begun (or is done) since the last <see cref="Reset"/>.</summary>
+        public bool Started { get; private set; }
+
+        /// <summary>How long the last scoring took.</summary>
+        public double ScoringSeconds { get; private set; }
+
         /// <summary>A row after the last one read could not be read; raised when this batch is reached.</summary>
         public InvalidOperationException? Error { get; set; }
 
@@ -225,13 +245,31 @@ internal sealed class BatchedFeaturesDataView : IDataView
         {
             Count = 0;
             Scoring = null;
+            Started = false;
             Error = null;
         }
 
-        public void Start(IFeatureScorer session)
+        /// <summary>Scores the batch on this thread, with nothing else running.</summary>
+        public void Score(IFeatureScorer session)
         {
+            Started = true;
+            Run(session, alone: true);
+        }
+
+        /// <summary>Starts scoring the batch on another thread while this one reads.</summary>
+        public void StartScoring(IFeatureScorer session)
+        {
+            Started = true;
             if (Count > 0)
-                Scoring = Task.Run(() => session.Run(Inputs, Count, Features));
+                Scoring = Task.Run(() => Run(session, alone: false));
+        }
+
+        private void Run(IFeatureScorer session, bool alone)
+        {
+            var start = Stopwatch.GetTimestamp();
+            if (Count > 0)
+                session.Run(Inputs, Count, Features, alone);
+            ScoringSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
 
         public void Finish()

@@ -10,5 +10,9 @@ internal interface IFeatureScorer : IDisposable
     int FeatureSize { get; }
 
     /// <summary>Scores <paramref name="count"/> items laid out one after another in <paramref name="inputs"/>, writing count·FeatureSize floats to <paramref name="features"/>.</summary>
-    void Run(float[] inputs, int count, float[] features);
+    /// <param name="inputs">The items' inputs.</param>
+    /// <param name="count">How many items.</param>
+    /// <param name="features">Receives the features.</param>
+    /// <param name="alone">True when the caller does nothing else meanwhile, so the scorer's threads may keep their cores busy between operations.</param>
+    void Run(float[] inputs, int count, float[] features, bool alone);
 }

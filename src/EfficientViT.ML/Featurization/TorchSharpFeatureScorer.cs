@@ -32,14 +32,14 @@ internal sealed class TorchSharpFeatureScorer : IFeatureScorer
         InputSize = 3 * inputSide * inputSide;
         FeatureSize = model.Config.FeatureDim;
         // Builds the attention-bias caches now rather than racing to build them in the first batches.
-        Run(new float[InputSize], 1, new float[FeatureSize]);
+        Run(new float[InputSize], 1, new float[FeatureSize], alone: true);
     }
 
     public int InputSize { get; }
 
     public int FeatureSize { get; }
 
-    public void Run(float[] inputs, int count, float[] features)
+    public void Run(float[] inputs, int count, float[] features, bool alone)
     {
         lock (gate)
         {

@@ -1,5 +1,6 @@
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -31,6 +32,26 @@ public class FeaturizerEngineTests
         Assert.Equal(rows.Count, torch.Count);
         for (var i = 0; i < rows.Count; i++)
             Assert.True(onnx[i].Zip(torch[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-4f, $"row {i}");
+    }
+
+    [Fact]
+    public void Onnx_runtime_calls_alone_and_beside_other_work_give_identical_features()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
+        RandomWeights.Apply(model);
+        var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeLogits = false });
+        using var scorer = new OnnxFeatureSession(graph, "input", "features", threads: 2);
+        var inputs = new float[5 * scorer.InputSize];
+        var random = new Random(21);
+        for (var i = 0; i < inputs.Length; i++)
+            inputs[i] = (float)(random.NextDouble() * 4 - 2);
+        var (alone, beside) = (new float[5 * scorer.FeatureSize], new float[5 * scorer.FeatureSize]);
+
+        scorer.Run(inputs, 5, alone, alone: true);
+        scorer.Run(inputs, 5, beside, alone: false);
+
+        Assert.Contains(alone, value => value != 0);
+        Assert.Equal(alone, beside);
     }
 
     // In memory the images are resampled in managed code; the saved chain resamples in its graph. Both
