@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -11,9 +10,9 @@ namespace EfficientViT.ML.Featurization;
 /// see the rows in the same order because neither shuffles.
 /// </summary>
 /// <remarks>
-/// Where reading a batch is quick next to scoring it (images already decoded), reading and scoring take
-/// turns and the scorer has the cores to itself; where reading is slow (decoding files), the next batch
-/// is read while the current one is scored. The cursor chooses after each batch, from the times it took.
+/// While the main cursor serves one batch, the scorer works on as many later batches as it runs at once
+/// (<see cref="IFeatureScorer.Concurrency"/>, one per core for ONNX Runtime), and this thread reads the
+/// one after them.
 /// </remarks>
 internal sealed class BatchedFeaturesDataView : IDataView
 {
@@ -63,10 +62,6 @@ internal sealed class BatchedFeaturesDataView : IDataView
 
     private sealed class Cursor : DataViewRowCursor
     {
-        // Reading the next batch in less than this share of the time scoring the current one took: take
-        // turns. Overlapping then gains little and costs the scorer's spinning workers a core.
-        private const double OverlapAbove = 0.25;
-
         private readonly BatchedFeaturesDataView parent;
         private readonly DataViewRowCursor main;
         private readonly DataViewRowCursor? lookAhead;
@@ -74,24 +69,22 @@ internal sealed class BatchedFeaturesDataView : IDataView
         private long position = -1;
         private long rowsRead;
 
-        // Two batches in flight: one is scored while this thread reads the next one's pixels, or right before.
+        // The batch being served, the later ones being scored (oldest first), and buffers to reuse.
         private Batch? current;
-        private Batch? next;
-        private Batch spare;
+        private readonly Queue<Batch> scoring = new();
+        private readonly Stack<Batch> free = new();
+        private readonly int depth;
+        private bool readAll;
         private int batchIndex;
-        private bool started;
 
         public Cursor(BatchedFeaturesDataView parent, DataViewRowCursor main, DataViewRowCursor? lookAhead)
         {
             this.parent = parent;
             this.main = main;
             this.lookAhead = lookAhead;
-            spare = new Batch(parent.batchSize, parent.session);
+            depth = parent.session.Concurrency;
             if (lookAhead is not null)
-            {
                 reader = parent.input.Open(lookAhead);
-                next = new Batch(parent.batchSize, parent.session);
-            }
         }
 
         public override DataViewSchema Schema => parent.Schema;
@@ -143,29 +136,31 @@ internal sealed class BatchedFeaturesDataView : IDataView
             if (current?.Error is { } error)
                 throw error;
             if (current is not null)
-                spare = current;
-            if (!started)
-            {
-                Read(next!);
-                started = true;
-            }
-            current = next!;
-            if (!current.Started)
-                current.Score(parent.session);
-            // The following batch is read while the current one is scored, or once it has been.
-            var following = spare;
-            following.Reset();
-            var readStart = Stopwatch.GetTimestamp();
-            if (current.Error is null)
-                Read(following);
-            var readSeconds = Stopwatch.GetElapsedTime(readStart).TotalSeconds;
-            current.Finish();
-            if (current.Count == 0)
-                throw current.Error ?? new InvalidOperationException("EfficientVitFeaturize: the data view returned fewer rows to the feature cursor than to the main cursor; it must not change between reads.");
-            if (readSeconds > OverlapAbove * current.ScoringSeconds)
-                following.StartScoring(parent.session);
-            next = following;
+                free.Push(current);
+            if (scoring.Count == 0)
+                ReadAhead();
+            current = scoring.Count > 0 ? scoring.Dequeue() : null;
+            // Read the following batches while this one and the ones after it are scored.
+            ReadAhead();
+            current?.Finish();
+            if (current is null || current.Count == 0)
+                throw current?.Error ?? new InvalidOperationException("EfficientVitFeaturize: the data view returned fewer rows to the feature cursor than to the main cursor; it must not change between reads.");
             batchIndex = 0;
+        }
+
+        // Reads batches and starts scoring them until `depth` are being scored, the rows run out, or a row
+        // cannot be read (the batch ends before it, and nothing after it is read).
+        private void ReadAhead()
+        {
+            while (!readAll && scoring.Count < depth)
+            {
+                var batch = free.Count > 0 ? free.Pop() : new Batch(parent.batchSize, parent.session);
+                batch.Reset();
+                Read(batch);
+                readAll = batch.Count < parent.batchSize || batch.Error is not null;
+                batch.Start(parent.session);
+                scoring.Enqueue(batch);
+            }
         }
 
         // Fills the batch from the look-ahead cursor. An unreadable row ends the batch; its error is kept
@@ -212,7 +207,8 @@ internal sealed class BatchedFeaturesDataView : IDataView
             if (disposing)
             {
                 // A batch still being scored writes into buffers this cursor owns: let it finish first.
-                next?.Scoring?.Wait();
+                foreach (var batch in scoring)
+                    batch.Wait();
                 main.Dispose();
                 reader?.Dispose();
                 lookAhead?.Dispose();
@@ -221,7 +217,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
         }
     }
 
-    /// <summary>One batch's buffers and the call scoring it.</summary>
+    /// <summary>One batch's buffers and the ONNX Runtime call scoring it.</summary>
     private sealed class Batch(int capacity, IFeatureScorer session)
     {
         public float[] Inputs { get; } = new float[capacity * session.InputSize];
@@ -232,12 +228,6 @@ internal sealed class BatchedFeaturesDataView : IDataView
 
         public Task? Scoring { get; private set; }
 
-        /// <summary>Scoring has begun (or is done) since the last <see cref="Reset"/>.</summary>
-        public bool Started { get; private set; }
-
-        /// <summary>How long the last scoring took.</summary>
-        public double ScoringSeconds { get; private set; }
-
         /// <summary>A row after the last one read could not be read; raised when this batch is reached.</summary>
         public InvalidOperationException? Error { get; set; }
 
@@ -245,37 +235,32 @@ internal sealed class BatchedFeaturesDataView : IDataView
         {
             Count = 0;
             Scoring = null;
-            Started = false;
             Error = null;
         }
 
-        /// <summary>Scores the batch on this thread, with nothing else running.</summary>
-        public void Score(IFeatureScorer session)
+        public void Start(IFeatureScorer session)
         {
-            Started = true;
-            Run(session, alone: true);
-        }
-
-        /// <summary>Starts scoring the batch on another thread while this one reads.</summary>
-        public void StartScoring(IFeatureScorer session)
-        {
-            Started = true;
+            // A thread of its own: queued behind a busy thread pool's work, batches would score one at a time.
             if (Count > 0)
-                Scoring = Task.Run(() => Run(session, alone: false));
-        }
-
-        private void Run(IFeatureScorer session, bool alone)
-        {
-            var start = Stopwatch.GetTimestamp();
-            if (Count > 0)
-                session.Run(Inputs, Count, Features, alone);
-            ScoringSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                Scoring = Task.Factory.StartNew(() => session.Run(Inputs, Count, Features), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
         public void Finish()
         {
             Scoring?.GetAwaiter().GetResult();
             Scoring = null;
+        }
+
+        /// <summary>Waits for the scoring to end, ignoring its outcome (the cursor is closing).</summary>
+        public void Wait()
+        {
+            try
+            {
+                Scoring?.Wait();
+            }
+            catch (AggregateException)
+            {
+            }
         }
     }
 }

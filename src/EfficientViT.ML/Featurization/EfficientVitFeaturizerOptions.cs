@@ -26,7 +26,10 @@ public sealed class EfficientVitFeaturizerOptions
     /// <summary>Images scored together by ONNX Runtime during <c>Transform</c>. Default 16.</summary>
     public int BatchSize { get; set; } = 16;
 
-    /// <summary>ONNX Runtime intra-op threads (TorchSharp engine: torch's threads); null uses every core.</summary>
+    /// <summary>
+    /// How many batches <c>Transform</c> scores at once, each in a one-thread ONNX Runtime session (TorchSharp
+    /// engine: torch's threads); null: one per core.
+    /// </summary>
     public int? Threads { get; set; }
 
     /// <summary>What scores batches while the fitted featurizer is in memory; a saved model always uses ML.NET's ONNX scoring.</summary>

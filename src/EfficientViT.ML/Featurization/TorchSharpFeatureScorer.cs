@@ -32,14 +32,17 @@ internal sealed class TorchSharpFeatureScorer : IFeatureScorer
         InputSize = 3 * inputSide * inputSide;
         FeatureSize = model.Config.FeatureDim;
         // Builds the attention-bias caches now rather than racing to build them in the first batches.
-        Run(new float[InputSize], 1, new float[FeatureSize], alone: true);
+        Run(new float[InputSize], 1, new float[FeatureSize]);
     }
+
+    /// <summary>One: calls take turns (libtorch spreads each over its own threads).</summary>
+    public int Concurrency => 1;
 
     public int InputSize { get; }
 
     public int FeatureSize { get; }
 
-    public void Run(float[] inputs, int count, float[] features, bool alone)
+    public void Run(float[] inputs, int count, float[] features)
     {
         lock (gate)
         {

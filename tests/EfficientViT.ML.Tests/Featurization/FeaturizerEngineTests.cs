@@ -35,23 +35,36 @@ public class FeaturizerEngineTests
     }
 
     [Fact]
-    public void Onnx_runtime_calls_alone_and_beside_other_work_give_identical_features()
+    public void Concurrent_onnx_runtime_calls_give_the_features_of_one_call_at_a_time()
     {
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
         RandomWeights.Apply(model);
         var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeLogits = false });
         using var scorer = new OnnxFeatureSession(graph, "input", "features", threads: 2);
-        var inputs = new float[5 * scorer.InputSize];
         var random = new Random(21);
+        var inputs = Enumerable.Range(0, 6).Select(_ =>
+        {
+            var values = new float[3 * scorer.InputSize];
+            for (var i = 0; i < values.Length; i++)
+                values[i] = (float)(random.NextDouble() * 4 - 2);
+            return values;
+        }).ToArray();
+        float[] Score(float[] input)
+        {
+            var features = new float[3 * scorer.FeatureSize];
+            scorer.Run(input, 3, features);
+            return features;
+        }
+
+        var oneAtATime = inputs.Select(Score).ToArray();
+        // Six callers, two sessions: four wait for a free one.
+        var together = inputs.AsParallel().AsOrdered().WithDegreeOfParallelism(6).Select(Score).ToArray();
+
+        Assert.Equal(2, scorer.Concurrency);
+        Assert.Contains(oneAtATime[0], value => value != 0);
         for (var i = 0; i < inputs.Length; i++)
-            inputs[i] = (float)(random.NextDouble() * 4 - 2);
-        var (alone, beside) = (new float[5 * scorer.FeatureSize], new float[5 * scorer.FeatureSize]);
-
-        scorer.Run(inputs, 5, alone, alone: true);
-        scorer.Run(inputs, 5, beside, alone: false);
-
-        Assert.Contains(alone, value => value != 0);
-        Assert.Equal(alone, beside);
+            Assert.Equal(oneAtATime[i], together[i]);
+        Assert.NotEqual(oneAtATime[0], oneAtATime[1]);
     }
 
     // In memory the images are resampled in managed code; the saved chain resamples in its graph. Both
