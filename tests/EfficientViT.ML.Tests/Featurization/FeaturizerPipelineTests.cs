@@ -40,4 +40,36 @@ public class FeaturizerPipelineTests
         var maxDiff = features.Zip(fresh, (a, b) => a.Zip(b.Features, (x, y) => Math.Abs(x - y)).Max()).Max();
         Assert.True(maxDiff <= 1e-6, $"features differ by {maxDiff} after loading in a fresh process");
     }
+
+    [Fact]
+    public void A_head_saved_on_its_own_behind_a_featurizer_fitted_again_predicts_like_the_whole_saved_model()
+    {
+        using var dir = new TempDirectory();
+        var train = TestImages.WriteColorImages(dir.Path, perClass: 6, size: 48, seed: 3);
+        var test = TestImages.WriteColorImages(dir.Path, perClass: 3, size: 56, seed: 4);
+        var mlContext = new MLContext(seed: 0);
+        var trainData = mlContext.Data.LoadFromEnumerable(train);
+        var testData = mlContext.Data.LoadFromEnumerable(test);
+        var model = mlContext.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
+            .Append(mlContext.Transforms.EfficientVitFeaturize("Features", "Image", CheckpointPath))
+            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+            .Append(mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
+            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(trainData);
+        var wholePath = Path.Combine(dir.Path, "whole.zip");
+        var headPath = Path.Combine(dir.Path, "head.zip");
+        mlContext.Model.Save(model, trainData.Schema, wholePath);
+        mlContext.Model.Save(new TransformerChain<ITransformer>(model.Skip(2).ToArray()), null, headPath);
+
+        var serving = new MLContext();
+        var whole = serving.Model.Load(wholePath, out _).Transform(testData);
+        var images = serving.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
+            .Append(serving.Transforms.EfficientVitFeaturize("Features", "Image", CheckpointPath))
+            .Fit(testData);
+        var split = serving.Model.Load(headPath, out _).Transform(images.Transform(testData));
+
+        Assert.Equal(whole.GetColumn<string>("PredictedLabel"), split.GetColumn<string>("PredictedLabel"));
+        var maxDiff = whole.GetColumn<float[]>("Score").Zip(split.GetColumn<float[]>("Score"), (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
+        Assert.True(maxDiff <= 1e-5, $"scores differ by {maxDiff}");
+    }
 }
