@@ -1,11 +1,21 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 
 namespace EfficientViT.ML.Tests.Featurization;
 
 public class FeaturizerPipelineTests
 {
     private static readonly string CheckpointPath = TestFiles.OfficialM0("efficientvit_m0.pth");
+
+    // LoadImages -> EfficientVitFeaturize -> MapValueToKey -> LbfgsMaximumEntropy -> MapKeyToValue.
+    private static TransformerChain<KeyToValueMappingTransformer> FitClassifier(MLContext mlContext, IDataView trainData) =>
+        mlContext.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
+            .Append(mlContext.Transforms.EfficientVitFeaturize("Features", "Image", CheckpointPath))
+            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+            .Append(mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
+            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(trainData);
 
     [Fact]
     public void Pipeline_fits_evaluates_saves_and_predicts_the_same_in_a_fresh_process()
@@ -17,12 +27,7 @@ public class FeaturizerPipelineTests
         var trainData = mlContext.Data.LoadFromEnumerable(train);
         var testData = mlContext.Data.LoadFromEnumerable(test);
 
-        var pipeline = mlContext.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(mlContext.Transforms.EfficientVitFeaturize("Features", "Image", CheckpointPath))
-            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
-            .Append(mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
-            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
-        var model = pipeline.Fit(trainData);
+        var model = FitClassifier(mlContext, trainData);
 
         var scored = model.Transform(testData);
         var metrics = mlContext.MulticlassClassification.Evaluate(scored);
@@ -50,12 +55,7 @@ public class FeaturizerPipelineTests
         var mlContext = new MLContext(seed: 0);
         var trainData = mlContext.Data.LoadFromEnumerable(train);
         var testData = mlContext.Data.LoadFromEnumerable(test);
-        var model = mlContext.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(mlContext.Transforms.EfficientVitFeaturize("Features", "Image", CheckpointPath))
-            .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
-            .Append(mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
-            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
-            .Fit(trainData);
+        var model = FitClassifier(mlContext, trainData);
         var wholePath = Path.Combine(dir.Path, "whole.zip");
         var headPath = Path.Combine(dir.Path, "head.zip");
         mlContext.Model.Save(model, trainData.Schema, wholePath);
