@@ -20,15 +20,17 @@ internal sealed class BatchedFeaturesDataView : IDataView
     private readonly ModelInput input;
     private readonly DataViewSchema.Column inputColumn;
     private readonly IFeatureScorer session;
+    private readonly ScoringThreads threads;
     private readonly int batchSize;
 
     // featureType is the column type ML.NET's own ONNX scoring declares, so that both paths agree.
-    public BatchedFeaturesDataView(IDataView source, ModelInput input, string outputColumnName, DataViewType featureType, IFeatureScorer session, int batchSize)
+    public BatchedFeaturesDataView(IDataView source, ModelInput input, string outputColumnName, DataViewType featureType, IFeatureScorer session, ScoringThreads threads, int batchSize)
     {
         this.source = source;
         this.input = input;
         inputColumn = source.Schema[input.ColumnName];
         this.session = session;
+        this.threads = threads;
         this.batchSize = batchSize;
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(source.Schema);
@@ -158,7 +160,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
                 batch.Reset();
                 Read(batch);
                 readAll = batch.Count < parent.batchSize || batch.Error is not null;
-                batch.Start(parent.session);
+                batch.Start(parent.session, parent.threads);
                 scoring.Enqueue(batch);
             }
         }
@@ -238,11 +240,10 @@ internal sealed class BatchedFeaturesDataView : IDataView
             Error = null;
         }
 
-        public void Start(IFeatureScorer session)
+        public void Start(IFeatureScorer session, ScoringThreads threads)
         {
-            // A thread of its own: queued behind a busy thread pool's work, batches would score one at a time.
             if (Count > 0)
-                Scoring = Task.Factory.StartNew(() => session.Run(Inputs, Count, Features), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                Scoring = threads.Run(() => session.Run(Inputs, Count, Features));
         }
 
         public void Finish()

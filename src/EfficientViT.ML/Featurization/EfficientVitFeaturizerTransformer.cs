@@ -19,6 +19,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly EfficientVitFeaturizerEstimator.ColumnNames names;
     private readonly EfficientVitFeaturizerOptions options;
     private readonly Lazy<IFeatureScorer> session;
+    private readonly Lazy<ScoringThreads> threads;
 
     // The first preprocessingSteps of the chain run in ML.NET; input reads their result.
     internal EfficientVitFeaturizerTransformer(TransformsCatalog catalog, TransformerChain<ITransformer> chain, int preprocessingSteps,
@@ -33,6 +34,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         this.names = names;
         this.options = options;
         session = new Lazy<IFeatureScorer>(createScorer, LazyThreadSafetyMode.ExecutionAndPublication);
+        threads = new Lazy<ScoringThreads>(() => new ScoringThreads(session.Value.Concurrency), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>
@@ -63,7 +65,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         // Validates the input as the saved chain would, and gives the feature type it declares.
         var featureType = chain.GetOutputSchema(input.Schema)[options.OutputColumnName].Type;
         var prepared = preprocessing.Transform(input);
-        var scored = new BatchedFeaturesDataView(prepared, this.input, names.Features, featureType, session.Value, options.BatchSize);
+        var scored = new BatchedFeaturesDataView(prepared, this.input, names.Features, featureType, session.Value, threads.Value, options.BatchSize);
         var copied = catalog.CopyColumns(options.OutputColumnName, names.Features).Fit(scored).Transform(scored);
         var temporary = new[] { EncodedImageDecoder.EncodedColumnName, EncodedImageDecoder.DecodedColumnName, names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
         return catalog.DropColumns(temporary).Fit(copied).Transform(copied);
@@ -72,9 +74,11 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// <summary>Saves the equivalent ML.NET chain (see the class remarks).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
 
-    /// <summary>Releases the ONNX Runtime session.</summary>
+    /// <summary>Ends the scoring threads and releases the ONNX Runtime sessions.</summary>
     public void Dispose()
     {
+        if (threads.IsValueCreated)
+            threads.Value.Dispose();
         if (session.IsValueCreated)
             session.Value.Dispose();
         foreach (var transformer in chain)
