@@ -57,8 +57,10 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
 
     /// <summary>
     /// Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time,
-    /// by the chosen <see cref="FeaturizerEngine"/>, as a cursor moves. Images are resampled in managed code
-    /// to exactly the pixels the saved graph computes, while the previous batch is scored.
+    /// by the chosen <see cref="FeaturizerEngine"/>, as a cursor moves, with up to
+    /// <see cref="EfficientVitFeaturizerOptions.Threads"/> batches scored at once on the featurizer's own
+    /// threads. Images are resampled in managed code to exactly the pixels the saved graph computes, while
+    /// the batches before them are scored.
     /// </summary>
     public IDataView Transform(IDataView input)
     {
