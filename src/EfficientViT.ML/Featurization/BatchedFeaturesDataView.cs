@@ -139,8 +139,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
                 throw error;
             if (current is not null)
                 free.Push(current);
-            if (scoring.Count == 0)
-                ReadAhead();
+            ReadAhead();
             current = scoring.Count > 0 ? scoring.Dequeue() : null;
             // Read the following batches while this one and the ones after it are scored.
             ReadAhead();

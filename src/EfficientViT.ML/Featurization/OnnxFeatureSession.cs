@@ -9,9 +9,10 @@ namespace EfficientViT.ML.Featurization;
 /// </summary>
 /// <remarks>
 /// With <c>threads</c> = N there are up to N sessions of one thread each, made as concurrent calls need
-/// them and sharing one copy of the prepacked weights. N batches scored side by side, one per core, beat
-/// one batch split over N cores: the graph is many small operations, and splitting each one costs a
-/// hand-over between threads (M0: 1.14–1.26× on 2 cores). Calls beyond N wait for a free session.
+/// them and sharing one copy of the prepacked weights. N batches scored side by side, one per core, run
+/// at least as fast as one batch split over N cores (M0 0.99–1.52×, M4 1.00–1.33× on 2 cores, over the
+/// featurizer benchmark's runs), and their threads never spin waiting for work, so the thread reading
+/// the next batch keeps its share of the cores. Calls beyond N wait for a free session.
 /// </remarks>
 internal sealed class OnnxFeatureSession : IFeatureScorer
 {
