@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Checkpoints;
 
@@ -32,8 +32,12 @@ public sealed record CheckpointMetadata
     /// <summary>Query depthwise kernels per head.</summary>
     public int[] Kernels { get; init; } = [];
 
-    /// <summary>Input side in pixels.</summary>
-    public int ImageSize { get; init; } = 224;
+    /// <summary>Input side in pixels: the side the model was built, trained or resampled at (its preprocessing's <see cref="ImagePreprocessing.ImageSize"/>).</summary>
+    public int ImageSize
+    {
+        get => Preprocessing.ImageSize;
+        init => Preprocessing = Preprocessing with { ImageSize = value };
+    }
 
     /// <summary>Classifier outputs (0: backbone only).</summary>
     public int NumClasses { get; init; }
@@ -44,17 +48,38 @@ public sealed record CheckpointMetadata
     /// <summary>Class names in output order, when known.</summary>
     public string[]? ClassNames { get; init; }
 
-    /// <summary>Per-channel (RGB) mean subtracted from pixel/255.</summary>
-    public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
+    /// <summary>How images become this model's input (ImageNet's for the official and timm weights).</summary>
+    [JsonIgnore]
+    public ImagePreprocessing Preprocessing { get; init; } = ImagePreprocessing.ImageNet();
 
-    /// <summary>Per-channel (RGB) standard deviation dividing pixel/255 − mean.</summary>
-    public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
+    // The JSON layout of format version 1 keeps the preprocessing fields at the top level.
+    [JsonInclude]
+    private float[] Mean
+    {
+        get => Preprocessing.Mean;
+        init => Preprocessing = Preprocessing with { Mean = value };
+    }
 
-    /// <summary>Fraction of the resized image kept by the evaluation center crop (0.875: resize to 256, crop 224).</summary>
-    public double CropPercent { get; init; } = 0.875;
+    [JsonInclude]
+    private float[] Std
+    {
+        get => Preprocessing.Std;
+        init => Preprocessing = Preprocessing with { Std = value };
+    }
 
-    /// <summary>Whether the images were grayscale replicated to three channels (e.g. Fashion-MNIST).</summary>
-    public bool Grayscale { get; init; }
+    [JsonInclude]
+    private double CropPercent
+    {
+        get => Preprocessing.CropPercent;
+        init => Preprocessing = Preprocessing with { CropPercent = value };
+    }
+
+    [JsonInclude]
+    private bool Grayscale
+    {
+        get => Preprocessing.Grayscale;
+        init => Preprocessing = Preprocessing with { Grayscale = value };
+    }
 
     /// <summary>How the weights were made (recipe, data, epochs, accuracy), free-form.</summary>
     public Dictionary<string, string> Training { get; init; } = new();
@@ -67,30 +92,22 @@ public sealed record CheckpointMetadata
     public static CheckpointMetadata FromConfig(EfficientVitConfig config) => new CheckpointMetadata().WithArchitecture(config);
 
     /// <summary>
-    /// This record with what a model trained with <paramref name="evalTransform"/> needs at inference: class
-    /// names, mean and std, the centre-crop fraction, and whether images are turned to grayscale first.
+    /// This record with what a model trained on <paramref name="classNames"/> with <paramref name="preprocessing"/>
+    /// needs at inference: the class names, and the preprocessing at the model's input size.
     /// </summary>
-    /// <param name="evalTransform">The evaluation transform of the training run.</param>
+    /// <param name="preprocessing">The preprocessing of the training run (its evaluation transform's).</param>
     /// <param name="classNames">The training data's class names, in label order.</param>
-    /// <param name="grayscale">True when the training images were grayscale (e.g. Fashion-MNIST).</param>
-    public CheckpointMetadata WithPreprocessing(ImageTransform evalTransform, IReadOnlyList<string> classNames, bool grayscale)
+    public CheckpointMetadata WithPreprocessing(ImagePreprocessing preprocessing, IReadOnlyList<string> classNames)
     {
-        ArgumentNullException.ThrowIfNull(evalTransform);
+        ArgumentNullException.ThrowIfNull(preprocessing);
         ArgumentNullException.ThrowIfNull(classNames);
-        return this with
-        {
-            ClassNames = classNames.ToArray(),
-            Mean = evalTransform.Mean,
-            Std = evalTransform.Std,
-            CropPercent = evalTransform.CropPercent,
-            Grayscale = grayscale,
-        };
+        return this with { ClassNames = classNames.ToArray(), Preprocessing = preprocessing.WithImageSize(ImageSize) };
     }
 
     /// <summary>This record with the architecture fields (variant, widths, depths, heads, kernels, size, classes, distillation) of <paramref name="config"/>.</summary>
     public CheckpointMetadata WithArchitecture(EfficientVitConfig config) => this with
     {
-        Variant = VariantName(config),
+        Variant = config.VariantName,
         EmbedDims = config.EmbedDims,
         Depths = config.Depths,
         NumHeads = config.NumHeads,
@@ -116,26 +133,20 @@ public sealed record CheckpointMetadata
                 ?? throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is empty.");
             if (metadata.FormatVersion != 1)
                 throw new CheckpointException($"{source}: checkpoint metadata version {metadata.FormatVersion} is newer than this library understands (1); update EfficientViT.ML.");
+            try
+            {
+                metadata.Preprocessing.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata has invalid preprocessing: {e.Message}", e);
+            }
             return metadata;
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is not valid JSON ({e.Message}).", e);
         }
-    }
-
-    /// <summary>"M0".."M5" when the config is a paper variant, else "custom".</summary>
-    public static string VariantName(EfficientVitConfig config)
-    {
-        foreach (var variant in Enum.GetValues<EfficientVitVariant>())
-        {
-            var reference = EfficientVitConfig.For(variant);
-            if (reference.EmbedDims.SequenceEqual(config.EmbedDims) && reference.Depths.SequenceEqual(config.Depths)
-                && reference.NumHeads.SequenceEqual(config.NumHeads) && reference.Kernels.SequenceEqual(config.Kernels)
-                && reference.KeyDim == config.KeyDim && reference.WindowSize == config.WindowSize)
-                return variant.ToString();
-        }
-        return "custom";
     }
 
     private static readonly JsonSerializerOptions SerializerOptions = new()

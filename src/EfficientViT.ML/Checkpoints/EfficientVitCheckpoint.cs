@@ -33,7 +33,7 @@ public static class EfficientVitCheckpoint
         {
             var shapes = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
             var detected = ArchitectureDetector.Detect(shapes, path, options.ImageSize ?? recorded?.ImageSize);
-            var detectedVariant = CheckpointMetadata.VariantName(detected);
+            var detectedVariant = detected.VariantName;
             if (options.ExpectedVariant is { } expected && detectedVariant != expected.ToString())
                 throw new CheckpointException($"{path}: holds EfficientViT-{detectedVariant} (embed dims [{string.Join(", ", detected.EmbedDims)}]), not the requested {expected}.");
 
@@ -98,8 +98,14 @@ public static class EfficientVitCheckpoint
         var record = (metadata ?? new CheckpointMetadata()).WithArchitecture(model.Config);
         if (record.ClassNames is { } names && names.Length != record.NumClasses)
             throw new ArgumentException($"{names.Length} class names were given for a model with {record.NumClasses} classes.", nameof(metadata));
-        if (record.Mean.Length != 3 || record.Std.Length != 3 || record.Std.Any(s => s <= 0))
-            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.", nameof(metadata));
+        try
+        {
+            record.Preprocessing.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Preprocessing: {e.Message}", nameof(metadata), e);
+        }
 
         SafeTensorsFile.Write(path, model.state_dict(), new Dictionary<string, string>
         {

@@ -41,7 +41,7 @@ internal static class StateDictLoader
 
         if (missing.Count + unexpected.Count + mismatched.Count > 0)
         {
-            var message = $"{file}: the checkpoint does not fit EfficientViT-{CheckpointMetadata.VariantName(model.Config)} " +
+            var message = $"{file}: the checkpoint does not fit EfficientViT-{model.Config.VariantName} " +
                 $"({model.Config.NumClasses} classes, {model.Config.ImageSize}x{model.Config.ImageSize})." +
                 Section("missing keys", missing) + Section("unexpected keys", unexpected) + Section("shape mismatches", mismatched);
             if (!excludeHead && (missing.Concat(unexpected).Concat(mismatched).Any(IsHeadKey)))

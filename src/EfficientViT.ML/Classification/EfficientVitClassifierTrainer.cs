@@ -3,6 +3,7 @@ using EfficientViT.ML.Data;
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -57,7 +58,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         using var model = EfficientVit.Create(options.Variant, options.ImageSize ?? 224, classes);
         var names = Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var mlContext = new MLContext();
-        return BuildChain(mlContext, model, names, ImagePreprocessing.From(CheckpointMetadata.FromConfig(model.Config))).GetOutputSchema(inputSchema);
+        return BuildChain(mlContext, model, names, CheckpointMetadata.FromConfig(model.Config).Preprocessing).GetOutputSchema(inputSchema);
     }
 
     /// <summary>Trains the network on every row of <paramref name="input"/> and returns the classifier.</summary>
@@ -81,13 +82,12 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         using (model)
         {
             metadata = metadata with { ClassNames = classNames };
-            var size = model.Config.ImageSize;
-            var trainTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: true)
+            var trainTransform = new ImageTransform(metadata.Preprocessing, train: true)
             {
                 Scale = (options.MinCropScale, 1.0),
                 RandomErasing = options.RandomErasing,
             };
-            var evalTransform = new ImageTransform(size, metadata.Mean, metadata.Std, train: false) { CropPercent = metadata.CropPercent };
+            var evalTransform = new ImageTransform(metadata.Preprocessing, train: false);
             var data = new InMemoryImageDataset(samples, classNames);
             var stepsPerEpoch = Math.Max(1, data.Count / options.BatchSize);
             var recipe = TrainingRecipe.ForSmallData(options.Epochs, options.BatchSize, stepsPerEpoch)
@@ -101,7 +101,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
                 BackboneLearningRateScale = options.ModelPath is null ? 1.0 : options.BackboneLearningRateScale,
                 ClassNames = classNames,
             }, metadata);
-            channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {size}x{size} on {data.Count:N0} images of {classNames.Length} classes: " +
+            channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {model.Config.ImageSize}x{model.Config.ImageSize} on {data.Count:N0} images of {classNames.Length} classes: " +
                 $"{recipe.Epochs} epochs of batch {recipe.BatchSize}, peak learning rate {recipe.ScaledLearningRate():G3}");
             var result = trainer.Train(data, null, trainTransform, evalTransform, progress, options.CancellationToken);
             if (!result.Completed)
@@ -113,7 +113,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             model.eval();
             channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
             var mlContext = new MLContext(options.Seed);
-            var chain = BuildChain(mlContext, model, classNames, ImagePreprocessing.From(metadata)).Fit(input);
+            var chain = BuildChain(mlContext, model, classNames, metadata.Preprocessing).Fit(input);
             return new EfficientVitClassifierTransformer(chain, result, metadata);
         }
     }
@@ -144,7 +144,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
         // Index i is the label's key i + 1; naming the keys by class makes MapKeyToValue give the class names back.
         var keys = classNames.Select((name, index) => new KeyValuePair<long, string>(index, name));
-        return preprocessing.AppendResizeAndExtract(new EstimatorChain<ITransformer>(), mlContext.Transforms, options.ImageColumnName, resized, pixels)
+        return new EstimatorChain<ITransformer>().AppendResizeAndExtract(preprocessing, mlContext.Transforms, options.ImageColumnName, resized, pixels)
             .Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel([probabilities], [pixels], new MemoryStream(graph, writable: false)))
             .Append<ITransformer>(mlContext.Transforms.CopyColumns(options.ScoreColumnName, probabilities))
             .Append<ITransformer>(mlContext.Transforms.CopyColumns(PredictedIndexMapping.ProbabilitiesColumnName, probabilities))

@@ -1,12 +1,15 @@
+using EfficientViT.ML.Preprocessing;
+
 namespace EfficientViT.ML.Data;
 
 /// <summary>
 /// Turns an <see cref="ImageSample"/> into model input: a float array of 3×S×S (channel-major; grayscale is
-/// repeated into all three channels), each channel normalized as (pixel/255 − mean)/std.
+/// repeated into all three channels), each channel normalized as (pixel/255 − mean)/std, with the size,
+/// crop and statistics of an <see cref="ImagePreprocessing"/>.
 /// <para>
 /// Training (timm's recipe): optional <see cref="RandAugment"/> on the whole image, random-resized-crop to
 /// S×S (bilinear), horizontal flip, then random erasing on the normalized result. Evaluation: resize the short
-/// side to floor(S / <see cref="CropPercent"/>) (bilinear) and take the centre S×S.
+/// side to <see cref="ImagePreprocessing.ResizeSize"/> (bilinear) and take the centre S×S.
 /// </para>
 /// All randomness comes from the <see cref="Random"/> passed to <see cref="Apply(ImageSample, Random?, Span{float})"/>,
 /// so the same seed gives the same output. Instances are immutable and safe to share between threads.
@@ -17,49 +20,31 @@ public sealed class ImageTransform
     // exactly (v/255 − mean)/std rounded to float, and the per-pixel work is a table look-up.
     private readonly float[][] _normalized;
 
-    /// <summary>Creates a transform with the other options at their defaults (timm's ImageNet training recipe).</summary>
-    /// <param name="imageSize">The output side S.</param>
-    /// <param name="mean">Per-channel (R, G, B) mean of pixel/255.</param>
-    /// <param name="std">Per-channel standard deviation (positive).</param>
+    /// <summary>Creates a transform with the augmentation options at their defaults (timm's ImageNet training recipe).</summary>
+    /// <param name="preprocessing">The output size S, the evaluation crop, and the per-channel mean and std (checked).</param>
     /// <param name="train">Random augmentation (true) or deterministic resize and centre crop (false).</param>
-    public ImageTransform(int imageSize, float[] mean, float[] std, bool train)
+    public ImageTransform(ImagePreprocessing preprocessing, bool train)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(imageSize);
-        ArgumentNullException.ThrowIfNull(mean);
-        ArgumentNullException.ThrowIfNull(std);
-        if (mean.Length != 3 || std.Length != 3 || std.Any(s => !(s > 0)))
-            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.");
-        ImageSize = imageSize;
-        Mean = (float[])mean.Clone();
-        Std = (float[])std.Clone();
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        Preprocessing = preprocessing.Validate();
         Train = train;
         _normalized = new float[3][];
         for (var c = 0; c < 3; c++)
         {
             _normalized[c] = new float[256];
             for (var v = 0; v < 256; v++)
-                _normalized[c][v] = (float)((v / 255.0 - Mean[c]) / Std[c]);
+                _normalized[c][v] = (float)((v / 255.0 - preprocessing.Mean[c]) / preprocessing.Std[c]);
         }
     }
 
+    /// <summary>The size, evaluation crop and normalization this transform applies.</summary>
+    public ImagePreprocessing Preprocessing { get; }
+
     /// <summary>The output side S: outputs are 3×S×S.</summary>
-    public int ImageSize { get; }
-
-    /// <summary>Per-channel (R, G, B) mean of pixel/255 (a copy; changing it has no effect).</summary>
-    public float[] Mean { get; }
-
-    /// <summary>Per-channel standard deviation (a copy; changing it has no effect).</summary>
-    public float[] Std { get; }
+    public int ImageSize => Preprocessing.ImageSize;
 
     /// <summary>Whether the random training augmentations are applied.</summary>
     public bool Train { get; }
-
-    /// <summary>Evaluation: the share of the resized image kept by the centre crop, in (0, 1]. Default 0.875 (256 → 224).</summary>
-    public double CropPercent
-    {
-        get;
-        init => field = value is > 0 and <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(CropPercent), value, "must be in (0, 1]");
-    } = 0.875;
 
     /// <summary>Training: the range of the crop's area as a share of the image. Default (0.08, 1).</summary>
     public (double Min, double Max) Scale
@@ -97,32 +82,29 @@ public sealed class ImageTransform
     public RandAugment? RandAugment { get; init; }
 
     /// <summary>The number of floats one output holds: 3·S·S.</summary>
-    public int OutputLength => 3 * ImageSize * ImageSize;
+    public int OutputLength => Preprocessing.InputLength;
 
     /// <summary>
-    /// Fashion-MNIST: its pixel mean and std (0.2860, 0.3530) in all three channels, no centre-crop margin
-    /// (the 28×28 images are simply scaled to S), and for training light augmentation: crops of 80%–100% of
-    /// the image, flips (clothes are left–right symmetric) and random erasing with probability 0.1. Such
-    /// small images lose the garment in smaller crops; on 60,000 images and a few epochs, ImageNet-strength
-    /// augmentation under-fits (M0 at 64×64: 91.43% test top-1 after 20 epochs with crops of 35%–100% and
-    /// erasing 0.25, 91.95% after 16 epochs with crops of 60%–100%; at 112×112, 13 epochs: 92.66% with
-    /// crops of 60%–100%, 93.59% with 80%–100%).
+    /// Fashion-MNIST (<see cref="ImagePreprocessing.FashionMnist"/>: its mean and std, no centre-crop margin),
+    /// and for training light augmentation: crops of 80%–100% of the image, flips (clothes are left–right
+    /// symmetric) and random erasing with probability 0.1. Such small images lose the garment in smaller
+    /// crops; on 60,000 images and a few epochs, ImageNet-strength augmentation under-fits (M0 at 64×64:
+    /// 91.43% test top-1 after 20 epochs with crops of 35%–100% and erasing 0.25, 91.95% after 16 epochs
+    /// with crops of 60%–100%; at 112×112, 13 epochs: 92.66% with crops of 60%–100%, 93.59% with 80%–100%).
     /// </summary>
     /// <param name="imageSize">The output side S.</param>
     /// <param name="train">Training (random) or evaluation transform.</param>
     public static ImageTransform FashionMnist(int imageSize, bool train) =>
-        new(imageSize, [0.2860f, 0.2860f, 0.2860f], [0.3530f, 0.3530f, 0.3530f], train)
+        new(ImagePreprocessing.FashionMnist(imageSize), train)
         {
-            CropPercent = 1.0,
             Scale = (0.8, 1.0),
             RandomErasing = 0.1,
         };
 
-    /// <summary>ImageNet's mean and std with every other option at its default (timm's recipe).</summary>
+    /// <summary>ImageNet's preprocessing (<see cref="ImagePreprocessing.ImageNet"/>) with every augmentation option at its default (timm's recipe).</summary>
     /// <param name="imageSize">The output side S.</param>
     /// <param name="train">Training (random) or evaluation transform.</param>
-    public static ImageTransform ImageNet(int imageSize, bool train) =>
-        new(imageSize, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], train);
+    public static ImageTransform ImageNet(int imageSize, bool train) => new(ImagePreprocessing.ImageNet(imageSize), train);
 
     /// <summary>Transforms one sample into a new array of <see cref="OutputLength"/> floats.</summary>
     /// <param name="sample">The image; it is not modified.</param>
@@ -159,11 +141,11 @@ public sealed class ImageTransform
         Data.RandomErasing.Apply(destination, 3, ImageSize, ImageSize, RandomErasing, random);
     }
 
-    /// <summary>torchvision's Resize(floor(S / CropPercent)) then CenterCrop(S), in one resampling pass.</summary>
+    /// <summary>torchvision's Resize(ResizeSize) then CenterCrop(S), in one resampling pass.</summary>
     private byte[] CenterCrop(ImageSample sample)
     {
         int width = sample.Width, height = sample.Height;
-        var shortSide = (int)Math.Floor(ImageSize / CropPercent);
+        var shortSide = Preprocessing.ResizeSize;
         // Like torchvision, the long side is truncated: int(size * long / short).
         int scaledWidth, scaledHeight;
         if (width <= height)

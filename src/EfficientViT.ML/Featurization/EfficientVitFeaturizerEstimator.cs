@@ -1,6 +1,7 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Preprocessing;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -52,8 +53,15 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         var (model, metadata, owned) = LoadModel(options);
         try
         {
-            preprocessing = options.Preprocessing ?? ImagePreprocessing.From(metadata);
-            preprocessing.Validate();
+            preprocessing = options.Preprocessing ?? metadata.Preprocessing;
+            try
+            {
+                preprocessing.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"EfficientVitFeaturize: Preprocessing: {e.Message}", nameof(options), e);
+            }
             if (preprocessing.ImageSize != model.Config.ImageSize)
                 throw new ArgumentException($"EfficientVitFeaturize: the preprocessing produces {preprocessing.ImageSize}x{preprocessing.ImageSize} images, but the model takes {model.Config.ImageSize}x{model.Config.ImageSize}.", nameof(options));
             FeatureSize = model.Config.FeatureDim;
@@ -64,7 +72,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             imageOptions.DropBatchAxis = true;
             imageRowGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             imageOptions.DropBatchAxis = false;
-            imageOptions.ResizeSize = null;
+            imageOptions.ResizeInGraph = false;
             imageOptions.InputCentered = true;
             resampledImageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
             var pixelOptions = new OnnxExportOptions { InputName = options.InputColumnName, FeaturesOutputName = names.Features, IncludeLogits = false };
@@ -104,7 +112,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         // In memory, ML.NET runs the steps up to ResizeImages; the managed upsampler replaces ExtractPixels and the graph's resize.
         var preprocessingSteps = fromImages ? 1 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
         ModelInput modelInput = fromImages
-            ? new ImageInput(names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, EfficientVitOnnxExporter.PixelMean(preprocessing.Mean)))
+            ? new ImageInput(names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, preprocessing.PixelMean))
             : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
         var scoredGraph = fromImages ? resampledImageGraph : pixelGraph;
         var inputName = fromImages ? names.Pixels : options.InputColumnName;
@@ -143,10 +151,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
                 source = names.Grayscale;
                 temporary.Add(names.Grayscale);
             }
-            // ML.NET brings every image to the model's size (short side, center crop); the graph then
-            // upsamples to the resize side and crops back, batched: "resize 256, crop 224" in two steps,
-            // the costly one in ONNX Runtime (an exact identity in ML.NET for images already that size).
-            chain = preprocessing.AppendResizeAndExtract(chain, catalog, source, names.Resized, names.Pixels);
+            chain = chain.AppendResizeAndExtract(preprocessing, catalog, source, names.Resized, names.Pixels);
             temporary.Add(names.Resized);
             temporary.Add(names.Pixels);
             onnxInput = names.Pixels;

@@ -1,4 +1,5 @@
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Featurization;
 

@@ -1,4 +1,5 @@
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Preprocessing;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -48,6 +48,23 @@ public sealed record EfficientVitConfig(
             _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "Unknown EfficientViT variant; expected M0 to M5."),
         }) with { ImageSize = imageSize, NumClasses = numClasses, Distillation = distillation };
 
+    /// <summary>"M0".."M5" when this is a paper variant's architecture (at any size and head), else "custom".</summary>
+    public string VariantName
+    {
+        get
+        {
+            foreach (var variant in Enum.GetValues<EfficientVitVariant>())
+            {
+                var reference = For(variant);
+                if (reference.EmbedDims.SequenceEqual(EmbedDims) && reference.Depths.SequenceEqual(Depths)
+                    && reference.NumHeads.SequenceEqual(NumHeads) && reference.Kernels.SequenceEqual(Kernels)
+                    && reference.KeyDim == KeyDim && reference.WindowSize == WindowSize)
+                    return variant.ToString();
+            }
+            return "custom";
+        }
+    }
+
     /// <summary>Parses "M0".."M5" or "efficientvit_m0".."efficientvit_m5" (case-insensitive).</summary>
     public static EfficientVitVariant ParseVariant(string name)
     {

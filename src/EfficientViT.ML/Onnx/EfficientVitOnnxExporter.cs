@@ -1,5 +1,6 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Preprocessing;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ namespace EfficientViT.ML.Onnx;
 /// Inputs and outputs (batch dimension "batch" is dynamic):
 /// <list type="bullet">
 /// <item><c>input</c>: float32 (batch, 3, S, S) — normalized RGB, or pixels in [0, 255] with
-/// <see cref="OnnxExportOptions.IncludeNormalization"/>; S is the model's image size or
+/// <see cref="OnnxExportOptions.Preprocessing"/>; S is the model's image size or
 /// <see cref="OnnxExportOptions.InputSize"/>.</item>
 /// <item><c>features</c>: float32 (batch, EmbedDims[2]) — the pooled pre-head features.</item>
 /// <item><c>logits</c>: float32 (batch, classes) — when the model has a head and
@@ -54,25 +55,38 @@ public static class EfficientVitOnnxExporter
         var inputSize = options.InputSize ?? config.ImageSize;
         if (inputSize < config.ImageSize)
             throw new ArgumentException($"InputSize {inputSize} is smaller than the model's image size {config.ImageSize}.", nameof(options));
-        if (options.ResizeSize is { } resize && resize < config.ImageSize)
-            throw new ArgumentException($"ResizeSize {resize} is smaller than the model's image size {config.ImageSize}.", nameof(options));
-        if (options.ResizeSize is not null && !options.IncludeNormalization)
-            throw new ArgumentException("ResizeSize needs IncludeNormalization: the resize works on RGB pixels 0–255 and rounds to whole pixel values, as PIL does.", nameof(options));
-        if (options.IncludeNormalization && (options.Mean.Length != 3 || options.Std.Length != 3 || options.Std.Any(s => s <= 0)))
-            throw new ArgumentException("Mean and Std need three entries (R, G, B), and Std must be positive.", nameof(options));
+        var preprocessing = options.Preprocessing;
+        if (preprocessing is not null)
+        {
+            try
+            {
+                preprocessing.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"Preprocessing: {e.Message}", nameof(options), e);
+            }
+        }
+        if (options.ResizeInGraph && preprocessing is null)
+            throw new ArgumentException("ResizeInGraph needs Preprocessing: the resize works on RGB pixels 0–255 and rounds to whole pixel values, as PIL does.", nameof(options));
+        if (options.ResizeInGraph && preprocessing!.ImageSize != config.ImageSize)
+            throw new ArgumentException($"ResizeInGraph: the preprocessing is for {preprocessing.ImageSize}x{preprocessing.ImageSize} images, but the model takes {config.ImageSize}x{config.ImageSize}.", nameof(options));
+        var resizeSize = options.ResizeInGraph ? preprocessing!.ResizeSize : inputSize;
+        if (resizeSize < config.ImageSize)
+            throw new ArgumentException($"The preprocessing's resize side {resizeSize} is smaller than the model's image size {config.ImageSize}.", nameof(options));
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var graph = new OnnxGraphBuilder($"efficientvit_{CheckpointMetadata.VariantName(config).ToLowerInvariant()}");
+        var graph = new OnnxGraphBuilder($"efficientvit_{config.VariantName.ToLowerInvariant()}");
         var builder = new Emitter(graph);
         var x = new Activation(graph.AddInput(options.InputName, OnnxElementType.Float, "batch", 3, inputSize, inputSize), 3, inputSize, inputSize);
 
-        if (options.ResizeSize is { } resizeSize && resizeSize != inputSize)
+        if (resizeSize != inputSize)
             x = builder.ResizeAndCrop(x, resizeSize, config.ImageSize);
         if (x.Height > config.ImageSize)
             x = builder.CenterCrop(x, config.ImageSize);
-        if (options.IncludeNormalization)
-            x = builder.Normalize(x, options.Mean, options.Std, subtractMean: !options.InputCentered);
+        if (preprocessing is not null)
+            x = builder.Normalize(x, preprocessing, subtractMean: !options.InputCentered);
         foreach (var module in model.PatchEmbedding)
             x = builder.Emit(module, x);
         foreach (var stage in model.Stages)
@@ -109,21 +123,18 @@ public static class EfficientVitOnnxExporter
             }
         }
 
-        graph.DocString = $"EfficientViT-{CheckpointMetadata.VariantName(config)} ({config.ImageSize}x{config.ImageSize}), BatchNorm fused. " +
+        graph.DocString = $"EfficientViT-{config.VariantName} ({config.ImageSize}x{config.ImageSize}), BatchNorm fused. " +
             $"Input '{options.InputName}': float32 (batch, 3, {inputSize}, {inputSize}) " +
-            (options.IncludeNormalization ? "RGB pixels in [0, 255]" : "normalized RGB") +
+            (preprocessing is not null ? "RGB pixels in [0, 255]" : "normalized RGB") +
             $". Outputs '{options.FeaturesOutputName}' (batch, {config.FeatureDim})" +
             (options.IncludeLogits && model.Head is not null ? $" and '{options.LogitsOutputName}' (batch, {config.NumClasses})." : ".") +
             (options.DropBatchAxis ? " Outputs have no batch axis: one image per call." : "");
-        graph.AddMetadata("efficientvit.variant", CheckpointMetadata.VariantName(config));
+        graph.AddMetadata("efficientvit.variant", config.VariantName);
         graph.AddMetadata("efficientvit.image_size", config.ImageSize.ToString());
         graph.AddMetadata("efficientvit.input_size", inputSize.ToString());
-        graph.AddMetadata("efficientvit.normalization_in_graph", options.IncludeNormalization ? "true" : "false");
+        graph.AddMetadata("efficientvit.normalization_in_graph", preprocessing is not null ? "true" : "false");
         return graph.ToBytes(options.Opset);
     }
-
-    /// <summary>What normalization subtracts from pixels 0–255: 255·mean per channel, in float32.</summary>
-    internal static float[] PixelMean(float[] mean) => mean.Select(m => 255f * m).ToArray();
 
     /// <summary>A value of the graph with its (fixed) channels and spatial size; the batch is dynamic.</summary>
     private readonly record struct Activation(string Name, long Channels, long Height, long Width);
@@ -234,14 +245,14 @@ public static class EfficientVitOnnxExporter
         /// <summary>Per-input-channel factors the next convolution folds into its weights (the normalization's 1/std).</summary>
         private float[]? pendingInputScale;
 
-        public Activation Normalize(Activation x, float[] mean, float[] std, bool subtractMean)
+        public Activation Normalize(Activation x, ImagePreprocessing preprocessing, bool subtractMean)
         {
             // (x/255 − mean)/std = (x − 255·mean) · 1/(255·std). The subtraction stays in the graph; the
             // factor goes into the first convolution's weights. That is exact, padding included: zeros padded
             // around x − 255·mean are zeros of the normalized image.
-            pendingInputScale = std.Select(s => 1f / (255f * s)).ToArray();
+            pendingInputScale = preprocessing.Std.Select(s => 1f / (255f * s)).ToArray();
             return subtractMean
-                ? x with { Name = graph.AddNode("Sub", [x.Name, graph.AddInitializer("normalize_mean", PixelMean(mean), 1, 3, 1, 1)]) }
+                ? x with { Name = graph.AddNode("Sub", [x.Name, graph.AddInitializer("normalize_mean", preprocessing.PixelMean, 1, 3, 1, 1)]) }
                 : x;
         }
 

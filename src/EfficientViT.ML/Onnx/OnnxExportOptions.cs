@@ -1,3 +1,5 @@
+using EfficientViT.ML.Preprocessing;
+
 namespace EfficientViT.ML.Onnx;
 
 /// <summary>What <see cref="EfficientVitOnnxExporter"/> puts into the graph.</summary>
@@ -35,22 +37,17 @@ public sealed class OnnxExportOptions
     public bool IncludeLogits { get; set; } = true;
 
     /// <summary>
-    /// Puts normalization into the graph: the input is then RGB pixels in [0, 255], and the graph applies
-    /// (x/255 − mean)/std per channel. Default false: the input is already normalized.
+    /// Puts this preprocessing's normalization into the graph: the input is then RGB pixels in [0, 255], and
+    /// the graph applies (x/255 − mean)/std per channel with its mean and std. Null (default): the input is
+    /// already normalized. The exporter checks it (<see cref="ImagePreprocessing.Validate"/>).
     /// </summary>
-    public bool IncludeNormalization { get; set; }
+    public ImagePreprocessing? Preprocessing { get; set; }
 
     /// <summary>
-    /// With <see cref="IncludeNormalization"/>: the input already has 255·mean subtracted, and the graph only
+    /// With <see cref="Preprocessing"/>: the input already has 255·mean subtracted, and the graph only
     /// scales. The in-memory featurizer's resampling subtracts it, as exactly as the graph would.
     /// </summary>
     internal bool InputCentered { get; set; }
-
-    /// <summary>Per-channel RGB mean used with <see cref="IncludeNormalization"/>.</summary>
-    public float[] Mean { get; set; } = [0.485f, 0.456f, 0.406f];
-
-    /// <summary>Per-channel RGB standard deviation used with <see cref="IncludeNormalization"/>.</summary>
-    public float[] Std { get; set; } = [0.229f, 0.224f, 0.225f];
 
     /// <summary>
     /// Side of the (square) graph input when it is larger than the model's input size: the graph then
@@ -60,11 +57,12 @@ public sealed class OnnxExportOptions
     public int? InputSize { get; set; }
 
     /// <summary>
-    /// Upsamples the (square) graph input to this side as PIL's bicubic resize does for 8-bit images
-    /// (a = −0.5, taps outside the image left out, fixed-point weights, columns first, each pass rounded
-    /// to whole pixel values in [0, 255]), then center-crops the model's size: the evaluation transform
-    /// "resize to 256, crop 224" done inside the graph, batched, for inputs already resized to the
-    /// model's size. Needs <see cref="IncludeNormalization"/> (the input must be pixels). Null: no resize.
+    /// With <see cref="Preprocessing"/>: the (square) input of the model's size is upsampled to the
+    /// preprocessing's <see cref="ImagePreprocessing.ResizeSize"/> as PIL's bicubic resize does for 8-bit
+    /// images (a = −0.5, taps outside the image left out, fixed-point weights, columns first, each pass
+    /// rounded to whole pixel values in [0, 255]), then center-cropped to the model's size: the evaluation
+    /// transform "resize to 256, crop 224" done inside the graph, batched, for images already resized to
+    /// the model's size (what ML.NET's <c>ResizeImages</c> gives). Default false: no resize.
     /// </summary>
-    public int? ResizeSize { get; set; }
+    public bool ResizeInGraph { get; set; }
 }

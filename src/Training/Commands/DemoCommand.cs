@@ -44,7 +44,7 @@ internal static class DemoCommand
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
             using var model = EfficientVit.Create(EfficientVitVariant.M0, side, train.ClassNames.Count);
             var (trainTransform, evalTransform) = TrainCommand.Transforms(fashion: true, side, checkpoint: null);
-            var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform, train.ClassNames, grayscale: true) with
+            var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform.Preprocessing, train.ClassNames) with
             {
                 Training = new() { ["data"] = "fashion-mnist", ["command"] = "demo" },
             };
@@ -110,7 +110,7 @@ internal static class DemoCommand
                 InputColumnName = "Image",
                 OutputColumnName = "Features",
                 Model = model,
-                Preprocessing = ImagePreprocessing.From(metadata),
+                Preprocessing = metadata.Preprocessing,
             })
             .Append(mlContext.Transforms.DropColumns("Image"))
             .AppendCacheCheckpoint(mlContext)

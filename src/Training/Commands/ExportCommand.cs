@@ -22,9 +22,7 @@ internal static class ExportCommand
             var path = parse.GetValue(output)!.FullName;
             var options = new OnnxExportOptions
             {
-                IncludeNormalization = parse.GetValue(normalize),
-                Mean = loaded.Metadata.Mean,
-                Std = loaded.Metadata.Std,
+                Preprocessing = parse.GetValue(normalize) ? loaded.Metadata.Preprocessing : null,
                 InputSize = parse.GetValue(inputSize),
                 IncludeLogits = !parse.GetValue(noLogits),
                 Opset = parse.GetValue(opset),

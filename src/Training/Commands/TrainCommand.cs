@@ -90,7 +90,7 @@ internal static class TrainCommand
             using (model)
             {
                 var (trainTransform, evalTransform) = Transforms(fashion, model.Config.ImageSize, finetune ? metadata : null);
-                metadata = metadata.WithPreprocessing(evalTransform, train.ClassNames, grayscale: fashion) with
+                metadata = metadata.WithPreprocessing(evalTransform.Preprocessing, train.ClassNames) with
                 {
                     Training = new() { ["data"] = dataValue, ["command"] = name },
                 };
@@ -139,7 +139,11 @@ internal static class TrainCommand
         if (fashion)
             return (ImageTransform.FashionMnist(size, train: true), ImageTransform.FashionMnist(size, train: false));
         if (checkpoint is not null)
-            return (new ImageTransform(size, checkpoint.Mean, checkpoint.Std, train: true), new ImageTransform(size, checkpoint.Mean, checkpoint.Std, train: false) { CropPercent = checkpoint.CropPercent });
+        {
+            // Colour data: the checkpoint's statistics and crop, without a grayscale conversion the data does not need.
+            var preprocessing = checkpoint.Preprocessing with { ImageSize = size, Grayscale = false };
+            return (new ImageTransform(preprocessing, train: true), new ImageTransform(preprocessing, train: false));
+        }
         return (ImageTransform.ImageNet(size, train: true), ImageTransform.ImageNet(size, train: false));
     }
 

@@ -26,7 +26,7 @@ internal static class TrainingRun
         Console.CancelKeyPress += onCancel;
         try
         {
-            Console.WriteLine($"training EfficientViT-{CheckpointMetadata.VariantName(model.Config)} at {model.Config.ImageSize}x{model.Config.ImageSize} on {train.Count:N0} images" +
+            Console.WriteLine($"training EfficientViT-{model.Config.VariantName} at {model.Config.ImageSize}x{model.Config.ImageSize} on {train.Count:N0} images" +
                 (validation is null ? "" : $", validating on {validation.Count:N0}") +
                 $"; {recipe.Epochs} epochs of batch {recipe.BatchSize}, peak lr {recipe.ScaledLearningRate():G3}" +
                 (options.OutputDirectory is null ? "" : $"; writing to {options.OutputDirectory}"));

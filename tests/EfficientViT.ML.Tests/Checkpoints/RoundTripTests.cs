@@ -4,6 +4,7 @@ using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Checkpoints;
 
@@ -19,9 +20,7 @@ public class RoundTripTests
         var metadata = CheckpointMetadata.FromConfig(model.Config) with
         {
             ClassNames = ["cat", "dog", "bird"],
-            Mean = [0.5f, 0.5f, 0.5f],
-            Std = [0.25f, 0.25f, 0.25f],
-            Grayscale = true,
+            Preprocessing = new ImagePreprocessing(128, 0.875, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f], Grayscale: true),
             Training = new() { ["epochs"] = "3" },
         };
         var path = dir.File("m1.safetensors");
@@ -33,9 +32,9 @@ public class RoundTripTests
         Assert.Equal(128, loaded.Model.Config.ImageSize);
         Assert.True(loaded.Model.Config.Distillation);
         Assert.Equal(metadata.ClassNames, loaded.Metadata.ClassNames);
-        Assert.Equal(metadata.Mean, loaded.Metadata.Mean);
-        Assert.Equal(metadata.Std, loaded.Metadata.Std);
-        Assert.True(loaded.Metadata.Grayscale);
+        Assert.Equal(metadata.Preprocessing.Mean, loaded.Metadata.Preprocessing.Mean);
+        Assert.Equal(metadata.Preprocessing.Std, loaded.Metadata.Preprocessing.Std);
+        Assert.True(loaded.Metadata.Preprocessing.Grayscale);
         Assert.Equal("3", loaded.Metadata.Training["epochs"]);
 
         using var scope = NewDisposeScope();
@@ -133,14 +132,14 @@ public class RoundTripTests
         var transform = ImageTransform.FashionMnist(48, train: false);
         var config = EfficientVitConfig.For(EfficientVitVariant.M0, 48, 2);
 
-        var metadata = CheckpointMetadata.FromConfig(config).WithPreprocessing(transform, ["a", "b"], grayscale: true);
-        var preprocessing = EfficientViT.ML.Featurization.ImagePreprocessing.From(metadata);
+        var metadata = CheckpointMetadata.FromConfig(config).WithPreprocessing(transform.Preprocessing, ["a", "b"]);
+        var preprocessing = metadata.Preprocessing;
 
         Assert.Equal(["a", "b"], metadata.ClassNames!);
-        Assert.Equal(transform.Mean, metadata.Mean);
-        Assert.Equal(transform.Std, metadata.Std);
-        Assert.Equal(1.0, metadata.CropPercent);
-        Assert.True(metadata.Grayscale);
+        Assert.Equal(transform.Preprocessing.Mean, preprocessing.Mean);
+        Assert.Equal(transform.Preprocessing.Std, preprocessing.Std);
+        Assert.Equal(1.0, preprocessing.CropPercent);
+        Assert.True(preprocessing.Grayscale);
         Assert.Equal(48, preprocessing.ImageSize);
         Assert.True(preprocessing.Grayscale);
         Assert.Equal(0.2860f, preprocessing.Mean[1]);

@@ -1,5 +1,6 @@
 using EfficientViT.ML.Data;
 using TorchSharp;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Data;
 
@@ -11,7 +12,7 @@ public class ImageBatchLoaderTests
         InMemoryDataset.WithLabels(Enumerable.Range(0, SampleCount).Select(i => i % 3).ToArray(), classes: 3, failingIndex: failingIndex);
 
     private static ImageTransform TrainTransform() =>
-        new(8, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f], train: true) { RandomErasing = 0.5 };
+        new(new ImagePreprocessing(8, 0.875, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f]), train: true) { RandomErasing = 0.5 };
 
     /// <summary>Each batch's indices, images and labels as plain arrays (the tensors are disposed).</summary>
     private static List<(int[] Indices, float[] Images, long[] Labels)> Read(IEnumerable<ImageBatch> batches)
@@ -64,7 +65,7 @@ public class ImageBatchLoaderTests
     [Fact]
     public void Without_shuffle_the_order_is_the_data_set_order_and_drop_last_leaves_out_the_partial_batch()
     {
-        var transform = new ImageTransform(8, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f], train: false);
+        var transform = new ImageTransform(new ImagePreprocessing(8, 0.875, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f]), train: false);
         using var loader = new ImageBatchLoader(Dataset(), transform, batchSize: 5, shuffle: false, seed: 0, workers: 2, dropLast: true);
 
         var batches = Read(loader.Epoch(0));

@@ -1,4 +1,5 @@
 using EfficientViT.ML.Data;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Data;
 
@@ -52,7 +53,7 @@ public class ImageTransformTests
     public void Eval_transform_of_a_constant_image_is_the_normalized_constant()
     {
         float[] mean = [0.485f, 0.456f, 0.406f], std = [0.229f, 0.224f, 0.225f];
-        var transform = new ImageTransform(16, mean, std, train: false);
+        var transform = new ImageTransform(new ImagePreprocessing(16, 0.875, mean, std), train: false);
 
         var output = transform.Apply(Constant(37, 23, 12, 130, 250));
 
@@ -81,7 +82,7 @@ public class ImageTransformTests
         var pixels = new byte[8 * 4];
         for (var i = 0; i < pixels.Length; i++)
             pixels[i] = (byte)(i % 8 * 10);
-        var transform = new ImageTransform(4, [0, 0, 0], [1, 1, 1], train: false) { CropPercent = 1.0 };
+        var transform = new ImageTransform(new ImagePreprocessing(4, 1.0, [0, 0, 0], [1, 1, 1]), train: false);
 
         var output = transform.Apply(new ImageSample(pixels, 8, 4, 1, 0, "columns"));
 
@@ -92,7 +93,7 @@ public class ImageTransformTests
     [Fact]
     public void Train_transform_is_deterministic_for_a_seed_and_differs_for_another()
     {
-        var transform = new ImageTransform(12, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f], train: true)
+        var transform = new ImageTransform(new ImagePreprocessing(12, 0.875, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f]), train: true)
         {
             RandomErasing = 0.5,
             RandAugment = new RandAugment(),
@@ -112,7 +113,7 @@ public class ImageTransformTests
     public void Train_transform_flips_horizontally()
     {
         // A crop of the whole square image at its own size is the identity, so only the flip acts.
-        var transform = new ImageTransform(4, [0, 0, 0], [1, 1, 1], train: true)
+        var transform = new ImageTransform(new ImagePreprocessing(4, 0.875, [0, 0, 0], [1, 1, 1]), train: true)
         {
             Scale = (1.0, 1.0),
             Ratio = (1.0, 1.0),
@@ -131,7 +132,7 @@ public class ImageTransformTests
     [Fact]
     public void Random_erasing_replaces_one_box_with_noise()
     {
-        var transform = new ImageTransform(20, [0, 0, 0], [1, 1, 1], train: true)
+        var transform = new ImageTransform(new ImagePreprocessing(20, 0.875, [0, 0, 0], [1, 1, 1]), train: true)
         {
             Scale = (1.0, 1.0),
             Ratio = (1.0, 1.0),
@@ -165,8 +166,8 @@ public class ImageTransformTests
     [Fact]
     public void Options_out_of_range_are_rejected()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ImageTransform(8, [0, 0, 0], [1, 1, 1], false) { CropPercent = 1.5 });
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ImageTransform(8, [0, 0, 0], [1, 1, 1], true) { Scale = (0.5, 0.2) });
-        Assert.Throws<ArgumentException>(() => new ImageTransform(8, [0, 0], [1, 1], false));
+        Assert.Throws<ArgumentException>(() => new ImageTransform(new ImagePreprocessing(8, 1.5, [0, 0, 0], [1, 1, 1]), false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImageTransform(new ImagePreprocessing(8, 0.875, [0, 0, 0], [1, 1, 1]), true) { Scale = (0.5, 0.2) });
+        Assert.Throws<ArgumentException>(() => new ImageTransform(new ImagePreprocessing(8, 0.875, [0, 0], [1, 1]), false));
     }
 }

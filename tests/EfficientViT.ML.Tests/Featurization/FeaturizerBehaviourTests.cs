@@ -7,6 +7,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using TorchSharp;
 using static TorchSharp.torch;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Featurization;
 

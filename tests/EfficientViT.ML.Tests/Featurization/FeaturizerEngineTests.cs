@@ -4,6 +4,7 @@ using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Featurization;
 

@@ -7,6 +7,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Transforms.Image;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Onnx;
 
@@ -17,8 +18,6 @@ namespace EfficientViT.ML.Tests.Onnx;
 /// </summary>
 public class DeploymentFormatTests
 {
-    private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
-    private static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
 
     [Fact]
     public void Default_export_has_input_features_and_logits_float32_with_one_symbolic_batch_axis()
@@ -68,7 +67,7 @@ public class DeploymentFormatTests
         model.eval();
         var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
         {
-            IncludeNormalization = true, Mean = ImageNetMean, Std = ImageNetStd, InputSize = 256, IncludeLogits = false,
+            Preprocessing = ImagePreprocessing.ImageNet(), InputSize = 256, IncludeLogits = false,
         });
         using var session = new InferenceSession(bytes);
 
@@ -120,7 +119,7 @@ public class DeploymentFormatTests
 
         var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
         {
-            IncludeNormalization = true, Mean = ImageNetMean, Std = ImageNetStd, ResizeSize = 256,
+            Preprocessing = ImagePreprocessing.ImageNet(), ResizeInGraph = true,
         });
         using var session = new InferenceSession(bytes);
         AssertTensor(session.InputMetadata["input"], [-1, 3, size, size], ["batch", "", "", ""]);

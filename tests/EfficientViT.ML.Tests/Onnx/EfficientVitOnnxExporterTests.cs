@@ -4,6 +4,7 @@ using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Tests.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
+using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Onnx;
 
@@ -52,7 +53,7 @@ public class EfficientVitOnnxExporterTests
         RandomWeights.Apply(model);
         model.eval();
         float[] mean = [0.2f, 0.5f, 0.7f], std = [0.3f, 0.2f, 0.1f];
-        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeNormalization = true, InputSize = 256, Mean = mean, Std = std });
+        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { Preprocessing = new ImagePreprocessing(224, 0.875, mean, std), InputSize = 256 });
         using var scope = NewDisposeScope();
         var pixels = randint(0, 256, new long[] { 2, 3, 256, 256 }, generator: new Generator(4)).to_type(ScalarType.Float32);
 
@@ -77,7 +78,8 @@ public class EfficientVitOnnxExporterTests
         using var dir = new TempDirectory();
         using var model = EfficientVit.Create(EfficientVitVariant.M1, imageSize: 160, numClasses: 4, distillation: true);
         var path = dir.File("m1.onnx");
-        EfficientVitOnnxExporter.Export(model, path, new OnnxExportOptions { IncludeNormalization = normalize, InputSize = inputSize, ResizeSize = resizeSize });
+        var preprocessing = normalize ? ImagePreprocessing.ImageNet(160) with { CropPercent = resizeSize is { } resize ? 160.0 / resize : 0.875 } : null;
+        EfficientVitOnnxExporter.Export(model, path, new OnnxExportOptions { Preprocessing = preprocessing, InputSize = inputSize, ResizeInGraph = resizeSize is not null });
         OnnxChecker.AssertValid(path);
     }
 
@@ -116,7 +118,7 @@ public class OnnxResizeTests
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: size, numClasses: 0);
         RandomWeights.Apply(model);
         model.eval();
-        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = resize, IncludeNormalization = true, Mean = Mean, Std = Std });
+        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { Preprocessing = new ImagePreprocessing(size, (double)size / resize, Mean, Std), ResizeInGraph = true });
         var strided = System.Text.Encoding.ASCII.GetString(bytes).Contains("resize_rows_kernel", StringComparison.Ordinal);
         Assert.Equal(resize % size == 0 || resize * 7 == size * 8, strided);
         var random = new Random(12);
@@ -137,8 +139,8 @@ public class OnnxResizeTests
     public void A_resize_of_normalized_input_is_refused()
     {
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
-        var error = Assert.Throws<ArgumentException>(() => EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeSize = 73 }));
-        Assert.Contains("IncludeNormalization", error.Message);
+        var error = Assert.Throws<ArgumentException>(() => EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { ResizeInGraph = true }));
+        Assert.Contains("needs Preprocessing", error.Message);
     }
 }
 
