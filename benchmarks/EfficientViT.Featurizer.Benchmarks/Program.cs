@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using EfficientViT.ML;
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;

@@ -1,7 +1,6 @@
 // A fresh console application that uses the packed EfficientViT.ML from a local folder, as a user would:
 // scripts/package-check.sh creates the project, adds the package and libtorch, copies this file and runs it.
 // It exits with 1 when a check fails.
-using EfficientViT.ML;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;

@@ -1,7 +1,7 @@
 using EfficientViT.ML.Classification;
-using Microsoft.ML;
 
-namespace EfficientViT.ML;
+// Like ML.NET's own extension catalogs, in Microsoft.ML: `using Microsoft.ML;` is all a user writes.
+namespace Microsoft.ML;
 
 /// <summary>ML.NET trainer catalog methods for EfficientViT.</summary>
 public static class EfficientVitClassifierCatalog

@@ -1,8 +1,8 @@
 using EfficientViT.ML.Data;
-using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML;
+// Like ML.NET's own extension catalogs, in Microsoft.ML: `using Microsoft.ML;` is all a user writes.
+namespace Microsoft.ML;
 
 /// <summary>ML.NET data-loading methods for images kept one folder per class.</summary>
 public static class ImageFolderCatalog

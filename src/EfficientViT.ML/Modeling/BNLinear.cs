@@ -36,7 +36,7 @@ public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
     public Linear Linear => l;
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => bn is null ? l.forward(x) : l.forward(BatchNormForward.Apply(bn, x));
+    public override Tensor forward(Tensor x) => bn is null ? l.call(x) : l.call(BatchNormForward.Apply(bn, x));
 
     /// <summary>Folds the normalization into the linear layer: W·diag(s) and W·(β − μ·s) + b with s = γ/√(σ²+ε).</summary>
     public void FuseBatchNorm()

@@ -116,15 +116,15 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
         {
             if (i > 0)
                 feature = feature.Plus(chunks[i]);
-            var qkv = qkvs[i].forward(feature).split(new long[] { keyDim, keyDim, valueDim }, dim: 1);
-            var q = dws[i].forward(qkv[0]).flatten(2);
+            var qkv = qkvs[i].call(feature).split(new long[] { keyDim, keyDim, valueDim }, dim: 1);
+            var q = dws[i].call(qkv[0]).flatten(2);
             var k = qkv[1].flatten(2);
             var v = qkv[2].flatten(2);
             var attention = q.transpose(-2, -1).matmul(k).Times(scale).Plus(biases[i]).softmax(-1);
             feature = v.matmul(attention.transpose(-2, -1)).view(batch, valueDim, height, width);
             headOutputs[i] = feature;
         }
-        return proj.forward(cat(headOutputs, 1));
+        return proj.call(cat(headOutputs, 1));
     }
 
     /// <inheritdoc/>

@@ -135,7 +135,7 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
         var features = PooledFeatures(x);
         if (head is null)
             return (features, null);
-        return (head.forward(features), head_dist?.forward(features));
+        return (head.call(features), head_dist?.call(features));
     }
 
     /// <summary>The last stage's feature map (B, EmbedDims[2], S/64, S/64), before pooling.</summary>
@@ -148,10 +148,10 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public Tensor[] ForwardStages(Tensor x)
     {
         CheckInput(x);
-        var embedded = patch_embed.forward(x);
-        var stage0 = blocks1.forward(embedded);
-        var stage1 = blocks2.forward(stage0);
-        var stage2 = blocks3.forward(stage1);
+        var embedded = patch_embed.call(x);
+        var stage0 = blocks1.call(embedded);
+        var stage1 = blocks2.call(stage0);
+        var stage2 = blocks3.call(stage1);
         return [stage0, stage1, stage2];
     }
 
@@ -159,7 +159,7 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public Tensor ForwardPatchEmbedding(Tensor x)
     {
         CheckInput(x);
-        return patch_embed.forward(x);
+        return patch_embed.call(x);
     }
 
     /// <summary>

@@ -37,5 +37,5 @@ public sealed class EfficientVitBlock : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) =>
-        ffn1.forward(dw1.forward(mixer.forward(ffn0.forward(dw0.forward(x)))));
+        ffn1.call(dw1.call(mixer.call(ffn0.call(dw0.call(x)))));
 }

@@ -25,5 +25,5 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     internal Conv2dBN Pw2 => pw2;
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => pw2.forward(act.forward(pw1.forward(x)));
+    public override Tensor forward(Tensor x) => pw2.call(act.call(pw1.call(x)));
 }

@@ -33,7 +33,7 @@ public sealed class LocalWindowAttention : nn.Module<Tensor, Tensor>
     {
         var (height, width) = (x.shape[2], x.shape[3]);
         if (height <= windowResolution && width <= windowResolution)
-            return attn.forward(x);
+            return attn.call(x);
 
         var window = windowResolution;
         var padBottom = (window - height % window) % window;
@@ -43,7 +43,7 @@ public sealed class LocalWindowAttention : nn.Module<Tensor, Tensor>
             channelsLast = nn.functional.pad(channelsLast, new long[] { 0, 0, 0, padRight, 0, padBottom });
 
         var windows = PartitionWindows(channelsLast, window);
-        var attended = attn.forward(windows);
+        var attended = attn.call(windows);
         var merged = ReverseWindows(attended, x.shape[0], height + padBottom, width + padRight, window);
         if (padBottom > 0 || padRight > 0)
             merged = merged[.., ..(int)height, ..(int)width];

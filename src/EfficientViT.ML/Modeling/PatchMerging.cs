@@ -38,5 +38,5 @@ public sealed class PatchMerging : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) =>
-        conv3.forward(se.forward(act.forward(conv2.forward(act.forward(conv1.forward(x))))));
+        conv3.call(se.call(act.call(conv2.call(act.call(conv1.call(x))))));
 }

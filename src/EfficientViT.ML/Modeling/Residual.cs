@@ -29,11 +29,11 @@ public sealed class Residual : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         if (!training || DropPath <= 0)
-            return x.Plus(m.forward(x));
+            return x.Plus(m.call(x));
         // Held for the whole call: see ScalarSafe.
         using var dropPath = DropPath.ToScalar();
         using var keepProbability = (1 - DropPath).ToScalar();
         var keep = rand(new long[] { x.shape[0], 1, 1, 1 }, device: x.device).ge_(dropPath).div_(keepProbability).detach();
-        return x.Plus(m.forward(x) * keep);
+        return x.Plus(m.call(x) * keep);
     }
 }

@@ -39,7 +39,7 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var squeezed = x.mean(new long[] { 2, 3 }, keepdim: true);
-        var gate = fc2.forward(act.forward(fc1.forward(squeezed))).sigmoid();
+        var gate = fc2.call(act.call(fc1.call(squeezed))).sigmoid();
         return x * gate;
     }
 }

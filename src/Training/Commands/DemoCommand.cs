@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using EfficientViT.ML;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Featurization;
