@@ -3,7 +3,7 @@ using EfficientViT.ML.Training;
 
 namespace EfficientViT.ML.Classification;
 
-/// <summary>Options of <see cref="EfficientVitClassifierCatalog.EfficientVit(Microsoft.ML.MulticlassClassificationCatalog.MulticlassClassificationTrainers, EfficientVitClassifierOptions)"/>.</summary>
+/// <summary>Options of <see cref="Microsoft.ML.EfficientVitClassifierCatalog.EfficientVit(Microsoft.ML.MulticlassClassificationCatalog.MulticlassClassificationTrainers, EfficientVitClassifierOptions)"/>.</summary>
 public sealed class EfficientVitClassifierOptions
 {
     /// <summary>The label column: a key (use <c>MapValueToKey</c> first). Default "Label".</summary>

@@ -3,7 +3,7 @@ using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Featurization;
 
-/// <summary>Options of <see cref="EfficientVitCatalog.EfficientVitFeaturize(Microsoft.ML.TransformsCatalog, EfficientVitFeaturizerOptions)"/>.</summary>
+/// <summary>Options of <see cref="Microsoft.ML.EfficientVitCatalog.EfficientVitFeaturize(Microsoft.ML.TransformsCatalog, EfficientVitFeaturizerOptions)"/>.</summary>
 public sealed class EfficientVitFeaturizerOptions
 {
     /// <summary>The column of float vectors to create. Default "Features".</summary>
