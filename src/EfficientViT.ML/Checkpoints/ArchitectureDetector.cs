@@ -13,10 +13,18 @@ public static partial class ArchitectureDetector
 {
     private static readonly int[] CandidateImageSizes = Enumerable.Range(2, 63).Select(i => i * 16).ToArray();
 
-    /// <summary>The architecture of <paramref name="shapes"/>; <paramref name="imageSize"/> when given, else the size the bias tables fit (224 preferred).</summary>
-    /// <param name="shapes">Official key → tensor shape.</param>
-    /// <param name="source">The file, named in errors.</param>
-    /// <param name="imageSize">The input size to use, if known.</param>
+    /// <summary>The input sizes people train at, in the order the detection prefers them after 224.</summary>
+    private static readonly int[] CommonImageSizes = [160, 192, 256, 288, 320, 384, 448, 512];
+
+    /// <summary>
+    /// The architecture of <paramref name="shapes"/> at the input size its attention bias tables were made
+    /// for: <paramref name="imageSize"/> when given (it must fit the tables), else by this rule, since
+    /// several sizes share tables (each stage's window side is min(7, its resolution)): 224 if the tables fit
+    /// it; else the smallest of 160, 192, 256, 288, 320, 384, 448 and 512 they fit; else the smallest
+    /// multiple of 16 from 32 to 1024 they fit. Sizes the tables cannot tell apart, and the one taken:
+    /// 112–128 (112), 144–160 (160), 176–192 (192), 208–256 (224), 272–320 (288), 336–384 (384), 400 and up
+    /// (448); a file made at 320 or 512 that does not record its size needs the size from its user.
+    /// </summary>
     public static EfficientVitConfig Detect(IReadOnlyDictionary<string, long[]> shapes, string source, int? imageSize = null)
     {
         long[] Shape(string key) => shapes.TryGetValue(key, out var shape)
@@ -65,10 +73,12 @@ public static partial class ArchitectureDetector
         var fitting = CandidateImageSizes.Where(size => BiasOffsets(config with { ImageSize = size }).SequenceEqual(biasShapes)).ToArray();
         if (fitting.Length == 0)
             throw new CheckpointException($"{source}: the attention bias tables hold [{string.Join(", ", biasShapes)}] offsets per stage, which fits no input size from 32 to 1024.");
-        return config with { ImageSize = fitting.Contains(224) ? 224 : fitting[0] };
+        var preferred = fitting.Contains(224) ? 224 : CommonImageSizes.Where(fitting.Contains).DefaultIfEmpty(fitting[0]).First();
+        return config with { ImageSize = preferred };
     }
 
-    private static long[] BiasOffsets(EfficientVitConfig config) =>
+    /// <summary>Offsets per head of each stage's attention bias table at the config's input size.</summary>
+    internal static long[] BiasOffsets(EfficientVitConfig config) =>
         Enumerable.Range(0, EfficientVitConfig.StageCount)
             .Select(stage => (long)AttentionBiasIndex.OffsetCount(Math.Min(config.WindowSize, config.Resolution(stage))))
             .ToArray();

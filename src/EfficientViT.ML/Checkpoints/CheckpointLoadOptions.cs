@@ -8,8 +8,15 @@ public sealed class CheckpointLoadOptions
     /// <summary>The variant the caller expects; loading fails if the file holds another. Null: whatever the file holds.</summary>
     public EfficientVitVariant? ExpectedVariant { get; set; }
 
-    /// <summary>Input size; null takes the recorded size, else the one the attention tables fit (224 preferred).</summary>
+    /// <summary>
+    /// Input size, a multiple of 16. Null: the size the file records, else the one its attention bias tables
+    /// were made for (see <see cref="ArchitectureDetector.Detect"/>). Another size works too: each stage's table
+    /// whose window changes is resampled (<see cref="BiasResampling"/>); tables that fit stay untouched.
+    /// </summary>
     public int? ImageSize { get; set; }
+
+    /// <summary>How attention bias tables are fitted to another <see cref="ImageSize"/>. Default: interpolated, as timm does.</summary>
+    public AttentionBiasResampling BiasResampling { get; set; } = AttentionBiasResampling.Interpolate;
 
     /// <summary>
     /// Classes of the model to build. Null: as in the file. A different number requires

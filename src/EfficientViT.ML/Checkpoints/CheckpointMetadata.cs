@@ -39,6 +39,12 @@ public sealed record CheckpointMetadata
         init => Preprocessing = Preprocessing with { ImageSize = value };
     }
 
+    /// <summary>
+    /// The input size the weights were trained at, when the model was loaded at another
+    /// (<see cref="CheckpointLoadOptions.ImageSize"/>, attention bias tables resampled); null otherwise.
+    /// </summary>
+    public int? TrainedImageSize { get; init; }
+
     /// <summary>Classifier outputs (0: backbone only).</summary>
     public int NumClasses { get; init; }
 

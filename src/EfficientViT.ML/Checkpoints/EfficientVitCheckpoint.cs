@@ -32,7 +32,15 @@ public static class EfficientVitCheckpoint
         try
         {
             var shapes = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
-            var detected = ArchitectureDetector.Detect(shapes, path, options.ImageSize ?? recorded?.ImageSize);
+            var detected = ArchitectureDetector.Detect(shapes, path, recorded?.ImageSize);
+            var trainedSize = detected.ImageSize;
+            if (options.ImageSize is { } size && size != trainedSize)
+            {
+                if (size < 32 || size % 16 != 0)
+                    throw new CheckpointException($"{path}: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride); found {size}.");
+                tensors = AttentionBiasTables.Resample(tensors, detected, detected with { ImageSize = size }, options.BiasResampling);
+                detected = detected with { ImageSize = size };
+            }
             var detectedVariant = detected.VariantName;
             if (options.ExpectedVariant is { } expected && detectedVariant != expected.ToString())
                 throw new CheckpointException($"{path}: holds EfficientViT-{detectedVariant} (embed dims [{string.Join(", ", detected.EmbedDims)}]), not the requested {expected}.");
@@ -58,6 +66,8 @@ public static class EfficientVitCheckpoint
             }
 
             var metadata = (recorded ?? CheckpointMetadata.ForImageNet(detected, format.ToString())).WithArchitecture(config);
+            if (config.ImageSize != trainedSize)
+                metadata = metadata with { TrainedImageSize = metadata.TrainedImageSize ?? trainedSize };
             if (config.NumClasses != detected.NumClasses)
                 metadata = metadata with { ClassNames = null };
             return new LoadedCheckpoint(model, metadata, format);
