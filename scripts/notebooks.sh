@@ -4,7 +4,9 @@
 # fills. Executed copies go to artifacts/notebooks/executed; with --update they replace the committed
 # notebooks instead (to refresh their outputs after a change).
 # It also runs tests/Notebooks/failing-cell.ipynb and requires that run to fail, so a broken cell is
-# known to fail this script.
+# known to fail this script, and tests/Notebooks/conflicting-libtorch.ipynb with another libtorch first on
+# the library path (the stand-ins in tests/EfficientViT.ML.Tests/Fixtures/conflicting-libtorch), which must
+# still run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 update=false
@@ -49,6 +51,15 @@ for notebook in samples/Notebooks/*.ipynb; do
     failed=1
   fi
 done
+
+conflicting=$(realpath tests/EfficientViT.ML.Tests/Fixtures/conflicting-libtorch)
+if LD_LIBRARY_PATH="$conflicting${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run tests/Notebooks/conflicting-libtorch.ipynb "$executed/conflicting-libtorch.ipynb"; then
+  echo "conflicting-libtorch.ipynb: ok (another libtorch on LD_LIBRARY_PATH did not replace the package's)"
+else
+  echo "conflicting-libtorch.ipynb: FAILED with another libtorch on LD_LIBRARY_PATH; log: $executed/conflicting-libtorch.ipynb.log"
+  [[ -f "$executed/conflicting-libtorch.ipynb" ]] && show_errors "$executed/conflicting-libtorch.ipynb"
+  failed=1
+fi
 
 if run tests/Notebooks/failing-cell.ipynb "$executed/failing-cell.ipynb"; then
   echo "tests/Notebooks/failing-cell.ipynb ran without error, but its second cell throws: cell failures would go unnoticed"

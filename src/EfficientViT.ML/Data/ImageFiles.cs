@@ -1,8 +1,6 @@
-using Microsoft.ML.Data;
-
 namespace EfficientViT.ML.Data;
 
-/// <summary>Decoding of image files (through ML.NET's <see cref="MLImage"/>, i.e. SkiaSharp) and the corrupt-file check.</summary>
+/// <summary>Decoding of image files (through <see cref="StraightAlphaDecoder"/>, i.e. SkiaSharp) and the corrupt-file check.</summary>
 internal static class ImageFiles
 {
     private static readonly HashSet<string> Extensions =
@@ -11,49 +9,30 @@ internal static class ImageFiles
     /// <summary>Whether the file name has one of the image extensions the file data sets read (case-insensitive).</summary>
     public static bool IsImageFile(string path) => Extensions.Contains(Path.GetExtension(path));
 
-    /// <summary>Decodes an image file to RGB bytes (alpha is dropped).</summary>
-    /// <exception cref="InvalidDataException">The file cannot be read or decoded; the message names it.</exception>
+    /// <summary>Decodes an image file to RGB bytes: the stored colour, with alpha dropped (as PIL's <c>convert('RGB')</c>).</summary>
+    /// <exception cref="InvalidDataException">The file cannot be read, or is not a complete image (truncated, corrupt); the message names it.</exception>
     public static ImageSample Decode(string path, int label)
     {
-        MLImage image;
+        RgbaPixels decoded;
         try
         {
-            image = MLImage.CreateFromFile(path);
+            decoded = StraightAlphaDecoder.DecodeFile(path);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // SkiaSharp reports undecodable data as a bare ArgumentException; name the file for the user.
             throw new InvalidDataException($"cannot decode image '{path}': {e.Message}", e);
         }
 
-        using (image)
+        using (decoded)
         {
-            int red, blue;
-            switch (image.PixelFormat)
-            {
-                case MLPixelFormat.Rgba32: (red, blue) = (0, 2); break;
-                case MLPixelFormat.Bgra32: (red, blue) = (2, 0); break;
-                default: throw new InvalidDataException($"cannot decode image '{path}': unsupported pixel format {image.PixelFormat}.");
-            }
-
-            int width = image.Width, height = image.Height;
-            var source = image.Pixels;
-            // Rows may in principle be padded, so the stride comes from the buffer rather than the width.
-            var stride = source.Length / height;
-            if (stride < width * 4)
-                throw new InvalidDataException($"cannot decode image '{path}': {source.Length} pixel bytes for {width}x{height}.");
-
+            int width = decoded.Width, height = decoded.Height;
+            var source = decoded.Span;
             var rgb = new byte[width * height * 3];
-            for (var y = 0; y < height; y++)
+            for (var i = 0; i < width * height; i++)
             {
-                var row = source.Slice(y * stride, width * 4);
-                var output = rgb.AsSpan(y * width * 3, width * 3);
-                for (var x = 0; x < width; x++)
-                {
-                    output[3 * x] = row[4 * x + red];
-                    output[3 * x + 1] = row[4 * x + 1];
-                    output[3 * x + 2] = row[4 * x + blue];
-                }
+                rgb[3 * i] = source[4 * i];
+                rgb[3 * i + 1] = source[4 * i + 1];
+                rgb[3 * i + 2] = source[4 * i + 2];
             }
             return new ImageSample(rgb, width, height, 3, label, path);
         }

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Data;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
@@ -34,14 +35,29 @@ public sealed class EncodedImageDecoder : CustomMappingFactory<EncodedImageDecod
         // The previous row's image is no longer read by anyone: release its native bitmap now.
         output.Image?.Dispose();
         output.Image = null;
+        RgbaPixels decoded;
         try
         {
-            output.Image = MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
+            decoded = StraightAlphaDecoder.DecodeBytes(bytes);
         }
-        catch (ArgumentException e)
+        catch (InvalidDataException e)
         {
-            throw new InvalidOperationException($"the {bytes.Length} bytes are not an image ML.NET can decode ({e.Message})", e);
+            throw new InvalidOperationException($"the {bytes.Length} bytes are not an image that can be decoded: {e.Message}", e);
         }
+        using (decoded)
+        {
+            // Alpha is dropped, as PIL's convert('RGB') drops it: the stored colour made opaque, so that
+            // ResizeImages, which draws onto an opaque bitmap, does not blend it over black.
+            if (decoded.HasAlpha)
+                MakeOpaque(decoded.Span);
+            output.Image = MLImage.CreateFromPixels(decoded.Width, decoded.Height, MLPixelFormat.Rgba32, decoded.Span);
+        }
+    }
+
+    private static void MakeOpaque(Span<byte> rgba)
+    {
+        for (var i = 3; i < rgba.Length; i += 4)
+            rgba[i] = 255;
     }
 
     /// <summary>The mapping's input row.</summary>

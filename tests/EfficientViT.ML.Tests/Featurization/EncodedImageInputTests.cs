@@ -60,6 +60,37 @@ public class EncodedImageInputTests
         var error = Assert.ThrowsAny<Exception>(() => model.Transform(data).GetColumn<float[]>("Features").ToList());
         var messages = TestFiles.Messages(error);
         Assert.True(messages.Any(m => m.Contains("row 1", StringComparison.Ordinal) && m.Contains("'Photo'", StringComparison.Ordinal)
-            && m.Contains("4 bytes are not an image", StringComparison.Ordinal)), string.Join(" / ", messages));
+            && m.Contains("4 bytes are not an image that can be decoded", StringComparison.Ordinal)), string.Join(" / ", messages));
+    }
+
+    [Fact]
+    public void Alpha_is_dropped_from_encoded_images_as_pil_drops_it()
+    {
+        string[] files = ["rgb.png", "rgba_alpha0.png", "rgba_alpha128.png"];
+        var mlContext = new MLContext();
+        var data = mlContext.Data.LoadFromEnumerable(files.Select(f => new BytesRow { Photo = File.ReadAllBytes(TestFiles.Fixture("hostile-images", f)) }).ToList());
+        var model = mlContext.Transforms.EfficientVitFeaturize("Features", "Photo", CheckpointPath).Fit(data);
+
+        var features = model.Transform(data).GetColumn<float[]>("Features").ToList();
+
+        Assert.Equal(features[0], features[1]);
+        Assert.Equal(features[0], features[2]);
+    }
+
+    [Theory]
+    [InlineData("truncated.png", "ends early")]
+    [InlineData("garbage.png", "")]
+    public void Truncated_and_corrupt_bytes_name_the_row(string file, string reason)
+    {
+        var rows = new[] { "rgb.png", file }.Select(f => new BytesRow { Photo = File.ReadAllBytes(TestFiles.Fixture("hostile-images", f)) }).ToList();
+        var mlContext = new MLContext();
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        var model = mlContext.Transforms.EfficientVitFeaturize("Features", "Photo", CheckpointPath).Fit(data);
+
+        var error = Assert.ThrowsAny<Exception>(() => model.Transform(data).GetColumn<float[]>("Features").ToList());
+
+        var messages = TestFiles.Messages(error);
+        Assert.True(messages.Any(m => m.Contains("row 1", StringComparison.Ordinal) && m.Contains("not an image that can be decoded", StringComparison.Ordinal)
+            && m.Contains(reason, StringComparison.Ordinal)), string.Join(" / ", messages));
     }
 }
