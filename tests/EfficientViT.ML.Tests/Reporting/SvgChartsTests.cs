@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Xml.Linq;
-using EfficientViT.ML.Reporting;
 using EfficientViT.ML.Training;
+using EfficientViT.Reporting;
 
 namespace EfficientViT.ML.Tests.Reporting;
 

@@ -3,7 +3,7 @@ using System.Security;
 using System.Text;
 using EfficientViT.ML.Training;
 
-namespace EfficientViT.ML.Reporting;
+namespace EfficientViT.Reporting;
 
 /// <summary>
 /// Small charts as SVG text, with no plotting dependency: training curves, bar charts and confusion

@@ -1,4 +1,4 @@
-namespace EfficientViT.ML.Reporting;
+namespace EfficientViT.Reporting;
 
 /// <summary>One panel of a line chart: a title, an x-axis label and its series.</summary>
 /// <param name="Title">Shown above the panel.</param>

@@ -1,4 +1,4 @@
-namespace EfficientViT.ML.Reporting;
+namespace EfficientViT.Reporting;
 
 /// <summary>One named line of a chart: a value per point (e.g. per epoch).</summary>
 /// <param name="Name">The legend's text.</param>
