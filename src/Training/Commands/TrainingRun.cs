@@ -1,8 +1,8 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
-using EfficientViT.ML.Reporting;
 using EfficientViT.ML.Training;
+using EfficientViT.Reporting;
 
 namespace EfficientViT.Training.Commands;
 

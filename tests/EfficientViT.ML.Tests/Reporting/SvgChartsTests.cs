@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Xml.Linq;
-using EfficientViT.ML.Reporting;
 using EfficientViT.ML.Training;
+using EfficientViT.Reporting;
 
 namespace EfficientViT.ML.Tests.Reporting;
 
@@ -50,6 +50,53 @@ public class SvgChartsTests
         Assert.Contains("validation accuracy", texts);
         Assert.Equal(4, root.Descendants(Svg + "polyline").Count());
         Assert.All(root.Descendants(Svg + "polyline"), line => Assert.Equal(4, Points(line).Length));
+    }
+
+    [Fact]
+    public void Training_curves_number_the_epochs_and_show_accuracy_in_percent_with_a_grid_and_a_legend()
+    {
+        // Loss 0.5..2.2 and accuracy 0.5..0.9, each widened by 4 % of its range: ticks every 0.5 and every 10 %.
+        var epochs = Enumerable.Range(0, 4).Select(e => new EpochSummary(e, 2.0 / (e + 1), 2.2 / (e + 1), 0.5 + 0.1 * e, 0.9, 1e-3, 100, 10)).ToArray();
+
+        var root = Parse(SvgCharts.TrainingCurves(epochs));
+
+        string[] Texts(string cls) => root.Descendants(Svg + "text").Where(t => (string?)t.Attribute("class") == cls).Select(t => t.Value).ToArray();
+        // Both panels number the epochs 1 to 4, and nothing between them.
+        Assert.Equal(new[] { "1", "2", "3", "4", "1", "2", "3", "4" }, Texts("x-tick"));
+        Assert.Equal(new[] { "0.5", "1.0", "1.5", "2.0", "50%", "60%", "70%", "80%", "90%" }, Texts("y-tick"));
+        Assert.Equal(new[] { "train", "validation", "top-1", "top-5" }, Texts("legend"));
+        Assert.Equal(new[] { "epoch", "cross-entropy loss", "epoch", "accuracy" }, Texts("axis-title"));
+        // A grid line per tick.
+        Assert.Equal(8 + 9, root.Descendants(Svg + "line").Count(l => (string?)l.Attribute("class") == "grid"));
+    }
+
+    [Fact]
+    public void Grid_lines_and_tick_labels_sit_where_their_values_are_drawn()
+    {
+        var root = Parse(SvgCharts.Lines([new ChartPanel("p", "run", [new ChartSeries("a", [0.37, 0.93, 0.5])])]));
+
+        var points = Points(root.Descendants(Svg + "polyline").Single());
+        var grid = root.Descendants(Svg + "line").Where(l => (string?)l.Attribute("class") == "grid").ToArray();
+        // Vertical grid lines at x = 1, 2, 3 pass through the points.
+        var vertical = grid.Where(l => Attribute(l, "x1") == Attribute(l, "x2")).Select(l => Attribute(l, "x1")).ToArray();
+        Assert.Equal(points.Select(p => p.X), vertical);
+        // Horizontal ones at 0.4 ... 0.9: their heights are linear in the value, and 0.93 lies just above 0.9.
+        var horizontal = grid.Where(l => Attribute(l, "y1") == Attribute(l, "y2")).Select(l => Attribute(l, "y1")).ToArray();
+        Assert.Equal(6, horizontal.Length);
+        Assert.All(horizontal.Zip(horizontal.Skip(1)), pair => Assert.Equal(horizontal[0] - horizontal[1], pair.First - pair.Second, 0));
+        Assert.True(points[1].Y < horizontal[5] && horizontal[5] - points[1].Y < (horizontal[4] - horizontal[5]) / 2);
+    }
+
+    [Fact]
+    public void A_missing_value_in_the_middle_breaks_the_line()
+    {
+        var root = Parse(SvgCharts.Lines([new ChartPanel("p", "epoch", [new ChartSeries("a", [1.0, 2.0, double.NaN, 4.0, 5.0, double.NaN, 7.0])])]));
+
+        var lines = root.Descendants(Svg + "polyline").Select(Points).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, line => Assert.Equal(2, line.Length));
+        // The lone last value has no line but keeps its dot.
+        Assert.Equal(5, root.Descendants(Svg + "circle").Count());
     }
 
     [Fact]
