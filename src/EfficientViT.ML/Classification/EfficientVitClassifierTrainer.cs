@@ -30,8 +30,15 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
 
     internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options, IHostEnvironment? environment = null)
     {
-        if (options.Epochs < 1 || options.BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: Epochs and BatchSize must be at least 1.");
+        try
+        {
+            SetupOptions(options).Validate();
+            TrainerOptions(options).Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: {e.Message}");
+        }
         if (!(options.MinCropScale is > 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: MinCropScale must be in (0, 1]; found {options.MinCropScale}.");
         if (!(options.RandomErasing is >= 0 and <= 1))
@@ -78,58 +85,46 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         var classNames = ClassNames(labelColumn, (int)key.Count);
         var samples = ReadImages(input, labelColumn, imageColumn.Value);
 
-        var (model, metadata) = CreateModel(classNames.Length);
-        using (model)
+        var data = new InMemoryImageDataset(samples, classNames);
+        using var setup = TrainingSetup.Prepare(SetupOptions(options), data);
+        var (model, metadata, recipe) = (setup.Model, setup.Metadata, setup.Recipe);
+        var trainer = new EfficientVitTrainer(model, recipe, TrainerOptions(options), metadata);
+        channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {model.Config.ImageSize}x{model.Config.ImageSize} on {data.Count:N0} images of {classNames.Length} classes: " +
+            $"{recipe.Epochs} epochs of batch {recipe.BatchSize}, peak learning rate {recipe.ScaledLearningRate():G3}");
+        var result = trainer.Train(data, null, setup.TrainTransform, setup.EvalTransform, progress, options.CancellationToken);
+        if (!result.Completed)
         {
-            metadata = metadata with { ClassNames = classNames };
-            var trainTransform = new ImageTransform(metadata.Preprocessing, train: true)
-            {
-                Scale = (options.MinCropScale, 1.0),
-                RandomErasing = options.RandomErasing,
-            };
-            var evalTransform = new ImageTransform(metadata.Preprocessing, train: false);
-            var data = new InMemoryImageDataset(samples, classNames);
-            var stepsPerEpoch = Math.Max(1, data.Count / options.BatchSize);
-            var recipe = TrainingRecipe.ForSmallData(options.Epochs, options.BatchSize, stepsPerEpoch)
-                .WithPeakLearningRate(options.LearningRate ?? (options.ModelPath is null ? 2e-3 : 5e-4))
-                with { Seed = options.Seed, MixupAlpha = 0, CutmixAlpha = 0, EmaDecay = null };
-            var trainer = new EfficientVitTrainer(model, recipe, new TrainerOptions
-            {
-                OutputDirectory = options.OutputDirectory,
-                Threads = options.Threads,
-                FreezeBackbone = options.FreezeBackbone,
-                BackboneLearningRateScale = options.ModelPath is null ? 1.0 : options.BackboneLearningRateScale,
-                ClassNames = classNames,
-            }, metadata);
-            channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {model.Config.ImageSize}x{model.Config.ImageSize} on {data.Count:N0} images of {classNames.Length} classes: " +
-                $"{recipe.Epochs} epochs of batch {recipe.BatchSize}, peak learning rate {recipe.ScaledLearningRate():G3}");
-            var result = trainer.Train(data, null, trainTransform, evalTransform, progress, options.CancellationToken);
-            if (!result.Completed)
-            {
-                if (options.CancellationToken.IsCancellationRequested)
-                    throw new OperationCanceledException($"EfficientVit trainer: {result.StopReason}", options.CancellationToken);
-                throw new InvalidOperationException($"EfficientVit trainer: {result.StopReason}");
-            }
-            model.eval();
-            channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
-            var mlContext = new MLContext(options.Seed);
-            var chain = BuildChain(mlContext, model, classNames, metadata.Preprocessing).Fit(input);
-            return new EfficientVitClassifierTransformer(chain, result, metadata);
+            if (options.CancellationToken.IsCancellationRequested)
+                throw new OperationCanceledException($"EfficientVit trainer: {result.StopReason}", options.CancellationToken);
+            throw new InvalidOperationException($"EfficientVit trainer: {result.StopReason}");
         }
+        model.eval();
+        channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
+        var mlContext = new MLContext(options.Seed);
+        var chain = BuildChain(mlContext, model, classNames, metadata.Preprocessing).Fit(input);
+        return new EfficientVitClassifierTransformer(chain, result, metadata);
     }
 
-    private (EfficientVit Model, CheckpointMetadata Metadata) CreateModel(int classes)
+    // How the run starts: the same preparation as the command line's, with the options of this trainer.
+    private static TrainingSetupOptions SetupOptions(EfficientVitClassifierOptions options) => new()
     {
-        // New weights (the whole network, or the head of a loaded one) draw from torch's generator.
-        TorchSharp.torch.manual_seed(options.Seed);
-        if (options.ModelPath is { } path)
-        {
-            var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize });
-            return (loaded.Model, loaded.Metadata);
-        }
-        var model = EfficientVit.Create(options.Variant, options.ImageSize ?? 224, classes);
-        return (model, CheckpointMetadata.FromConfig(model.Config));
-    }
+        Checkpoint = options.ModelPath,
+        Variant = options.Variant,
+        ImageSize = options.ImageSize,
+        TrainTransform = p => new ImageTransform(p, train: true) { Scale = (options.MinCropScale, 1.0), RandomErasing = options.RandomErasing },
+        Epochs = options.Epochs,
+        BatchSize = options.BatchSize,
+        LearningRate = options.LearningRate,
+        Seed = options.Seed,
+    };
+
+    private static TrainerOptions TrainerOptions(EfficientVitClassifierOptions options) => new()
+    {
+        OutputDirectory = options.OutputDirectory,
+        Threads = options.Threads,
+        FreezeBackbone = options.FreezeBackbone,
+        BackboneLearningRateScale = options.ModelPath is null ? 1.0 : options.BackboneLearningRateScale,
+    };
 
     // The chain the trained model is: ML.NET's own components, so that it saves and loads without this library.
     private EstimatorChain<ITransformer> BuildChain(MLContext mlContext, EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)

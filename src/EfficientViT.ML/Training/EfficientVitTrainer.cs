@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
@@ -20,25 +19,13 @@ namespace EfficientViT.ML.Training;
 /// <code>
 /// var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
 /// var validation = FashionMnistDataset.Load(FashionMnistSplit.Test);
-/// var (trainTransform, evalTransform) = (ImageTransform.FashionMnist(64, train: true), ImageTransform.FashionMnist(64, train: false));
-/// using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 10);
-/// var recipe = TrainingRecipe.ForSmallData(epochs: 10, batchSize: 128);
-/// var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform, train.ClassNames, grayscale: true);
-/// var trainer = new EfficientVitTrainer(model, recipe, new TrainerOptions { OutputDirectory = "runs/m0" }, metadata);
-/// var result = trainer.Train(train, validation, trainTransform, evalTransform);
+/// using var setup = TrainingSetup.Prepare(TrainingSetupOptions.ForFashionMnist(imageSize: 64) with { Epochs = 10 }, train);
+/// var trainer = new EfficientVitTrainer(setup.Model, setup.Recipe, new TrainerOptions { OutputDirectory = "runs/m0" }, setup.Metadata);
+/// var result = trainer.Train(train, validation, setup.TrainTransform, setup.EvalTransform);
 /// </code>
 /// </example>
 public sealed class EfficientVitTrainer
 {
-    /// <summary>Name of the checkpoint folder of the latest epoch.</summary>
-    public const string LastCheckpoint = "last";
-
-    /// <summary>Name of the checkpoint folder with the best validation top-1.</summary>
-    public const string BestCheckpoint = "best";
-
-    /// <summary>Name of the per-epoch metrics file.</summary>
-    public const string MetricsFile = "metrics.csv";
-
     private readonly EfficientVit model;
     private readonly TrainingRecipe recipe;
     private readonly TrainerOptions options;
@@ -48,6 +35,7 @@ public sealed class EfficientVitTrainer
     public EfficientVitTrainer(EfficientVit model, TrainingRecipe recipe, TrainerOptions options, CheckpointMetadata metadata)
     {
         recipe.Validate();
+        options.Validate();
         if (model.IsFused)
             throw new ArgumentException("A BN-fused model cannot be trained; train the unfused model.", nameof(model));
         if (recipe.Distillation != DistillationMode.None)
@@ -71,6 +59,13 @@ public sealed class EfficientVitTrainer
     {
         if (train.ClassNames.Count != model.Config.NumClasses)
             throw new ArgumentException($"The model has {model.Config.NumClasses} classes; the training data has {train.ClassNames.Count}.");
+        if (metadata.ClassNames is { } named && !named.SequenceEqual(train.ClassNames))
+            throw new ArgumentException($"The metadata names the classes {string.Join(", ", named)}; the training data's are {string.Join(", ", train.ClassNames)}.");
+        // The checkpoints record the classes of the data the weights learn from.
+        var checkpointMetadata = metadata with { ClassNames = train.ClassNames.ToArray() };
+        var run = options.OutputDirectory is { } output ? new TrainingRunFolder(output) { Chart = options.CurvesChart } : null;
+        if (options.Resume)
+            run!.RequireCheckpoint();
         if (options.Threads is { } threads)
             set_num_threads(threads);
 
@@ -90,17 +85,20 @@ public sealed class EfficientVitTrainer
         var mixer = recipe.IsMixingEnabled ? MixupCutmix.FromRecipe(recipe, model.Config.NumClasses) : null;
 
         var state = new TrainingState { Seed = recipe.Seed };
-        var lastFolder = options.OutputDirectory is { } output ? Path.Combine(output, LastCheckpoint) : null;
-        if (options.Resume && lastFolder is not null && TrainingCheckpoint.Exists(lastFolder))
+        var summaries = new List<EpochSummary>();
+        if (options.Resume)
         {
-            state = TrainingCheckpoint.Load(lastFolder, model, optimizer.Optimizer, ema);
+            (state, summaries) = run!.Resume(model, optimizer.Optimizer, ema);
             if (state.Seed != recipe.Seed)
-                throw new InvalidOperationException($"{lastFolder} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
+                throw new InvalidOperationException($"{run.LastPath} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
         }
-        var summaries = ReadMetrics();
+
+        void Save(TrainingState position) =>
+            run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries);
 
         var step = state.Step;
         var bestTop1 = state.BestTop1;
+        var bestEpoch = state.BestEpoch;
         var started = Stopwatch.StartNew();
         var stepsAtStart = step;
         for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
@@ -114,8 +112,9 @@ public sealed class EfficientVitTrainer
                 using var owned = batch;
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    SaveLast(optimizer, ema, state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1 });
-                    return new TrainingResult(summaries, false, "cancelled; the run was saved and continues with --resume", bestTop1, step);
+                    Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
+                    var saved = run is null ? "" : $"; the run was saved in {run.LastPath} and can be resumed from there";
+                    return new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true };
                 }
 
                 var learningRate = schedule.LearningRate(step);
@@ -123,7 +122,7 @@ public sealed class EfficientVitTrainer
                 var loss = TrainStep(optimizer.Optimizer, trainable, batch, mixer, step);
                 if (!double.IsFinite(loss))
                 {
-                    var kept = lastFolder is not null && TrainingCheckpoint.Exists(lastFolder) ? $"; the last good checkpoint is kept in {lastFolder}" : "";
+                    var kept = run is { HasCheckpoint: true } ? $"; the last good checkpoint is kept in {run.LastPath}" : "";
                     return new TrainingResult(summaries, false,
                         $"the loss became {loss} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G3}){kept}. Lower the learning rate or enable gradient clipping.",
                         bestTop1, step);
@@ -144,8 +143,8 @@ public sealed class EfficientVitTrainer
 
             if (batchIndex < stepsPerEpoch)
             {
-                // MaxSteps ended the run inside the epoch: keep the position so that --resume finishes it.
-                SaveLast(optimizer, ema, state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1 });
+                // MaxSteps ended the run inside the epoch: keep the position so that resuming finishes it.
+                Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
                 return new TrainingResult(summaries, true, null, bestTop1, step);
             }
 
@@ -155,12 +154,8 @@ public sealed class EfficientVitTrainer
             summaries.Add(summary);
             var improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
             if (improved)
-                bestTop1 = top1;
-            var next = state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1 };
-            SaveLast(optimizer, ema, next);
-            if (improved && options.OutputDirectory is { } outputDirectory)
-                SaveWeights(Path.Combine(outputDirectory, BestCheckpoint), optimizer, ema, next);
-            WriteMetrics(summaries);
+                (bestTop1, bestEpoch) = (top1, epoch + 1);
+            Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
             progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
         }
         ema?.CopyTo(model);
@@ -226,50 +221,15 @@ public sealed class EfficientVitTrainer
         }
     }
 
-    private void SaveLast(AdamWWithGroups optimizer, ModelEma? ema, TrainingState state)
+    // What a checkpoint records besides the weights: the run's metadata and where the run stands.
+    private CheckpointMetadata RecordOf(CheckpointMetadata record, TrainingState state) => record with
     {
-        if (options.OutputDirectory is { } output)
-            SaveWeights(Path.Combine(output, LastCheckpoint), optimizer, ema, state);
-    }
-
-    private void SaveWeights(string folder, AdamWWithGroups optimizer, ModelEma? ema, TrainingState state)
-    {
-        var record = metadata with
+        Training = new Dictionary<string, string>(record.Training)
         {
-            ClassNames = options.ClassNames?.ToArray() ?? metadata.ClassNames,
-            Training = new Dictionary<string, string>(metadata.Training)
-            {
-                ["epochs_done"] = state.Epoch.ToString(CultureInfo.InvariantCulture),
-                ["steps"] = state.Step.ToString(CultureInfo.InvariantCulture),
-                ["best_validation_top1"] = state.BestTop1.ToString("R", CultureInfo.InvariantCulture),
-                ["recipe"] = recipe.ToString(),
-            },
-        };
-        TrainingCheckpoint.Save(folder, model, record, optimizer.Optimizer, ema?.State, state);
-    }
-
-    private List<EpochSummary> ReadMetrics()
-    {
-        if (!options.Resume || options.OutputDirectory is null)
-            return [];
-        var path = Path.Combine(options.OutputDirectory, MetricsFile);
-        if (!File.Exists(path))
-            return [];
-        return File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).Select(line =>
-        {
-            var v = line.Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-            return new EpochSummary((int)v[0] - 1, v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
-        }).ToList();
-    }
-
-    private void WriteMetrics(IReadOnlyList<EpochSummary> summaries)
-    {
-        if (options.OutputDirectory is not { } output)
-            return;
-        var text = new StringBuilder("epoch,train_loss,validation_loss,validation_top1,validation_top5,learning_rate,images_per_second,seconds\n");
-        foreach (var s in summaries)
-            text.AppendLine(string.Join(",", new[] { s.Epoch + 1.0, s.TrainLoss, s.ValidationLoss, s.ValidationTop1, s.ValidationTop5, s.LearningRate, s.ImagesPerSecond, s.Seconds }
-                .Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
-        AtomicFile.WriteAllText(Path.Combine(output, MetricsFile), text.ToString());
-    }
+            ["epochs_done"] = state.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["steps"] = state.Step.ToString(CultureInfo.InvariantCulture),
+            ["best_validation_top1"] = state.BestTop1.ToString("R", CultureInfo.InvariantCulture),
+            ["recipe"] = recipe.ToString(),
+        },
+    };
 }

@@ -3,10 +3,16 @@ namespace EfficientViT.ML.Training;
 /// <summary>How <see cref="EfficientVitTrainer"/> runs, besides the recipe's hyper-parameters.</summary>
 public sealed class TrainerOptions
 {
-    /// <summary>Folder for checkpoints (<c>last</c>, <c>best</c>) and <c>metrics.csv</c>; null keeps nothing on disk.</summary>
+    /// <summary>Folder of the run (<see cref="TrainingRunFolder"/>: checkpoints <c>last</c> and <c>best</c>, <c>metrics.csv</c>, <c>curves.svg</c>); null keeps nothing on disk.</summary>
     public string? OutputDirectory { get; set; }
 
-    /// <summary>Continue from the <c>last</c> checkpoint in <see cref="OutputDirectory"/> if there is one.</summary>
+    /// <summary>
+    /// Draws the run folder's <c>curves.svg</c> after every epoch from the epochs so far, e.g.
+    /// <c>SvgCharts.TrainingCurves</c> of the EfficientViT.Reporting package; null (default): no chart.
+    /// </summary>
+    public Func<IReadOnlyList<EpochSummary>, string>? CurvesChart { get; set; }
+
+    /// <summary>Continue from the <c>last</c> checkpoint in <see cref="OutputDirectory"/>; training throws if there is none.</summary>
     public bool Resume { get; set; }
 
     /// <summary>Train only the classifier: every backbone parameter is frozen.</summary>
@@ -30,6 +36,25 @@ public sealed class TrainerOptions
     /// <summary>The teacher of a distillation run (the recipe's <see cref="TrainingRecipe.Distillation"/> is Soft or Hard); the model needs its distillation head.</summary>
     public ITeacher? Teacher { get; set; }
 
-    /// <summary>Class names saved with the checkpoints.</summary>
-    public IReadOnlyList<string>? ClassNames { get; set; }
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> naming the first value out of range. The trainer calls it
+    /// before any native call: libtorch aborts the process on zero threads instead of reporting it.
+    /// </summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string name, object? value, string rule)
+        {
+            if (!ok)
+                throw new ArgumentException($"{name} = {value}: {rule}.");
+        }
+
+        Check(Workers >= 1, nameof(Workers), Workers, "must be at least 1");
+        Check(Threads is null or >= 1, nameof(Threads), Threads, "must be at least 1, or null for libtorch's default");
+        Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1, or null to run every epoch");
+        Check(double.IsFinite(BackboneLearningRateScale) && BackboneLearningRateScale >= 0, nameof(BackboneLearningRateScale), BackboneLearningRateScale, "must be finite and not negative");
+        if (OutputDirectory is not null)
+            _ = new TrainingRunFolder(OutputDirectory);
+        if (Resume && OutputDirectory is null)
+            throw new ArgumentException("Resume needs the run's folder (OutputDirectory).");
+    }
 }

@@ -6,4 +6,8 @@ namespace EfficientViT.ML.Training;
 /// <param name="StopReason">Why the run stopped early (cancelled, non-finite loss), or null.</param>
 /// <param name="BestTop1">Best validation top-1 in [0, 1], NaN without validation data.</param>
 /// <param name="Steps">Optimizer steps done in the run, resumed ones included.</param>
-public sealed record TrainingResult(IReadOnlyList<EpochSummary> Epochs, bool Completed, string? StopReason, double BestTop1, long Steps);
+public sealed record TrainingResult(IReadOnlyList<EpochSummary> Epochs, bool Completed, string? StopReason, double BestTop1, long Steps)
+{
+    /// <summary>True when the run stopped because its cancellation token was cancelled (after saving a checkpoint when it has a folder).</summary>
+    public bool Cancelled { get; init; }
+}

@@ -17,6 +17,12 @@ public sealed record TrainingState
     /// <summary>Best validation top-1 so far (NaN when there is none).</summary>
     public double BestTop1 { get; init; } = double.NaN;
 
+    /// <summary>
+    /// Epochs done when the best validation top-1 was reached (0 before any): the <c>best</c> checkpoint of a
+    /// run is a copy of the <c>last</c> one taken when <see cref="Epoch"/> equalled this.
+    /// </summary>
+    public int BestEpoch { get; init; }
+
     /// <summary>The run's seed; every random draw derives from it, the epoch and the step.</summary>
     public int Seed { get; init; }
 

@@ -12,7 +12,7 @@ internal static class CommandErrors
             action();
             return 0;
         }
-        catch (Exception e) when (e is CheckpointException or ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is CheckpointException or ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -5,6 +5,7 @@ using EfficientViT.ML.Data;
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Training;
+using EfficientViT.Reporting;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -32,25 +33,27 @@ internal static class DemoCommand
             { epochs, imageSize, longRun, output, resume, mlnetImages, seed };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var folder = parse.GetValue(output)!;
-            var epochCount = parse.GetValue(epochs) ?? (parse.GetValue(longRun) ? 12 : 8);
-            var side = TrainCommand.CheckImageSize(parse.GetValue(imageSize)) ?? (parse.GetValue(longRun) ? 112 : 64);
-            const int batchSize = 128;
+            var epochCount = OptionChecks.AtLeast(parse, epochs, 1) ?? (parse.GetValue(longRun) ? 12 : 8);
+            var side = OptionChecks.ImageSize(parse, imageSize) ?? (parse.GetValue(longRun) ? 112 : 64);
+            var imagesForMLNet = OptionChecks.AtLeast(parse, mlnetImages, 1);
+            var run = new TrainingRunFolder(parse.GetValue(output)!);
+            if (parse.GetValue(resume))
+                run.RequireCheckpoint();
+            var folder = run.Path;
             var clock = Stopwatch.StartNew();
 
             var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
             var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
-            TorchSharp.torch.manual_seed(parse.GetValue(seed));
-            using var model = EfficientVit.Create(EfficientVitVariant.M0, side, train.ClassNames.Count);
-            var (trainTransform, evalTransform) = TrainCommand.Transforms(fashion: true, side, checkpoint: null);
-            var metadata = CheckpointMetadata.FromConfig(model.Config).WithPreprocessing(evalTransform.Preprocessing, train.ClassNames) with
+            using var setup = TrainingSetup.Prepare(TrainingSetupOptions.ForFashionMnist(side) with
             {
-                Training = new() { ["data"] = "fashion-mnist", ["command"] = "demo" },
-            };
-            var recipe = TrainCommand.Recipe(epochCount, batchSize, peakLearningRate: null, parse.GetValue(seed), mixup: false, ema: false, dropPath: 0,
-                stepsPerEpoch: train.Count / batchSize);
-            var options = new TrainerOptions { OutputDirectory = folder, Resume = parse.GetValue(resume), ClassNames = train.ClassNames };
-            var result = TrainingRun.Run(model, recipe, options, metadata, train, test, trainTransform, evalTransform);
+                Epochs = epochCount,
+                BatchSize = 128,
+                Seed = parse.GetValue(seed),
+                Notes = new Dictionary<string, string> { ["data"] = "fashion-mnist", ["command"] = "demo" },
+            }, train);
+            var (model, metadata, evalTransform) = (setup.Model, setup.Metadata, setup.EvalTransform);
+            var options = new TrainerOptions { OutputDirectory = folder, Resume = parse.GetValue(resume), CurvesChart = SvgCharts.TrainingCurves };
+            var result = TrainingRun.Run(setup, options, train, test);
             if (!result.Completed)
                 throw new InvalidOperationException(result.StopReason ?? "training stopped");
             var trainingTime = clock.Elapsed;
@@ -61,7 +64,7 @@ internal static class DemoCommand
             var (flipped, _) = Evaluator.Evaluate(model, test, evalTransform, 256, flipAverage: true);
             Console.WriteLine($"test set, each image also scored mirrored (flip averaging): top-1 {flipped.Top1Accuracy:P2}");
 
-            var (mlnet, zip, featurizeRate) = MLNetPipeline(model, metadata, train, test, parse.GetValue(mlnetImages), parse.GetValue(seed), folder);
+            var (mlnet, zip, featurizeRate) = MLNetPipeline(model, metadata, train, test, imagesForMLNet, parse.GetValue(seed), folder);
             Console.WriteLine();
             Console.WriteLine("| result | value |");
             Console.WriteLine("|---|---|");

@@ -18,12 +18,12 @@ internal static class EvalCommand
         var command = new Command("eval", "Evaluate a checkpoint: top-1, top-5, per-class accuracy, confusion matrix.") { checkpoint, data, batch, skipCorrupt, flip };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var dataValue = parse.GetValue(data)!;
-            var dataset = DataArguments.Load(dataValue, FashionMnistSplit.Test, parse.GetValue(skipCorrupt));
+            var batchSize = OptionChecks.AtLeast(parse, batch, 1);
+            var dataset = DataArguments.Load(parse.GetValue(data)!, FashionMnistSplit.Test, parse.GetValue(skipCorrupt));
             using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName);
-            var fashion = DataArguments.IsFashionMnist(dataValue);
-            var (_, transform) = TrainCommand.Transforms(fashion, loaded.Model.Config.ImageSize, fashion ? null : loaded.Metadata);
-            var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, parse.GetValue(batch), flipAverage: parse.GetValue(flip));
+            // The checkpoint's preprocessing is the contract its weights were trained under.
+            var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
+            var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, batchSize, flipAverage: parse.GetValue(flip));
             Console.WriteLine($"{metrics.Count:N0} images: top-1 {metrics.Top1Accuracy:P2}" + (metrics.Top5Accuracy is { } top5 ? $", top-5 {top5:P2}" : "") + $", loss {loss:F4}");
             Console.WriteLine(metrics.ToTable(loaded.Metadata.ClassNames ?? dataset.ClassNames.ToArray()));
         }));

@@ -1,4 +1,3 @@
-using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Training;
@@ -6,11 +5,10 @@ using EfficientViT.Reporting;
 
 namespace EfficientViT.Training.Commands;
 
-/// <summary>Runs a trainer from the command line: progress, Ctrl+C saving, curves and a closing summary.</summary>
+/// <summary>Runs a trainer from the command line: progress, Ctrl+C saving and a closing summary.</summary>
 internal static class TrainingRun
 {
-    public static TrainingResult Run(EfficientVit model, TrainingRecipe recipe, TrainerOptions options, CheckpointMetadata metadata,
-        IImageDataset train, IImageDataset? validation, ImageTransform trainTransform, ImageTransform evalTransform)
+    public static TrainingResult Run(TrainingSetup setup, TrainerOptions options, IImageDataset train, IImageDataset? validation)
     {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -26,19 +24,19 @@ internal static class TrainingRun
         Console.CancelKeyPress += onCancel;
         try
         {
+            var (model, recipe) = (setup.Model, setup.Recipe);
             Console.WriteLine($"training EfficientViT-{model.Config.VariantName} at {model.Config.ImageSize}x{model.Config.ImageSize} on {train.Count:N0} images" +
                 (validation is null ? "" : $", validating on {validation.Count:N0}") +
                 $"; {recipe.Epochs} epochs of batch {recipe.BatchSize}, peak lr {recipe.ScaledLearningRate():G3}" +
                 (options.OutputDirectory is null ? "" : $"; writing to {options.OutputDirectory}"));
-            var trainer = new EfficientVitTrainer(model, recipe, options, metadata);
-            var result = trainer.Train(train, validation, trainTransform, evalTransform, new ConsoleProgress(), cancel.Token);
+            var trainer = new EfficientVitTrainer(model, recipe, options, setup.Metadata);
+            var result = trainer.Train(train, validation, setup.TrainTransform, setup.EvalTransform, new ConsoleProgress(), cancel.Token);
             if (result.StopReason is { } reason)
-                Console.Error.WriteLine($"stopped: {reason}");
+                Console.Error.WriteLine($"stopped: {reason}" + (result.Cancelled && options.OutputDirectory is not null ? "; continue with --resume" : ""));
             if (options.OutputDirectory is { } output && result.Epochs.Count > 0)
             {
-                var chart = Path.Combine(output, "curves.svg");
-                AtomicFile.WriteAllText(chart, SvgCharts.TrainingCurves(result.Epochs));
-                Console.WriteLine($"curves: {chart}; metrics: {Path.Combine(output, EfficientVitTrainer.MetricsFile)}; checkpoints: {Path.Combine(output, EfficientVitTrainer.LastCheckpoint)}, {Path.Combine(output, EfficientVitTrainer.BestCheckpoint)}");
+                var run = new TrainingRunFolder(output);
+                Console.WriteLine($"curves: {run.CurvesPath}; metrics: {run.MetricsPath}; checkpoints: {run.LastPath}, {run.BestPath}");
             }
             return result;
         }

@@ -79,8 +79,8 @@ public class TrainerTests
                     Assert.True(TestFiles.MaxAbsDiff(tensor.to_type(ScalarType.Float32), resumed.state_dict()[name].to_type(ScalarType.Float32)) == 0, $"{name} differs after resuming");
             }
         }
-        Assert.True(File.Exists(Path.Combine(dir.Path, "straight", EfficientVitTrainer.MetricsFile)));
-        Assert.True(File.Exists(Path.Combine(dir.Path, "straight", EfficientVitTrainer.BestCheckpoint, TrainingCheckpoint.ModelFile)));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "straight", TrainingRunFolder.MetricsFile)));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "straight", TrainingRunFolder.BestCheckpoint, TrainingCheckpoint.ModelFile)));
     }
 
     [Fact]
@@ -133,7 +133,7 @@ public class TrainerTests
         var (model, trainer) = Make(dir.Path, recipe);
         using (model)
             trainer.Train(data, null, TrainTransform, EvalTransform, new Progress(p => { if (p.EpochEnd is not null) afterFirstEpoch.Cancel(); }), afterFirstEpoch.Token);
-        var last = Path.Combine(dir.Path, EfficientVitTrainer.LastCheckpoint, TrainingCheckpoint.ModelFile);
+        var last = Path.Combine(dir.Path, TrainingRunFolder.LastCheckpoint, TrainingCheckpoint.ModelFile);
         var saved = File.ReadAllBytes(last);
 
         // A learning rate this large sends the weights to infinity within a step or two.

@@ -1,0 +1,114 @@
+using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Preprocessing;
+
+namespace EfficientViT.ML.Training;
+
+/// <summary>
+/// Everything a training run starts from, made in one place for the command line, the ML.NET trainer and
+/// code: the model (a new variant, or a checkpoint with a new head for the data's classes), the metadata
+/// its checkpoints record (classes and preprocessing), the training and evaluation transforms, and the
+/// recipe (the official one scaled for small data, see <see cref="TrainingRecipe.ForSmallData"/>).
+/// </summary>
+/// <example>
+/// <code>
+/// var train = ImageFolderDataset.Load("data/train");
+/// using var setup = TrainingSetup.Prepare(new TrainingSetupOptions { Checkpoint = "efficientvit_m0.pth", Epochs = 5 }, train);
+/// var trainer = new EfficientVitTrainer(setup.Model, setup.Recipe, new TrainerOptions { OutputDirectory = "runs/pets" }, setup.Metadata);
+/// trainer.Train(train, validation: null, setup.TrainTransform, setup.EvalTransform);
+/// </code>
+/// </example>
+public sealed class TrainingSetup : IDisposable
+{
+    private TrainingSetup(EfficientVit model, CheckpointMetadata metadata, ImageTransform trainTransform, ImageTransform evalTransform, TrainingRecipe recipe)
+    {
+        Model = model;
+        Metadata = metadata;
+        TrainTransform = trainTransform;
+        EvalTransform = evalTransform;
+        Recipe = recipe;
+    }
+
+    /// <summary>The network to train; disposed with the setup.</summary>
+    public EfficientVit Model { get; }
+
+    /// <summary>What the run's checkpoints record: the architecture, the data's class names and the preprocessing.</summary>
+    public CheckpointMetadata Metadata { get; }
+
+    /// <summary>The augmenting transform of the training images.</summary>
+    public ImageTransform TrainTransform { get; }
+
+    /// <summary>The resize and centre crop of validation and inference.</summary>
+    public ImageTransform EvalTransform { get; }
+
+    /// <summary>The hyper-parameters of the run.</summary>
+    public TrainingRecipe Recipe { get; }
+
+    /// <summary>Prepares a run on <paramref name="train"/> (its class names and size decide the head and the steps per epoch).</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    /// <exception cref="CheckpointException">The checkpoint cannot be loaded.</exception>
+    public static TrainingSetup Prepare(TrainingSetupOptions options, IImageDataset train)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
+        options.Validate();
+        var classes = train.ClassNames.Count;
+        var distillation = options.Distillation != DistillationMode.None;
+
+        // The new weights (all of them, or the head of a loaded network) draw from torch's generator: seeding
+        // it makes the same seed give the same run.
+        TorchSharp.torch.manual_seed(options.Seed);
+        EfficientVit model;
+        CheckpointMetadata metadata;
+        ImagePreprocessing preprocessing;
+        if (options.Checkpoint is { } path)
+        {
+            var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize });
+            (model, metadata) = (loaded.Model, loaded.Metadata);
+            if (distillation && model.DistillationHead is null)
+                model.ResetClassifier(model.Config.NumClasses, distillation: true);
+            preprocessing = options.Preprocessing ?? metadata.Preprocessing with { Grayscale = false };
+        }
+        else
+        {
+            model = EfficientVit.Create(options.Variant, options.ImageSize ?? options.Preprocessing?.ImageSize ?? 224, classes, distillation: distillation);
+            metadata = CheckpointMetadata.FromConfig(model.Config);
+            preprocessing = options.Preprocessing ?? ImagePreprocessing.ImageNet();
+        }
+
+        try
+        {
+            preprocessing = preprocessing.WithImageSize(model.Config.ImageSize);
+            var trainTransform = options.TrainTransform?.Invoke(preprocessing) ?? new ImageTransform(preprocessing, train: true);
+            var evalTransform = new ImageTransform(preprocessing, train: false);
+            metadata = metadata.WithPreprocessing(preprocessing, train.ClassNames) with
+            {
+                Training = options.Notes is null ? metadata.Training : new Dictionary<string, string>(options.Notes),
+            };
+            return new TrainingSetup(model, metadata, trainTransform, evalTransform, ScaledRecipe(options, train.Count));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static TrainingRecipe ScaledRecipe(TrainingSetupOptions options, int trainingImages)
+    {
+        // As the trainer's loader counts them: a last batch smaller than the others is left out.
+        var stepsPerEpoch = Math.Max(1, trainingImages / options.BatchSize);
+        var peak = options.LearningRate ?? (options.Checkpoint is null ? TrainingSetupOptions.FromScratchLearningRate : TrainingSetupOptions.FineTuningLearningRate);
+        var recipe = TrainingRecipe.ForSmallData(options.Epochs, options.BatchSize, stepsPerEpoch).WithPeakLearningRate(peak)
+            with { Seed = options.Seed, DropPath = options.DropPath, Distillation = options.Distillation };
+        if (!options.Mixup)
+            recipe = recipe with { MixupAlpha = 0, CutmixAlpha = 0 };
+        if (!options.Ema)
+            recipe = recipe with { EmaDecay = null };
+        return recipe;
+    }
+
+    /// <summary>Disposes the model.</summary>
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,66 @@
+using System.CommandLine;
+
+namespace EfficientViT.Training.Commands;
+
+/// <summary>
+/// Checks of numeric options, made before any data is read or native code runs (libtorch aborts the
+/// process on zero threads instead of reporting it); a failure names the option and its value.
+/// </summary>
+internal static class OptionChecks
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> reading "--option value: rule." unless <paramref name="ok"/>.</summary>
+    public static void Check(bool ok, Option option, object? value, string rule)
+    {
+        if (!ok)
+            throw new ArgumentException($"{option.Name} {value}: {rule}.");
+    }
+
+    /// <summary>The option's value, checked to be at least <paramref name="minimum"/> when given.</summary>
+    public static int? AtLeast(ParseResult parse, Option<int?> option, int minimum)
+    {
+        var value = parse.GetValue(option);
+        Check(value is null || value >= minimum, option, value, $"must be at least {minimum}");
+        return value;
+    }
+
+    /// <inheritdoc cref="AtLeast(ParseResult, Option{int?}, int)"/>
+    public static int AtLeast(ParseResult parse, Option<int> option, int minimum)
+    {
+        var value = parse.GetValue(option);
+        Check(value >= minimum, option, value, $"must be at least {minimum}");
+        return value;
+    }
+
+    /// <inheritdoc cref="AtLeast(ParseResult, Option{int?}, int)"/>
+    public static long? AtLeast(ParseResult parse, Option<long?> option, long minimum)
+    {
+        var value = parse.GetValue(option);
+        Check(value is null || value >= minimum, option, value, $"must be at least {minimum}");
+        return value;
+    }
+
+    /// <summary>The option's value, checked to be finite and in [<paramref name="minimum"/>, <paramref name="maximum"/>) (or above the minimum when <paramref name="exclusiveMinimum"/>).</summary>
+    public static double InRange(ParseResult parse, Option<double> option, double minimum, double maximum, bool exclusiveMinimum = false)
+    {
+        var value = parse.GetValue(option);
+        var ok = double.IsFinite(value) && (exclusiveMinimum ? value > minimum : value >= minimum) && value < maximum;
+        Check(ok, option, value, $"must be in {(exclusiveMinimum ? "(" : "[")}{minimum}, {maximum})");
+        return value;
+    }
+
+    /// <summary>The option's value, checked to be positive and finite when given.</summary>
+    public static double? Positive(ParseResult parse, Option<double?> option)
+    {
+        var value = parse.GetValue(option);
+        Check(value is null || (double.IsFinite(value.Value) && value > 0), option, value, "must be positive and finite");
+        return value;
+    }
+
+    /// <summary>An image side: a positive multiple of 16 (the patch embedding's stride), or null for the default.</summary>
+    public static int? ImageSize(ParseResult parse, Option<int?> option)
+    {
+        var value = parse.GetValue(option);
+        Check(value is null || (value > 0 && value % 16 == 0), option, value, "must be a positive multiple of 16");
+        return value;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using EfficientViT.ML.Tests.Featurization;
+
+namespace EfficientViT.ML.Tests.CommandLine;
+
+// The efficientvit command line as a user meets it: a mistake ends in exit code 1 and one "error:" line, before any training.
+public class CommandLineErrorTests
+{
+    private static (int ExitCode, string[] Errors, string Output) Run(params string[] arguments)
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var executable = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Training", "bin", configuration, "net10.0", "efficientvit.dll"));
+        Assert.True(File.Exists(executable), $"{executable} was not built");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(executable);
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "efficientvit did not finish");
+        return (process.ExitCode, stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries), stdout.Result);
+    }
+
+    private static void AssertOneErrorLine((int ExitCode, string[] Errors, string Output) result, params string[] expected)
+    {
+        Assert.True(result.ExitCode == 1, $"exit code {result.ExitCode}: {string.Join("\n", result.Errors)}{result.Output}");
+        var line = Assert.Single(result.Errors);
+        Assert.StartsWith("error: ", line);
+        foreach (var text in expected)
+            Assert.Contains(text, line);
+        Assert.DoesNotContain("training EfficientViT", result.Output);
+    }
+
+    private static string ImageFolder(TempDirectory dir)
+    {
+        var root = dir.File("images");
+        foreach (var (name, index) in TestImages.ColorClasses.Select((n, i) => (n, i)))
+        {
+            Directory.CreateDirectory(Path.Combine(root, name));
+            TestImages.WriteColorImages(Path.Combine(root, name), perClass: 1, size: 16, seed: index);
+        }
+        return root;
+    }
+
+    [Theory]
+    [InlineData("--threads", "0", "must be at least 1")]
+    [InlineData("--batch-size", "0", "must be at least 1")]
+    [InlineData("--max-steps", "0", "must be at least 1")]
+    [InlineData("--epochs", "0", "must be at least 1")]
+    [InlineData("--workers", "0", "must be at least 1")]
+    [InlineData("--lr", "-1", "must be positive")]
+    [InlineData("--validation-split", "1.5", "must be in [0, 1)")]
+    [InlineData("--image-size", "50", "multiple of 16")]
+    public void A_number_out_of_range_is_one_error_line_naming_the_option_and_the_value(string option, string value, string rule)
+    {
+        using var dir = new TempDirectory();
+        AssertOneErrorLine(Run("train", "--data", ImageFolder(dir), "--output", dir.File("run"), option, value), $"{option} {value}", rule);
+    }
+
+    [Fact]
+    public void A_data_folder_without_class_folders_is_one_error_line_naming_it()
+    {
+        using var dir = new TempDirectory();
+        var flat = dir.File("flat");
+        Directory.CreateDirectory(flat);
+        TestImages.WriteColorImages(flat, perClass: 1, size: 16, seed: 0);
+        AssertOneErrorLine(Run("train", "--data", flat, "--output", dir.File("run")), flat, "no class folders");
+    }
+
+    [Fact]
+    public void A_class_folder_of_non_image_files_is_one_error_line_naming_it()
+    {
+        using var dir = new TempDirectory();
+        var root = dir.File("texts");
+        Directory.CreateDirectory(Path.Combine(root, "a"));
+        File.WriteAllText(Path.Combine(root, "a", "notes.txt"), "not an image");
+        AssertOneErrorLine(Run("train", "--data", root, "--output", dir.File("run")), Path.Combine(root, "a"), "no image files");
+    }
+
+    [Fact]
+    public void An_output_path_that_is_a_file_is_refused_before_training()
+    {
+        using var dir = new TempDirectory();
+        var file = dir.File("run.txt");
+        File.WriteAllText(file, "");
+        AssertOneErrorLine(Run("train", "--data", ImageFolder(dir), "--output", file), file, "is a file");
+    }
+
+    [Fact]
+    public void Resume_without_a_checkpoint_is_an_error_naming_the_folder()
+    {
+        using var dir = new TempDirectory();
+        var output = dir.File("run");
+        AssertOneErrorLine(Run("train", "--data", ImageFolder(dir), "--output", output, "--resume"), output, "no training checkpoint");
+    }
+}
