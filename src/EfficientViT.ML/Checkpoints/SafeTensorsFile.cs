@@ -154,6 +154,8 @@ public static class SafeTensorsFile
                     ReadMetadata(property.Value, metadata, path);
                 else
                     entries.Add(ReadEntry(property, dataLength, path));
+                if (entries.Count > CheckpointLimits.MaxTensors)
+                    throw new CheckpointException($"{path}: refusing to load: the header lists more than {CheckpointLimits.MaxTensors} tensors");
             }
             CheckNoOverlap(entries, path);
             return (entries, metadata, dataStart);
@@ -189,6 +191,8 @@ public static class SafeTensorsFile
         }
 
         long[] shape = ReadIntegers(info, "shape", name, path);
+        if (shape.Length > CheckpointLimits.MaxDimensions)
+            throw new CheckpointException($"{path}: tensor '{name}': shape has {shape.Length} dimensions (at most {CheckpointLimits.MaxDimensions} are accepted)");
         long[] offsets = ReadIntegers(info, "data_offsets", name, path);
         if (offsets.Length != 2)
             throw new CheckpointException($"{path}: tensor '{name}': 'data_offsets' has {offsets.Length} numbers, expected [begin, end]");
