@@ -116,12 +116,34 @@ public sealed record CheckpointMetadata
                 ?? throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is empty.");
             if (metadata.FormatVersion != 1)
                 throw new CheckpointException($"{source}: checkpoint metadata version {metadata.FormatVersion} is newer than this library understands (1); update EfficientViT.ML.");
+            if (metadata.Problem() is { } problem)
+                throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is invalid: {problem}.");
             return metadata;
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is not valid JSON ({e.Message}).", e);
         }
+    }
+
+    // What the featurizer, eval and info read from a loaded record, checked here so that a bad file is named when it is
+    // loaded rather than failing later without its name. The architecture fields are not checked: they are
+    // replaced by what the tensors hold.
+    private string? Problem()
+    {
+        if (Mean is not { Length: 3 } || Mean.Any(m => !float.IsFinite(m)))
+            return "'mean' needs three finite numbers (R, G, B)";
+        if (Std is not { Length: 3 } || Std.Any(s => !float.IsFinite(s) || s <= 0))
+            return "'std' needs three finite positive numbers (R, G, B)";
+        if (!double.IsFinite(CropPercent) || CropPercent is <= 0 or > 1)
+            return $"'crop_percent' is {CropPercent}, outside (0, 1]";
+        if (ImageSize <= 0)
+            return $"'image_size' is {ImageSize}, not a positive size";
+        if (ClassNames is { } names && names.Any(n => n is null))
+            return "'class_names' holds a null";
+        if (Training is null || Training.Values.Any(v => v is null))
+            return "'training' must be an object of strings";
+        return null;
     }
 
     /// <summary>"M0".."M5" when the config is a paper variant, else "custom".</summary>

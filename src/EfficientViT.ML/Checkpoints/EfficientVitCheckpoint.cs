@@ -43,6 +43,10 @@ public static class EfficientVitCheckpoint
                 config = detected with { NumClasses = classes, Distillation = classes > 0 && detected.Distillation };
             }
 
+            // The names are kept only with the file's own head, so only then must they match it.
+            if (config.NumClasses == detected.NumClasses && recorded?.ClassNames is { } names && names.Length != detected.NumClasses)
+                throw new CheckpointException($"{path}: the '{CheckpointMetadata.SafeTensorsKey}' metadata is invalid: it names {names.Length} classes, but the classifier has {detected.NumClasses}.");
+
             var model = new EfficientVit(config);
             try
             {
