@@ -126,6 +126,9 @@ public sealed record CheckpointMetadata
         }
     }
 
+    // The model and the featurizer allocate by the input size, so a record may not ask for an absurd one.
+    private const int MaxImageSize = 4096;
+
     // What the featurizer, eval and info read from a loaded record, checked here so that a bad file is named when it is
     // loaded rather than failing later without its name. The architecture fields are not checked: they are
     // replaced by what the tensors hold.
@@ -137,8 +140,8 @@ public sealed record CheckpointMetadata
             return "'std' needs three finite positive numbers (R, G, B)";
         if (!double.IsFinite(CropPercent) || CropPercent is <= 0 or > 1)
             return $"'crop_percent' is {CropPercent}, outside (0, 1]";
-        if (ImageSize <= 0)
-            return $"'image_size' is {ImageSize}, not a positive size";
+        if (ImageSize is <= 0 or > MaxImageSize)
+            return $"'image_size' is {ImageSize}, outside 1 to {MaxImageSize}";
         if (ClassNames is { } names && names.Any(n => n is null))
             return "'class_names' holds a null";
         if (Training is null || Training.Values.Any(v => v is null))

@@ -29,6 +29,10 @@ public static class EfficientVitCheckpoint
         var (tensors, format, recorded) = ReadOfficialStateDict(path);
         try
         {
+            // The architecture is read from shapes; an empty tensor's shape is not backed by any data, so it could
+            // describe a network of any size. EfficientViT has no empty tensors.
+            if (tensors.FirstOrDefault(kv => kv.Value.numel() == 0) is { Key: { } emptyKey, Value: { } empty })
+                throw new CheckpointException($"{path}: not an EfficientViT checkpoint: tensor '{emptyKey}' is empty (shape ({string.Join(", ", empty.shape)})).");
             var shapes = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
             var detected = ArchitectureDetector.Detect(shapes, path, options.ImageSize ?? recorded?.ImageSize);
             var detectedVariant = CheckpointMetadata.VariantName(detected);
@@ -47,6 +51,15 @@ public static class EfficientVitCheckpoint
             if (config.NumClasses == detected.NumClasses && recorded?.ClassNames is { } names && names.Length != detected.NumClasses)
                 throw new CheckpointException($"{path}: the '{CheckpointMetadata.SafeTensorsKey}' metadata is invalid: it names {names.Length} classes, but the classifier has {detected.NumClasses}.");
 
+            // The architecture is read from tensor shapes, so a corrupt file can describe one that cannot be built.
+            try
+            {
+                config.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CheckpointException($"{path}: not an EfficientViT checkpoint: its tensor shapes describe an impossible architecture ({e.Message})", e);
+            }
             var model = new EfficientVit(config);
             try
             {

@@ -127,6 +127,11 @@ public static class SafeTensorsFile
         long dataStart = 8 + (long)headerLength;
         long dataLength = fileLength - dataStart;
 
+        // JsonDocument accepts invalid UTF-8 inside strings and fails only when a name is read, with an exception
+        // that does not name the file.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new CheckpointException($"{path}: the header is not valid UTF-8 (corrupt or not a safetensors file)");
+
         JsonDocument document;
         try
         {

@@ -160,6 +160,9 @@ def main():
     # A string that claims 2**60 bytes.
     torch_zip("huge-string.pth", PROTO2 + b"\x8d" + struct.pack("<Q", 2**60) + b"abc" + STOP)
 
+    # A key with a line break, to forge a second line in the error.
+    torch_zip("newline-key.pth", PROTO2 + EMPTY_DICT + text("net\nerror: forged") + integer(1) + SETITEM + STOP)
+
     # Not zips: empty, random bytes, text, and the legacy (pre-1.6) torch.save format, a bare pickle.
     raw("empty.pth", b"")
     rng = random.Random(17)
@@ -173,6 +176,12 @@ def main():
     raw("huge-header-length.safetensors", struct.pack("<Q", 2**62) + b"{}")
     deep = b"{\"a\":" + b"[" * 10_000 + b"]" * 10_000 + b"}"
     raw("deep-json.safetensors", struct.pack("<Q", len(deep)) + deep)
+    # A header that is not UTF-8, and an empty tensor whose shape claims a billion channels.
+    header = b'{"w\xff":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    raw("invalid-utf8.safetensors", struct.pack("<Q", len(header)) + header + FLOAT1)
+    header = b'{"patch_embed.0.c.weight":{"dtype":"F32","shape":[1000000000,0,3,3],"data_offsets":[0,0]}}'
+    raw("empty-tensor.safetensors", struct.pack("<Q", len(header)) + header)
+
     # Metadata that parses but cannot be used: a zero std, a null mean (what the featurizer and info read).
     for name, record in [("bad-metadata-std", '{"format_version": 1, "std": [0.2, 0, 0.2]}'), ("bad-metadata-mean", '{"format_version": 1, "mean": null}')]:
         header = json.dumps({"__metadata__": {"format": "efficientvit.ml", "efficientvit": record},
