@@ -3,7 +3,8 @@
 // KIND is pth, safetensors (both through EfficientVitCheckpoint.Load, as `efficientvit info` does) or png
 // (through EncodedImageDecoder.Decode). Inputs FIRST .. FIRST+COUNT-1 are mutations of SEED_FILE; each is
 // written to WORK_DIR/current.KIND before it is loaded, so the driver can keep it if this process dies.
-// A clean refusal (CheckpointException; for images the decoder's InvalidOperationException) or a load is
+// A clean refusal (CheckpointException; for images the decoder's InvalidOperationException, or the
+// InvalidDataException the image readers use for unreadable files) or a load is
 // fine; any other exception, or an input over the memory or time limit, is a failure: the input is copied
 // to WORK_DIR/failures and the exit code is 1 (3 for a timeout, from the watchdog).
 using System.Diagnostics;
@@ -53,7 +54,7 @@ for (int index = first; index < first + count; index++)
         loaded++;
         problem = limits.End();
     }
-    catch (Exception e) when (e is CheckpointException || (kind == "png" && e is InvalidOperationException))
+    catch (Exception e) when (e is CheckpointException || (kind == "png" && e is InvalidOperationException or InvalidDataException))
     {
         refused++;
         problem = limits.End() ?? (e.Message.Contains('\n') ? $"the refusal is not one line: {e.Message}" : null);
