@@ -21,7 +21,8 @@ internal sealed class Mutator
 
     public byte[] Mutate(int fuzzSeed, int index)
     {
-        var rng = new Random(HashCode.Combine(fuzzSeed, index));
+        // Not HashCode.Combine: it is seeded differently in every process.
+        var rng = new Random(unchecked(fuzzSeed * 1_000_003 + index));
         var bytes = new List<byte>(_seed);
         int operations = rng.Next(1, 4);
         for (int i = 0; i < operations && bytes.Count > 0; i++)
