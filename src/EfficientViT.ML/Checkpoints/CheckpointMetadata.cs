@@ -139,20 +139,37 @@ public sealed record CheckpointMetadata
                 ?? throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is empty.");
             if (metadata.FormatVersion != 1)
                 throw new CheckpointException($"{source}: checkpoint metadata version {metadata.FormatVersion} is newer than this library understands (1); update EfficientViT.ML.");
-            try
-            {
-                metadata.Preprocessing.Validate();
-            }
-            catch (ArgumentException e)
-            {
-                throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata has invalid preprocessing: {e.Message}", e);
-            }
+            if (metadata.Problem() is { } problem)
+                throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is invalid: {problem}.");
             return metadata;
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is not valid JSON ({e.Message}).", e);
         }
+    }
+
+    // The model and the featurizer allocate by the input size, so a record may not ask for an absurd one.
+    private const int MaxImageSize = 4096;
+
+    // What the featurizer, eval and info read from a loaded record, checked here so that a bad file is named when it is
+    // loaded rather than failing later without its name. The architecture fields are not checked: they are
+    // replaced by what the tensors hold.
+    private string? Problem()
+    {
+        if (Mean is not { Length: 3 } || Mean.Any(m => !float.IsFinite(m)))
+            return "'mean' needs three finite numbers (R, G, B)";
+        if (Std is not { Length: 3 } || Std.Any(s => !float.IsFinite(s) || s <= 0))
+            return "'std' needs three finite positive numbers (R, G, B)";
+        if (!double.IsFinite(CropPercent) || CropPercent is <= 0 or > 1)
+            return $"'crop_percent' is {CropPercent}, outside (0, 1]";
+        if (ImageSize is <= 0 or > MaxImageSize)
+            return $"'image_size' is {ImageSize}, outside 1 to {MaxImageSize}";
+        if (ClassNames is { } names && names.Any(n => n is null))
+            return "'class_names' holds a null";
+        if (Training is null || Training.Values.Any(v => v is null))
+            return "'training' must be an object of strings";
+        return null;
     }
 
     private static readonly JsonSerializerOptions SerializerOptions = new()

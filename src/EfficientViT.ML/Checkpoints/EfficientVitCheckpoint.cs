@@ -21,8 +21,6 @@ namespace EfficientViT.ML.Checkpoints;
 /// </example>
 public static class EfficientVitCheckpoint
 {
-    private static readonly byte[] ZipMagic = [0x50, 0x4B, 0x03, 0x04];
-
     /// <summary>Builds the model a checkpoint holds and loads its weights.</summary>
     /// <exception cref="CheckpointException">The file is missing, unreadable, not an EfficientViT checkpoint, or does not match the options.</exception>
     public static LoadedCheckpoint Load(string path, CheckpointLoadOptions? options = null)
@@ -31,6 +29,10 @@ public static class EfficientVitCheckpoint
         var (tensors, format, recorded) = ReadOfficialStateDict(path);
         try
         {
+            // The architecture is read from shapes; an empty tensor's shape is not backed by any data, so it could
+            // describe a network of any size. EfficientViT has no empty tensors.
+            if (tensors.FirstOrDefault(kv => kv.Value.numel() == 0) is { Key: { } emptyKey, Value: { } empty })
+                throw new CheckpointException($"{path}: not an EfficientViT checkpoint: tensor '{emptyKey}' is empty (shape ({string.Join(", ", empty.shape)})).");
             var shapes = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
             var detected = ArchitectureDetector.Detect(shapes, path, recorded?.ImageSize);
             var trainedSize = detected.ImageSize;
@@ -53,6 +55,19 @@ public static class EfficientVitCheckpoint
                 config = detected with { NumClasses = classes, Distillation = classes > 0 && detected.Distillation };
             }
 
+            // The names are kept only with the file's own head, so only then must they match it.
+            if (config.NumClasses == detected.NumClasses && recorded?.ClassNames is { } names && names.Length != detected.NumClasses)
+                throw new CheckpointException($"{path}: the '{CheckpointMetadata.SafeTensorsKey}' metadata is invalid: it names {names.Length} classes, but the classifier has {detected.NumClasses}.");
+
+            // The architecture is read from tensor shapes, so a corrupt file can describe one that cannot be built.
+            try
+            {
+                config.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CheckpointException($"{path}: not an EfficientViT checkpoint: its tensor shapes describe an impossible architecture ({e.Message})", e);
+            }
             var model = new EfficientVit(config);
             try
             {
@@ -136,23 +151,37 @@ public static class EfficientVitCheckpoint
     /// <summary>The state dict of any supported file under the official names, its format, and its recorded metadata if any.</summary>
     internal static (Dictionary<string, Tensor> Tensors, CheckpointFormat Format, CheckpointMetadata? Metadata) ReadOfficialStateDict(string path)
     {
+        if (Directory.Exists(path))
+            throw new CheckpointException($"{path}: is a directory, not a checkpoint file.");
         if (!File.Exists(path))
             throw new CheckpointException($"{path}: checkpoint file not found.");
-        if (StartsWith(path, ZipMagic))
-            return (TorchCheckpointReader.ReadStateDict(path), CheckpointFormat.OfficialPyTorch, null);
+
+        // The content decides, not the extension: a .pth that is not a zip would otherwise be misread as safetensors.
+        switch (CheckpointFileSignature.Detect(path, out var head))
+        {
+            case CheckpointFileKind.Empty:
+                throw new CheckpointException($"{path}: not a checkpoint (empty file).");
+            case CheckpointFileKind.TorchZip:
+            case CheckpointFileKind.LegacyTorchPickle: // refused by the reader, with the advice to re-save
+                return (TorchCheckpointReader.ReadStateDict(path), CheckpointFormat.OfficialPyTorch, null);
+            case CheckpointFileKind.Unknown:
+                throw new CheckpointException(CheckpointFileSignature.Unrecognised(path, head));
+        }
 
         var (tensors, metadata) = SafeTensorsFile.Read(path);
-        if (metadata.TryGetValue(CheckpointMetadata.SafeTensorsKey, out var json))
-            return (tensors, CheckpointFormat.EfficientVitSafeTensors, CheckpointMetadata.FromJson(json, path));
-        if (TimmKeyMapping.LooksLikeTimm(tensors.Keys))
-            return (TimmKeyMapping.ToOfficial(tensors), CheckpointFormat.TimmSafeTensors, null);
-        return (tensors, CheckpointFormat.EfficientVitSafeTensors, null);
-    }
-
-    private static bool StartsWith(string path, byte[] magic)
-    {
-        using var stream = File.OpenRead(path);
-        var head = new byte[magic.Length];
-        return stream.Read(head, 0, head.Length) == head.Length && head.AsSpan().SequenceEqual(magic);
+        try
+        {
+            if (metadata.TryGetValue(CheckpointMetadata.SafeTensorsKey, out var json))
+                return (tensors, CheckpointFormat.EfficientVitSafeTensors, CheckpointMetadata.FromJson(json, path));
+            if (TimmKeyMapping.LooksLikeTimm(tensors.Keys))
+                return (TimmKeyMapping.ToOfficial(tensors), CheckpointFormat.TimmSafeTensors, null);
+            return (tensors, CheckpointFormat.EfficientVitSafeTensors, null);
+        }
+        catch
+        {
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+            throw;
+        }
     }
 }

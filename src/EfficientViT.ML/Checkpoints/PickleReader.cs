@@ -28,8 +28,36 @@ namespace EfficientViT.ML.Checkpoints;
 /// </remarks>
 internal sealed class PickleReader
 {
+    /// <summary>The deepest nesting of tuples accepted; PyTorch writes at most a few levels (a size inside an argument tuple).</summary>
+    public const int MaxTupleNesting = 100;
+
+    /// <summary>The most elements (nested ones included) a tuple used as a dictionary key may have; comparing keys costs this much.</summary>
+    public const int MaxKeyTupleElements = 10_000;
+
+    /// <summary>The memory every pickle may build its objects in, whatever its size.</summary>
+    public const long BaseBudgetBytes = 64L << 20;
+
+    /// <summary>Further memory for each byte of the pickle: a real state dict needs about 14, so 16 never refuses one.</summary>
+    public const int BudgetBytesPerPickleByte = 16;
+
+    // Rough sizes, rounded up, of what each opcode allocates on a 64-bit runtime. They are charged against the
+    // budget and never refunded, so a pickle's objects, stack, marks and memo together stay below it.
+    private const int StackSlotCost = 16; // a reference in a List that grows by doubling
+    private const int MarkCost = 8;
+    private const int BoxCost = 24; // a boxed long, double or bool
+    private const int StringCost = 32; // plus two bytes per character
+    private const int DictCost = 128;
+    private const int DictEntryCost = 64;
+    private const int ListCost = 48;
+    private const int ListElementCost = 16;
+    private const int TupleCost = 64; // plus 8 bytes per item
+    private const int MemoEntryCost = 64;
+    private const int MarkerCost = 128; // a global, storage or tensor descriptor
+
     private readonly byte[] _data;
     private readonly string _filePath;
+    private readonly long _budget;
+    private long _charged;
     private readonly List<object?> _stack = new();
     // Stack heights saved by MARK; kept apart from the value stack so a mark can never be mistaken for a value.
     private readonly Stack<int> _marks = new();
@@ -38,17 +66,24 @@ internal sealed class PickleReader
     // Where the current opcode starts, for error messages.
     private int _opPos;
 
-    private PickleReader(byte[] data, string filePath)
+    private PickleReader(byte[] data, string filePath, long budget)
     {
         _data = data;
         _filePath = filePath;
+        _budget = budget;
     }
+
+    /// <summary>The memory a pickle of <paramref name="pickleBytes"/> bytes may build its objects in.</summary>
+    public static long BudgetFor(long pickleBytes) => BaseBudgetBytes + BudgetBytesPerPickleByte * pickleBytes;
 
     /// <summary>Unpickles <paramref name="data"/> (the bytes of data.pkl) and returns the top-level object.</summary>
     /// <param name="data">The pickle bytes.</param>
     /// <param name="filePath">The checkpoint file, used in error messages.</param>
-    /// <exception cref="CheckpointException">The pickle is malformed, truncated, or uses anything outside the allow-list.</exception>
-    public static object? Load(byte[] data, string filePath) => new PickleReader(data, filePath).Run();
+    /// <param name="budgetBytes">The memory its objects may take; <see cref="BudgetFor"/> its size when not given.</param>
+    /// <exception cref="CheckpointException">The pickle is malformed, truncated, uses anything outside the allow-list,
+    /// nests tuples too deeply, or builds more objects than its budget allows.</exception>
+    public static object? Load(byte[] data, string filePath, long? budgetBytes = null) =>
+        new PickleReader(data, filePath, budgetBytes ?? BudgetFor(data.Length)).Run();
 
     private object? Run()
     {
@@ -71,48 +106,52 @@ internal sealed class PickleReader
                 case (byte)'.': // STOP
                     return Pop("STOP");
                 case (byte)'(': // MARK
+                    Charge(MarkCost);
                     _marks.Push(_stack.Count);
                     break;
                 case (byte)'}': // EMPTY_DICT
-                    _stack.Add(new PickleDict());
+                    Push(new PickleDict(), DictCost);
                     break;
                 case (byte)']': // EMPTY_LIST
-                    _stack.Add(new List<object?>());
+                    Push(new List<object?>(), ListCost);
                     break;
                 case (byte)')': // EMPTY_TUPLE
-                    _stack.Add(new PickleTuple(Array.Empty<object?>()));
+                    Push(NewTuple(Array.Empty<object?>()), TupleCost);
                     break;
                 case (byte)'t': // TUPLE
-                    _stack.Add(new PickleTuple(PopToMark("TUPLE").ToArray()));
+                    PushTuple(PopToMark("TUPLE").ToArray());
                     break;
                 case 0x85: // TUPLE1
-                    _stack.Add(new PickleTuple(PopN(1, "TUPLE1")));
+                    PushTuple(PopN(1, "TUPLE1"));
                     break;
                 case 0x86: // TUPLE2
-                    _stack.Add(new PickleTuple(PopN(2, "TUPLE2")));
+                    PushTuple(PopN(2, "TUPLE2"));
                     break;
                 case 0x87: // TUPLE3
-                    _stack.Add(new PickleTuple(PopN(3, "TUPLE3")));
+                    PushTuple(PopN(3, "TUPLE3"));
                     break;
                 case (byte)'d': // DICT
                     {
                         var dict = new PickleDict();
                         SetItems(dict, PopToMark("DICT"), opPos);
-                        _stack.Add(dict);
+                        Push(dict, DictCost);
                         break;
                     }
                 case (byte)'l': // LIST
-                    _stack.Add(PopToMark("LIST"));
+                    List<object?> list = PopToMark("LIST");
+                    Push(list, ListCost + ListElementCost * (long)list.Count);
                     break;
                 case (byte)'a': // APPEND
                     {
                         object? value = Pop("APPEND");
+                        Charge(ListElementCost);
                         PeekAs<List<object?>>("APPEND").Add(value);
                         break;
                     }
                 case (byte)'e': // APPENDS
                     {
                         List<object?> items = PopToMark("APPENDS");
+                        Charge(ListElementCost * (long)items.Count);
                         PeekAs<List<object?>>("APPENDS").AddRange(items);
                         break;
                     }
@@ -120,6 +159,7 @@ internal sealed class PickleReader
                     {
                         object? value = Pop("SETITEM");
                         object? key = Pop("SETITEM");
+                        Charge(DictEntryCost);
                         PeekAs<PickleDict>("SETITEM").Set(CheckKey(key, opPos), value);
                         break;
                     }
@@ -130,69 +170,69 @@ internal sealed class PickleReader
                         break;
                     }
                 case (byte)'q': // BINPUT
-                    _memo[ReadByte()] = Peek("BINPUT");
+                    Memoize(ReadByte(), "BINPUT");
                     break;
                 case (byte)'r': // LONG_BINPUT
-                    _memo[ReadUInt32()] = Peek("LONG_BINPUT");
+                    Memoize(ReadUInt32(), "LONG_BINPUT");
                     break;
                 case 0x94: // MEMOIZE
-                    _memo[_memo.Count] = Peek("MEMOIZE");
+                    Memoize(_memo.Count, "MEMOIZE");
                     break;
                 case (byte)'h': // BINGET
-                    _stack.Add(MemoGet(ReadByte(), opPos));
+                    Push(MemoGet(ReadByte(), opPos), 0);
                     break;
                 case (byte)'j': // LONG_BINGET
-                    _stack.Add(MemoGet(ReadUInt32(), opPos));
+                    Push(MemoGet(ReadUInt32(), opPos), 0);
                     break;
                 case (byte)'J': // BININT: signed 32-bit
-                    _stack.Add((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4)));
+                    Push((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4)), BoxCost);
                     break;
                 case (byte)'K': // BININT1: unsigned 8-bit
-                    _stack.Add((long)ReadByte());
+                    Push((long)ReadByte(), BoxCost);
                     break;
                 case (byte)'M': // BININT2: unsigned 16-bit
-                    _stack.Add((long)BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2)));
+                    Push((long)BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2)), BoxCost);
                     break;
                 case 0x8a: // LONG1
-                    _stack.Add(ReadLong1(opPos));
+                    Push(ReadLong1(opPos), BoxCost);
                     break;
                 case (byte)'G': // BINFLOAT: the one big-endian number in the format
-                    _stack.Add(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8)));
+                    Push(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8)), BoxCost);
                     break;
                 case (byte)'X': // BINUNICODE
-                    _stack.Add(Encoding.UTF8.GetString(ReadBytes(ReadLength(ReadUInt32()))));
+                    PushString(Encoding.UTF8.GetString(ReadBytes(ReadLength(ReadUInt32()))));
                     break;
                 case 0x8c: // SHORT_BINUNICODE
-                    _stack.Add(Encoding.UTF8.GetString(ReadBytes(ReadByte())));
+                    PushString(Encoding.UTF8.GetString(ReadBytes(ReadByte())));
                     break;
                 case 0x8d: // BINUNICODE8
-                    _stack.Add(Encoding.UTF8.GetString(ReadBytes(ReadLength(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8))))));
+                    PushString(Encoding.UTF8.GetString(ReadBytes(ReadLength(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8))))));
                     break;
                 case (byte)'U': // SHORT_BINSTRING: a Python 2 str; Latin-1 keeps every byte.
-                    _stack.Add(Encoding.Latin1.GetString(ReadBytes(ReadByte())));
+                    PushString(Encoding.Latin1.GetString(ReadBytes(ReadByte())));
                     break;
                 case (byte)'T': // BINSTRING
                     {
                         int length = BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4));
                         if (length < 0)
                             throw Error($"BINSTRING at byte {opPos} has a negative length {length}");
-                        _stack.Add(Encoding.Latin1.GetString(ReadBytes(length)));
+                        PushString(Encoding.Latin1.GetString(ReadBytes(length)));
                         break;
                     }
                 case (byte)'N': // NONE
-                    _stack.Add(null);
+                    Push(null, 0);
                     break;
                 case 0x88: // NEWTRUE
-                    _stack.Add(true);
+                    Push(true, BoxCost);
                     break;
                 case 0x89: // NEWFALSE
-                    _stack.Add(false);
+                    Push(false, BoxCost);
                     break;
                 case (byte)'c': // GLOBAL "module\nname\n"
                     {
                         string module = ReadLine();
                         string name = ReadLine();
-                        _stack.Add(ResolveGlobal(module, name));
+                        Push(ResolveGlobal(module, name), MarkerCost);
                         break;
                     }
                 case 0x93: // STACK_GLOBAL
@@ -201,14 +241,14 @@ internal sealed class PickleReader
                         object? module = Pop("STACK_GLOBAL");
                         if (module is not string m || name is not string n)
                             throw Error($"STACK_GLOBAL at byte {opPos} expects two strings, found {Describe(module)} and {Describe(name)}");
-                        _stack.Add(ResolveGlobal(m, n));
+                        Push(ResolveGlobal(m, n), MarkerCost);
                         break;
                     }
                 case (byte)'R': // REDUCE
                     {
                         object? args = Pop("REDUCE");
                         object? callable = Pop("REDUCE");
-                        _stack.Add(Reduce(callable, args, opPos));
+                        Push(Reduce(callable, args, opPos), MarkerCost);
                         break;
                     }
                 case 0x81: // NEWOBJ
@@ -216,7 +256,7 @@ internal sealed class PickleReader
                         object? args = Pop("NEWOBJ");
                         object? cls = Pop("NEWOBJ");
                         if (cls is PickleGlobal { Kind: PickleGlobalKind.OrderedDict or PickleGlobalKind.Namespace } && args is PickleTuple)
-                            _stack.Add(new PickleDict());
+                            Push(new PickleDict(), DictCost);
                         else
                             throw Error($"NEWOBJ at byte {opPos} can only create a collections.OrderedDict or an argparse.Namespace, found {Describe(cls)}");
                         break;
@@ -233,7 +273,7 @@ internal sealed class PickleReader
                         break;
                     }
                 case (byte)'Q': // BINPERSID
-                    _stack.Add(PersistentLoad(Pop("BINPERSID"), opPos));
+                    Push(PersistentLoad(Pop("BINPERSID"), opPos), MarkerCost);
                     break;
                 default:
                     throw Error($"refusing to load: data.pkl uses pickle opcode 0x{op:x2} at byte {opPos}, which a tensor checkpoint does not need (only tensors and dictionaries are read; nothing is executed)");
@@ -286,6 +326,7 @@ internal sealed class PickleReader
                     var dict = new PickleDict();
                     if (a.Count == 1 && a[0] is List<object?> pairs)
                     {
+                        Charge(DictEntryCost * (long)pairs.Count);
                         foreach (object? pair in pairs)
                         {
                             if (pair is not PickleTuple { Items.Count: 2 } kv)
@@ -348,12 +389,16 @@ internal sealed class PickleReader
     {
         if (items.Count % 2 != 0)
             throw Error($"dictionary at byte {opPos} has an odd number ({items.Count}) of keys and values");
+        Charge(DictEntryCost * (long)(items.Count / 2));
         for (int i = 0; i < items.Count; i += 2)
             dict.Set(CheckKey(items[i], opPos), items[i + 1]);
     }
 
     private object CheckKey(object? key, int opPos) => key switch
     {
+        // Comparing two tuple keys walks both, so a key's size bounds the work of every lookup.
+        PickleTuple { Elements: > MaxKeyTupleElements } t =>
+            throw Error($"dictionary at byte {opPos} has a tuple key of {t.Elements} elements (at most {MaxKeyTupleElements} are accepted)"),
         string or long or bool or double or PickleTuple => key,
         _ => throw Error($"dictionary at byte {opPos} has key {Describe(key)}; only strings, numbers and tuples are supported"),
     };
@@ -380,11 +425,49 @@ internal sealed class PickleReader
     {
         if (value is not PickleTuple t)
             throw Error($"_rebuild_tensor_v2 at byte {opPos} has {what} {Describe(value)}; expected a tuple of integers");
+        if (t.Items.Count > CheckpointLimits.MaxDimensions)
+            throw Error($"_rebuild_tensor_v2 at byte {opPos} has a {what} of {t.Items.Count} dimensions (at most {CheckpointLimits.MaxDimensions} are accepted)");
         return t.Items.Select(item => AsLong(item, what, opPos)).ToArray();
     }
 
     private object? MemoGet(long index, int opPos) =>
         _memo.TryGetValue(index, out object? value) ? value : throw Error($"memo entry {index} read at byte {opPos} was never stored");
+
+    private void Push(object? value, long cost)
+    {
+        Charge(StackSlotCost + cost);
+        _stack.Add(value);
+    }
+
+    private void PushString(string value) => Push(value, StringCost + 2L * value.Length);
+
+    private void PushTuple(object?[] items) => Push(NewTuple(items), TupleCost + 8L * items.Length);
+
+    private PickleTuple NewTuple(object?[] items)
+    {
+        // Hashing and comparing tuples recurses into nested ones: refuse deep nesting before it can exhaust the stack.
+        var tuple = new PickleTuple(items);
+        if (tuple.Depth > MaxTupleNesting)
+            throw Error($"a tuple at byte {_opPos} is nested {tuple.Depth} levels deep (at most {MaxTupleNesting} are accepted)");
+        return tuple;
+    }
+
+    private void Memoize(long index, string opcode)
+    {
+        Charge(MemoEntryCost);
+        _memo[index] = Peek(opcode);
+    }
+
+    private void Charge(long bytes)
+    {
+        _charged += bytes;
+        if (_charged > _budget)
+        {
+            throw Error(
+                $"refusing to load: data.pkl builds more than {_budget >> 20} MiB of objects by byte {_opPos}, more than a pickle of " +
+                $"{_data.Length} bytes ever needs (the file is corrupt or hostile)");
+        }
+    }
 
     private object? Pop(string opcode)
     {
@@ -475,24 +558,63 @@ internal sealed class PickleReader
 }
 
 /// <summary>A Python tuple from the pickle. Compares by value so tuples can be dictionary keys, as in Python.</summary>
+/// <remarks>
+/// The hash code, nesting depth and element count are computed once, from those of the items, so hashing never
+/// recurses; the reader bounds the depth at construction and the element count of keys, which bounds comparing.
+/// </remarks>
 internal sealed class PickleTuple : IEquatable<PickleTuple>
 {
-    public PickleTuple(object?[] items) => Items = items;
+    private readonly int _hashCode;
+
+    public PickleTuple(object?[] items)
+    {
+        Items = items;
+        var hash = new HashCode();
+        int depth = 0;
+        long elements = 0;
+        foreach (object? item in items)
+        {
+            // A nested tuple's GetHashCode returns its stored hash: constant time.
+            hash.Add(item);
+            if (item is PickleTuple inner)
+            {
+                depth = Math.Max(depth, inner.Depth);
+                elements += inner.Elements;
+            }
+            // Shared sub-tuples (through the memo) are counted every time they appear, as comparing visits them;
+            // the cap keeps the count from overflowing.
+            elements = Math.Min(elements + 1, int.MaxValue);
+        }
+        _hashCode = hash.ToHashCode();
+        Depth = depth + 1;
+        Elements = elements;
+    }
 
     public IReadOnlyList<object?> Items { get; }
 
-    public bool Equals(PickleTuple? other) =>
-        other is not null && Items.Count == other.Items.Count && Items.Zip(other.Items).All(p => Equals(p.First, p.Second));
+    /// <summary>1 for a tuple of non-tuples, one more for each level of tuples inside.</summary>
+    public int Depth { get; }
+
+    /// <summary>The items, counting those of nested tuples too (capped at <see cref="int.MaxValue"/>).</summary>
+    public long Elements { get; }
+
+    public bool Equals(PickleTuple? other)
+    {
+        if (ReferenceEquals(this, other))
+            return true;
+        if (other is null || _hashCode != other._hashCode || Elements != other.Elements || Items.Count != other.Items.Count)
+            return false;
+        for (int i = 0; i < Items.Count; i++)
+        {
+            if (!Equals(Items[i], other.Items[i]))
+                return false;
+        }
+        return true;
+    }
 
     public override bool Equals(object? obj) => Equals(obj as PickleTuple);
 
-    public override int GetHashCode()
-    {
-        var hash = new HashCode();
-        foreach (object? item in Items)
-            hash.Add(item);
-        return hash.ToHashCode();
-    }
+    public override int GetHashCode() => _hashCode;
 }
 
 /// <summary>A Python dict or OrderedDict from the pickle, in insertion order (state-dict order matters to users).</summary>

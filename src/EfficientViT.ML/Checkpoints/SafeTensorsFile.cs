@@ -127,6 +127,11 @@ public static class SafeTensorsFile
         long dataStart = 8 + (long)headerLength;
         long dataLength = fileLength - dataStart;
 
+        // JsonDocument accepts invalid UTF-8 inside strings and fails only when a name is read, with an exception
+        // that does not name the file.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new CheckpointException($"{path}: the header is not valid UTF-8 (corrupt or not a safetensors file)");
+
         JsonDocument document;
         try
         {
@@ -154,6 +159,8 @@ public static class SafeTensorsFile
                     ReadMetadata(property.Value, metadata, path);
                 else
                     entries.Add(ReadEntry(property, dataLength, path));
+                if (entries.Count > CheckpointLimits.MaxTensors)
+                    throw new CheckpointException($"{path}: refusing to load: the header lists more than {CheckpointLimits.MaxTensors} tensors");
             }
             CheckNoOverlap(entries, path);
             return (entries, metadata, dataStart);
@@ -189,6 +196,8 @@ public static class SafeTensorsFile
         }
 
         long[] shape = ReadIntegers(info, "shape", name, path);
+        if (shape.Length > CheckpointLimits.MaxDimensions)
+            throw new CheckpointException($"{path}: tensor '{name}': shape has {shape.Length} dimensions (at most {CheckpointLimits.MaxDimensions} are accepted)");
         long[] offsets = ReadIntegers(info, "data_offsets", name, path);
         if (offsets.Length != 2)
             throw new CheckpointException($"{path}: tensor '{name}': 'data_offsets' has {offsets.Length} numbers, expected [begin, end]");

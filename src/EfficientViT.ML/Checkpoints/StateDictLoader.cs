@@ -41,11 +41,13 @@ internal static class StateDictLoader
 
         if (missing.Count + unexpected.Count + mismatched.Count > 0)
         {
+            // One line, so that it reads as one error in a log or after the CLI's "error:".
+            var sections = new[] { Section("missing keys", missing), Section("unexpected keys", unexpected), Section("shape mismatches", mismatched) };
             var message = $"{file}: the checkpoint does not fit EfficientViT-{model.Config.VariantName} " +
-                $"({model.Config.NumClasses} classes, {model.Config.ImageSize}x{model.Config.ImageSize})." +
-                Section("missing keys", missing) + Section("unexpected keys", unexpected) + Section("shape mismatches", mismatched);
+                $"({model.Config.NumClasses} classes, {model.Config.ImageSize}x{model.Config.ImageSize}): " +
+                string.Join("; ", sections.Where(s => s.Length > 0)) + ".";
             if (!excludeHead && (missing.Concat(unexpected).Concat(mismatched).Any(IsHeadKey)))
-                message += Environment.NewLine + "To reuse the backbone with another classifier, load with ExcludeHead = true.";
+                message += " To reuse the backbone with another classifier, load with ExcludeHead = true.";
             throw new CheckpointException(message);
         }
 
@@ -77,7 +79,7 @@ internal static class StateDictLoader
 
     private static string Section(string title, List<string> items) =>
         items.Count == 0 ? "" :
-        $"{Environment.NewLine}{items.Count} {title}: {string.Join(", ", items.Take(MaxListed))}{(items.Count > MaxListed ? $", … ({items.Count - MaxListed} more)" : "")}";
+        $"{items.Count} {title}: {string.Join(", ", items.Take(MaxListed))}{(items.Count > MaxListed ? $", … ({items.Count - MaxListed} more)" : "")}";
 
     private static string Join(long[] shape) => string.Join(", ", shape);
 }
