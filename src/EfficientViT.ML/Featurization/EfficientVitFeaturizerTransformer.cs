@@ -19,13 +19,16 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly Lazy<IFeatureScorer> session;
     private readonly Lazy<ScoringThreads> threads;
     private readonly int batchSize;
+    // Why the saved chain cannot score this input (a variable-size vector column), or null.
+    private readonly string? rowScoringProblem;
     private bool disposed;
 
     // The saved chain is the three fitted parts one after the other; in memory, the middle one is replaced
     // by batches scored in ONNX Runtime (see FeaturizerPlan).
     internal EfficientVitFeaturizerTransformer(FeaturizerPlan plan, TransformerChain<ITransformer> preparation,
-        TransformerChain<ITransformer> rowScoring, TransformerChain<ITransformer> finish, int batchSize)
+        TransformerChain<ITransformer> rowScoring, TransformerChain<ITransformer> finish, int batchSize, string? rowScoringProblem)
     {
+        this.rowScoringProblem = rowScoringProblem;
         this.plan = plan;
         this.preparation = preparation;
         this.finish = finish;
@@ -52,9 +55,12 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => chain.GetOutputSchema(inputSchema);
 
     /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): ML.NET's own ONNX scoring, one image per call.</summary>
+    /// <exception cref="InvalidOperationException">The input column is a float vector of variable size, which ML.NET's ONNX scoring cannot read.</exception>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
+        if (rowScoringProblem is not null)
+            throw new InvalidOperationException(rowScoringProblem);
         return ((ITransformer)chain).GetRowToRowMapper(inputSchema);
     }
 
@@ -74,8 +80,13 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         return finish.Transform(scored);
     }
 
-    /// <summary>Saves the equivalent ML.NET chain (see the class remarks).</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
+    /// <summary>Saves the equivalent ML.NET chain (see the class remarks); refuses a chain that could not score its input once loaded.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        if (rowScoringProblem is not null)
+            throw new InvalidOperationException(rowScoringProblem);
+        ((ICanSaveModel)chain).Save(ctx);
+    }
 
     /// <summary>Ends the scoring threads and releases the ONNX Runtime sessions; the featurizer cannot be used afterwards.</summary>
     public void Dispose()

@@ -80,7 +80,20 @@ internal sealed class FeaturizerPlan
         var scored = rowScoring.Transform(prepared);
         AppendFinish(builder);
         var finish = builder.TakeStepsAndDropIntermediates().Fit(scored);
-        return new EfficientVitFeaturizerTransformer(this, preparation, rowScoring, finish, options.BatchSize);
+        return new EfficientVitFeaturizerTransformer(this, preparation, rowScoring, finish, options.BatchSize, RowScoringProblem(input.Schema));
+    }
+
+    // ML.NET's ONNX scoring, which a saved model and a PredictionEngine run, takes only vectors of a known
+    // size, and no ML.NET component gives a variable-size vector one; the batched Transform reads each
+    // row's length and works.
+    private string? RowScoringProblem(DataViewSchema inputSchema)
+    {
+        if (kind != FeaturizerInputKind.PixelVector || inputSchema[options.InputColumnName].Type is not VectorDataViewType { Size: 0 })
+            return null;
+        var side = preprocessing.ImageSize;
+        return $"EfficientVitFeaturize: input column '{options.InputColumnName}' is a float vector of variable size, which ML.NET's ONNX scoring " +
+            $"(a saved model, a PredictionEngine) cannot read. Give it a fixed size of 3x{side}x{side} = {3 * side * side}: " +
+            $"[VectorType(3, {side}, {side})] on the float[] property, or a schema with VectorDataViewType(NumberDataViewType.Single, 3, {side}, {side}).";
     }
 
     /// <summary>Where the in-memory featurizer reads its batches: the resized images, or the user's pixel vectors.</summary>
