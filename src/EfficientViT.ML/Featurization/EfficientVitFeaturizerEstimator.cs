@@ -40,10 +40,14 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         if ((options.ModelPath is null) == (options.Model is null))
             throw new ArgumentException("EfficientVitFeaturize: set exactly one of ModelPath and Model.", nameof(options));
 
-        var (model, metadata, owned) = LoadModel(options);
+        if (options.ImageSize is { } requested && options.Preprocessing is { } given && given.ImageSize != requested)
+            throw new ArgumentException($"EfficientVitFeaturize: ImageSize is {requested}, but the Preprocessing is for {given.ImageSize}x{given.ImageSize} images; set one of them.", nameof(options));
+        if (options.ImageSize is { } size && (size < 32 || size % 16 != 0))
+            throw new ArgumentOutOfRangeException(nameof(options), size, "EfficientVitFeaturize: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride).");
+        var (model, metadata, owned) = LoadModel(options, options.ImageSize ?? options.Preprocessing?.ImageSize);
         try
         {
-            preprocessing = options.Preprocessing ?? metadata.Preprocessing;
+            preprocessing = options.Preprocessing ?? metadata.Preprocessing.WithImageSize(model.Config.ImageSize);
             try
             {
                 preprocessing.Validate();
@@ -85,15 +89,21 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         }
     }
 
-    private static (EfficientVit Model, CheckpointMetadata Metadata, bool Owned) LoadModel(EfficientVitFeaturizerOptions options)
+    // The model at the requested size: loaded there, or an in-memory model's copy with its tables resampled.
+    private static (EfficientVit Model, CheckpointMetadata Metadata, bool Owned) LoadModel(EfficientVitFeaturizerOptions options, int? imageSize)
     {
         if (options.Model is { } model)
         {
             if (model.IsFused)
                 throw new ArgumentException("EfficientVitFeaturize: pass the unfused model; the featurizer fuses BatchNorm in its exported graph.", nameof(options));
+            if (imageSize is { } size && size != model.Config.ImageSize)
+            {
+                var resized = model.WithImageSize(size, options.BiasResampling);
+                return (resized, CheckpointMetadata.FromConfig(resized.Config) with { TrainedImageSize = model.Config.ImageSize }, true);
+            }
             return (model, CheckpointMetadata.FromConfig(model.Config), false);
         }
-        var loaded = EfficientVitCheckpoint.Load(options.ModelPath!);
+        var loaded = EfficientVitCheckpoint.Load(options.ModelPath!, new CheckpointLoadOptions { ImageSize = imageSize, BiasResampling = options.BiasResampling });
         return (loaded.Model, loaded.Metadata, true);
     }
 }

@@ -24,6 +24,17 @@ public sealed class EfficientVitFeaturizerOptions
     /// <summary>Normalization and crop to use instead of the checkpoint's (or ImageNet's for official and timm weights).</summary>
     public ImagePreprocessing? Preprocessing { get; set; }
 
+    /// <summary>
+    /// The input side the model runs at, a multiple of 16. Null: the checkpoint's (its recorded size, else
+    /// the size its attention bias tables were made for), or <see cref="Preprocessing"/>'s when set. Another
+    /// size resamples the attention bias tables whose window changes (<see cref="BiasResampling"/>); images
+    /// are resized to it, and a float-vector input must hold 3·S·S values.
+    /// </summary>
+    public int? ImageSize { get; set; }
+
+    /// <summary>How attention bias tables are fitted to another <see cref="ImageSize"/>. Default: interpolated, as timm does.</summary>
+    public AttentionBiasResampling BiasResampling { get; set; } = AttentionBiasResampling.Interpolate;
+
     /// <summary>Images scored together by ONNX Runtime during <c>Transform</c>. Default 16.</summary>
     public int BatchSize { get; set; } = 16;
 

@@ -61,5 +61,6 @@ internal static class FeaturizerInput
     }
 
     private static ArgumentOutOfRangeException Mismatch(string column, string found, int imageSize) =>
-        new("inputSchema", $"EfficientVitFeaturize: input column '{column}' has type {found}; expected {Accepted(imageSize)}.");
+        new("inputSchema", $"EfficientVitFeaturize: input column '{column}' has type {found}; expected {Accepted(imageSize)}. " +
+            $"The model runs at {imageSize}x{imageSize}; set EfficientVitFeaturizerOptions.ImageSize to run it at the size of your pixel vectors.");
 }

@@ -19,7 +19,7 @@ internal sealed class PixelVectorInput(string columnName, string userColumn, int
         public override void Write(long row, Span<float> destination)
         {
             if (pixels.Length != destination.Length)
-                throw new InvalidOperationException($"EfficientVitFeaturize: row {row} of column '{input.UserColumn}' has {pixels.Length} values; the model takes {destination.Length} (3 x {input.ImageSize} x {input.ImageSize}).");
+                throw new InvalidOperationException($"EfficientVitFeaturize: row {row} of column '{input.UserColumn}' has {pixels.Length} values; the model takes {destination.Length} (3 x {input.ImageSize} x {input.ImageSize}); set EfficientVitFeaturizerOptions.ImageSize to run it at another size.");
             pixels.CopyTo(destination);
         }
     }

@@ -89,6 +89,40 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// A new model with this one's weights, built for another input size (a multiple of 16): attention bias
+    /// tables whose window changes are resampled (<paramref name="resampling"/>), every other weight is copied.
+    /// The new model is in eval mode; this one is not changed.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using var at384 = model.WithImageSize(384);   // stage 3's 4x4 tables become 6x6
+    /// </code>
+    /// </example>
+    public EfficientVit WithImageSize(int imageSize, AttentionBiasResampling resampling = AttentionBiasResampling.Interpolate)
+    {
+        if (imageSize < 32 || imageSize % 16 != 0)
+            throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "the input size must be a multiple of 16 from 32 (the patch embedding's stride).");
+        if (IsFused)
+            throw new InvalidOperationException("Change the input size before fusing BatchNorm: a fused model has other weights.");
+        var resized = new EfficientVit(Config with { ImageSize = imageSize });
+        try
+        {
+            using var scope = NewDisposeScope();
+            var weights = state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+            var fitted = AttentionBiasTables.Resample(weights, Config, resized.Config, resampling);
+            resized.load_state_dict(fitted.Where(kv => !kv.Key.EndsWith(".attention_bias_idxs", StringComparison.Ordinal)).ToDictionary(), strict: false);
+            resized.InvalidateCaches();
+            resized.eval();
+            return resized;
+        }
+        catch
+        {
+            resized.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Builds a paper variant.</summary>
     /// <param name="variant">M0 to M5.</param>
     /// <param name="imageSize">Input side in pixels (224 for the published weights).</param>

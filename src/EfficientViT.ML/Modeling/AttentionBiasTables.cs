@@ -1,8 +1,7 @@
 using System.Text.RegularExpressions;
-using EfficientViT.ML.Modeling;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Checkpoints;
+namespace EfficientViT.ML.Modeling;
 
 /// <summary>Fits the attention bias tables of a state dict (official names) made for one input size to another.</summary>
 internal static partial class AttentionBiasTables
