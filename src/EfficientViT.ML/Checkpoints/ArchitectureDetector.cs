@@ -80,7 +80,7 @@ public static partial class ArchitectureDetector
     /// <summary>Offsets per head of each stage's attention bias table at the config's input size.</summary>
     internal static long[] BiasOffsets(EfficientVitConfig config) =>
         Enumerable.Range(0, EfficientVitConfig.StageCount)
-            .Select(stage => (long)AttentionBiasIndex.OffsetCount(Math.Min(config.WindowSize, config.Resolution(stage))))
+            .Select(stage => (long)AttentionBiasIndex.OffsetCount(config.AttentionWindow(stage)))
             .ToArray();
 
     private static EfficientVitConfig MatchVariant(int[] dims, int[] depths, int[] heads, int[] kernels)

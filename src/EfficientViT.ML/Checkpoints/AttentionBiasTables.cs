@@ -24,7 +24,7 @@ internal static partial class AttentionBiasTables
                 continue;
             }
             var stage = StageOf(int.Parse(match.Groups[1].Value));
-            int oldSide = Math.Min(from.WindowSize, from.Resolution(stage)), newSide = Math.Min(to.WindowSize, to.Resolution(stage));
+            int oldSide = from.AttentionWindow(stage), newSide = to.AttentionWindow(stage);
             if (oldSide == newSide)
             {
                 result[key] = value;

@@ -18,4 +18,12 @@ internal static class CatalogEnvironment
             return null;
         return EnvironmentProperty.GetValue(catalog) as IHostEnvironment;
     }
+
+    // TransformsCatalog's constructor from an environment is internal too; MLContext calls it with its own.
+    private static readonly System.Reflection.ConstructorInfo? TransformsConstructor = typeof(TransformsCatalog).GetConstructor(
+        System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic, [typeof(IHostEnvironment)]);
+
+    /// <summary>The transforms catalog of <paramref name="environment"/> (what <c>mlContext.Transforms</c> is for the MLContext it belongs to), or null when this version of ML.NET does not allow it.</summary>
+    public static TransformsCatalog? TransformsOf(IHostEnvironment environment) =>
+        environment is MLContext mlContext ? mlContext.Transforms : TransformsConstructor?.Invoke([environment]) as TransformsCatalog;
 }

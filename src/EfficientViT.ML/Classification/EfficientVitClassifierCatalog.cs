@@ -32,10 +32,11 @@ public static class EfficientVitClassifierCatalog
         string labelColumnName = "Label", string imageColumnName = "Image", EfficientVitClassifierOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        options ??= new EfficientVitClassifierOptions();
-        options.LabelColumnName = labelColumnName;
-        options.ImageColumnName = imageColumnName;
-        return catalog.EfficientVit(options);
+        // The column names given here win over the options', on a copy: the caller's object is left as it was.
+        var withColumns = options?.Copy() ?? new EfficientVitClassifierOptions();
+        withColumns.LabelColumnName = labelColumnName;
+        withColumns.ImageColumnName = imageColumnName;
+        return catalog.EfficientVit(withColumns);
     }
 
     /// <summary>Trains (or fine-tunes) an EfficientViT image classifier with every option.</summary>

@@ -69,4 +69,7 @@ public sealed class EfficientVitClassifierOptions
 
     /// <summary>Stops the training (after saving a checkpoint when <see cref="OutputDirectory"/> is set); <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>A copy, so that the trainer neither changes the caller's object nor sees its later changes.</summary>
+    internal EfficientVitClassifierOptions Copy() => (EfficientVitClassifierOptions)MemberwiseClone();
 }

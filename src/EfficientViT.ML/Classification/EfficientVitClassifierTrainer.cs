@@ -1,8 +1,8 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
-using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Training;
 using Microsoft.ML;
@@ -27,9 +27,11 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
 {
     private readonly EfficientVitClassifierOptions options;
     private readonly IHost? host;
+    private readonly TransformsCatalog transforms;
 
     internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options, IHostEnvironment? environment = null)
     {
+        options = options.Copy();
         try
         {
             SetupOptions(options).Validate();
@@ -45,6 +47,8 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: RandomErasing must be in [0, 1]; found {options.RandomErasing}.");
         this.options = options;
         host = environment?.Register(nameof(EfficientVitClassifierTrainer));
+        // The chain's steps belong to the caller's MLContext, so that its log and cancellation reach them.
+        transforms = (environment is null ? null : CatalogEnvironment.TransformsOf(environment)) ?? new MLContext(options.Seed).Transforms;
     }
 
     /// <summary>Checks the label and image columns and describes the columns the trained model adds.</summary>
@@ -59,13 +63,12 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         if (image.Name is null || image.ItemType is not ImageDataViewType)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"EfficientVit trainer: image column '{options.ImageColumnName}' must hold images (MLImage, from LoadImages); found {(image.Name is null ? "no such column" : image.ItemType.ToString())}.");
 
-        // The output columns come from the same ML.NET chain the trained model uses, built on an untrained
-        // network; a shape holds no vector sizes or key counts, so two classes describe any number.
-        const int classes = 2;
-        using var model = EfficientVit.Create(options.Variant, options.ImageSize ?? 224, classes);
-        var names = Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var mlContext = new MLContext();
-        return BuildChain(mlContext, model, names, CheckpointMetadata.FromConfig(model.Config).Preprocessing).GetOutputSchema(inputSchema);
+        // The output columns come from the steps of the trained model's chain, with a stand-in for
+        // ApplyOnnxModel that makes the same kind of column (a float vector) without exporting a network:
+        // a shape holds no vector sizes or key counts, so two classes describe any number.
+        var standIn = ScoringColumnNames.Unique();
+        return BuildChain(ImagePreprocessing.ImageNet(), ["0", "1"], standIn,
+            builder => builder.Append(transforms.CopyColumns(standIn.Probabilities, standIn.Pixels), standIn.Probabilities)).GetOutputSchema(inputSchema);
     }
 
     /// <summary>Trains the network on every row of <paramref name="input"/> and returns the classifier.</summary>
@@ -100,8 +103,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         }
         model.eval();
         channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
-        var mlContext = new MLContext(options.Seed);
-        var chain = BuildChain(mlContext, model, classNames, metadata.Preprocessing).Fit(input);
+        var chain = BuildChain(model, classNames, metadata.Preprocessing).Fit(input);
         return new EfficientVitClassifierTransformer(chain, result, metadata);
     }
 
@@ -127,25 +129,32 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     };
 
     // The chain the trained model is: ML.NET's own components, so that it saves and loads without this library.
-    private EstimatorChain<ITransformer> BuildChain(MLContext mlContext, EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)
+    private EstimatorChain<ITransformer> BuildChain(EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)
     {
-        var prefix = $"EfficientVit_{Guid.NewGuid():N}"[..21] + "_";
-        var (resized, pixels, probabilities) = (prefix + "Resized", prefix + "Pixels", prefix + "Probabilities");
-        var graphOptions = preprocessing.GraphOptions(pixels);
-        graphOptions.FeaturesOutputName = prefix + "Features";
+        var names = ScoringColumnNames.Unique();
+        var graphOptions = preprocessing.GraphOptions(names.Pixels);
+        graphOptions.FeaturesOutputName = names.Features;
         graphOptions.IncludeLogits = false;
-        graphOptions.ProbabilitiesOutputName = probabilities;
+        graphOptions.ProbabilitiesOutputName = names.Probabilities;
         graphOptions.DropBatchAxis = true;
         var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
+        return BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
+    }
+
+    private EstimatorChain<ITransformer> BuildChain(ImagePreprocessing preprocessing, string[] classNames, ScoringColumnNames names,
+        Func<ScoringChainBuilder, ScoringChainBuilder> scoreProbabilities)
+    {
         // Index i is the label's key i + 1; naming the keys by class makes MapKeyToValue give the class names back.
         var keys = classNames.Select((name, index) => new KeyValuePair<long, string>(index, name));
-        return new EstimatorChain<ITransformer>().AppendResizeAndExtract(preprocessing, mlContext.Transforms, options.ImageColumnName, resized, pixels)
-            .Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel([probabilities], [pixels], new MemoryStream(graph, writable: false)))
-            .Append<ITransformer>(mlContext.Transforms.CopyColumns(options.ScoreColumnName, probabilities))
-            .Append<ITransformer>(mlContext.Transforms.CopyColumns(PredictedIndexMapping.ProbabilitiesColumnName, probabilities))
-            .Append<ITransformer>(mlContext.Transforms.CustomMapping(new PredictedIndexMapping().GetMapping(), PredictedIndexMapping.ContractName))
-            .Append<ITransformer>(mlContext.Transforms.Conversion.MapValue(options.PredictedLabelColumnName, keys, PredictedIndexMapping.IndexColumnName, treatValuesAsKeyType: true))
-            .Append<ITransformer>(mlContext.Transforms.DropColumns(resized, pixels, probabilities, PredictedIndexMapping.ProbabilitiesColumnName, PredictedIndexMapping.IndexColumnName));
+        var builder = new ScoringChainBuilder(transforms)
+            .ResizeImages(preprocessing, options.ImageColumnName, names.Resized)
+            .ExtractPixels(names.Resized, names.Pixels);
+        return scoreProbabilities(builder)
+            .CopyColumns(options.ScoreColumnName, names.Probabilities)
+            .Append(transforms.CopyColumns(PredictedIndexMapping.ProbabilitiesColumnName, names.Probabilities), PredictedIndexMapping.ProbabilitiesColumnName)
+            .Append(transforms.CustomMapping(new PredictedIndexMapping().GetMapping(), PredictedIndexMapping.ContractName), PredictedIndexMapping.IndexColumnName)
+            .Append(transforms.Conversion.MapValue(options.PredictedLabelColumnName, keys, PredictedIndexMapping.IndexColumnName, treatValuesAsKeyType: true))
+            .TakeStepsAndDropIntermediates();
     }
 
     private static string[] ClassNames(DataViewSchema.Column label, int count)

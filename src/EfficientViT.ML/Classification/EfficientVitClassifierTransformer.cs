@@ -29,7 +29,7 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     public CheckpointMetadata Metadata { get; }
 
     /// <summary>The equivalent chain of ML.NET components: what is saved, and what a loading process gets back.</summary>
-    public TransformerChain<ITransformer> AsChain() => chain;
+    public TransformerChain<ITransformer> AsMLNetChain() => chain;
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => ((ITransformer)chain).IsRowToRowMapper;

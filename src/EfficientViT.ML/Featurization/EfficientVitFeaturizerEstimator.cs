@@ -1,10 +1,8 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
-using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Preprocessing;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
 
 namespace EfficientViT.ML.Featurization;
 
@@ -26,22 +24,15 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     private readonly TransformsCatalog catalog;
     private readonly EfficientVitFeaturizerOptions options;
     private readonly ImagePreprocessing preprocessing;
-    // Each input kind has two graphs: a batched one and a one-row one, without the batch axis, for
-    // ML.NET's ApplyOnnxModel (its columns then get plain vector types). In memory, images are resampled
-    // and centred in managed code and scored by a third graph that only scales.
-    private readonly byte[] imageGraph;
-    private readonly byte[] imageRowGraph;
-    private readonly byte[] resampledImageGraph;
-    private readonly byte[] pixelGraph;
-    private readonly byte[] pixelRowGraph;
-    private readonly ColumnNames names;
-    // The TorchSharp engine's own copy of the weights, so that it does not depend on the caller's model staying alive.
-    private readonly EfficientVit? torchModel;
+    private readonly ScoringColumnNames names = ScoringColumnNames.Unique();
+    private readonly FeaturizerGraphs graphs;
+    // One plan per input kind, made when a column of that kind is first seen.
+    private readonly Dictionary<FeaturizerInputKind, FeaturizerPlan> plans = [];
 
     internal EfficientVitFeaturizerEstimator(TransformsCatalog catalog, EfficientVitFeaturizerOptions options)
     {
         this.catalog = catalog;
-        this.options = options;
+        this.options = options = options.Copy();
         if (string.IsNullOrWhiteSpace(options.OutputColumnName) || string.IsNullOrWhiteSpace(options.InputColumnName))
             throw new ArgumentException("EfficientVitFeaturize: OutputColumnName and InputColumnName must be set.", nameof(options));
         if (options.BatchSize < 1)
@@ -49,7 +40,6 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         if ((options.ModelPath is null) == (options.Model is null))
             throw new ArgumentException("EfficientVitFeaturize: set exactly one of ModelPath and Model.", nameof(options));
 
-        names = ColumnNames.For(options.OutputColumnName);
         var (model, metadata, owned) = LoadModel(options);
         try
         {
@@ -65,26 +55,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             if (preprocessing.ImageSize != model.Config.ImageSize)
                 throw new ArgumentException($"EfficientVitFeaturize: the preprocessing produces {preprocessing.ImageSize}x{preprocessing.ImageSize} images, but the model takes {model.Config.ImageSize}x{model.Config.ImageSize}.", nameof(options));
             FeatureSize = model.Config.FeatureDim;
-            var imageOptions = preprocessing.GraphOptions(names.Pixels);
-            imageOptions.FeaturesOutputName = names.Features;
-            imageOptions.IncludeLogits = false;
-            imageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
-            imageOptions.DropBatchAxis = true;
-            imageRowGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
-            imageOptions.DropBatchAxis = false;
-            imageOptions.ResizeInGraph = false;
-            imageOptions.InputCentered = true;
-            resampledImageGraph = EfficientVitOnnxExporter.ToBytes(model, imageOptions);
-            var pixelOptions = new OnnxExportOptions { InputName = options.InputColumnName, FeaturesOutputName = names.Features, IncludeLogits = false };
-            pixelGraph = EfficientVitOnnxExporter.ToBytes(model, pixelOptions);
-            pixelOptions.DropBatchAxis = true;
-            pixelRowGraph = EfficientVitOnnxExporter.ToBytes(model, pixelOptions);
-            if (options.Engine == FeaturizerEngine.TorchSharp)
-            {
-                torchModel = new EfficientVit(model.Config);
-                torchModel.load_state_dict(model.state_dict());
-                torchModel.eval();
-            }
+            graphs = new FeaturizerGraphs(new FeatureNetwork(model), preprocessing, names, options.InputColumnName);
         }
         finally
         {
@@ -97,71 +68,21 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     public int FeatureSize { get; }
 
     /// <summary>Checks the input column and describes the output columns.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var kind = FeaturizerInput.Classify(inputSchema, options.InputColumnName, preprocessing.ImageSize);
-        return BuildChain(kind).GetOutputSchema(inputSchema);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        PlanFor(FeaturizerInput.Classify(inputSchema, options.InputColumnName, preprocessing.ImageSize)).GetOutputSchema(inputSchema);
 
     /// <summary>Checks the input column and builds the featurizer.</summary>
-    public EfficientVitFeaturizerTransformer Fit(IDataView input)
-    {
-        var kind = FeaturizerInput.Classify(input.Schema, options.InputColumnName, preprocessing.ImageSize);
-        var chain = BuildChain(kind).Fit(input);
-        var fromImages = kind != FeaturizerInputKind.PixelVector;
-        // In memory, ML.NET runs the steps up to ResizeImages; the managed upsampler replaces ExtractPixels and the graph's resize.
-        var preprocessingSteps = fromImages ? 1 + (preprocessing.Grayscale ? 1 : 0) + (kind == FeaturizerInputKind.EncodedImage ? 2 : 0) : 0;
-        ModelInput modelInput = fromImages
-            ? new ImageInput(names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, preprocessing.PixelMean))
-            : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
-        var scoredGraph = fromImages ? resampledImageGraph : pixelGraph;
-        var inputName = fromImages ? names.Pixels : options.InputColumnName;
-        Func<IFeatureScorer> createScorer = torchModel is null
-            ? () => new OnnxFeatureSession(scoredGraph, inputName, names.Features, options.Threads)
-            : () =>
-            {
-                if (options.Threads is { } threads)
-                    TorchSharp.torch.set_num_threads(threads);
-                return new TorchSharpFeatureScorer(torchModel, fromImages ? preprocessing : null);
-            };
-        return new EfficientVitFeaturizerTransformer(catalog, chain, preprocessingSteps, modelInput, fromImages ? imageGraph : pixelGraph, names, options, createScorer);
-    }
+    public EfficientVitFeaturizerTransformer Fit(IDataView input) =>
+        PlanFor(FeaturizerInput.Classify(input.Schema, options.InputColumnName, preprocessing.ImageSize)).Fit(input);
 
-    private EstimatorChain<ITransformer> BuildChain(FeaturizerInputKind kind)
+    private FeaturizerPlan PlanFor(FeaturizerInputKind kind)
     {
-        var chain = new EstimatorChain<ITransformer>();
-        string onnxInput = options.InputColumnName;
-        var temporary = new List<string>();
-        if (kind != FeaturizerInputKind.PixelVector)
+        lock (plans)
         {
-            var source = options.InputColumnName;
-            if (kind == FeaturizerInputKind.EncodedImage)
-            {
-                var decoder = new EncodedImageDecoder();
-                chain = chain
-                    .Append<ITransformer>(catalog.CopyColumns(EncodedImageDecoder.EncodedColumnName, source))
-                    .Append<ITransformer>(catalog.CustomMapping(decoder.GetMapping(), EncodedImageDecoder.ContractName));
-                source = EncodedImageDecoder.DecodedColumnName;
-                temporary.Add(EncodedImageDecoder.EncodedColumnName);
-                temporary.Add(EncodedImageDecoder.DecodedColumnName);
-            }
-            if (preprocessing.Grayscale)
-            {
-                chain = chain.Append<ITransformer>(catalog.ConvertToGrayscale(names.Grayscale, source));
-                source = names.Grayscale;
-                temporary.Add(names.Grayscale);
-            }
-            chain = chain.AppendResizeAndExtract(preprocessing, catalog, source, names.Resized, names.Pixels);
-            temporary.Add(names.Resized);
-            temporary.Add(names.Pixels);
-            onnxInput = names.Pixels;
+            if (!plans.TryGetValue(kind, out var plan))
+                plans[kind] = plan = new FeaturizerPlan(kind, graphs, names, preprocessing, options, catalog);
+            return plan;
         }
-        var graph = kind == FeaturizerInputKind.PixelVector ? pixelRowGraph : imageRowGraph;
-        temporary.Add(names.Features);
-        return chain
-            .Append<ITransformer>(catalog.ApplyOnnxModel([names.Features], [onnxInput], new MemoryStream(graph, writable: false)))
-            .Append<ITransformer>(catalog.CopyColumns(options.OutputColumnName, names.Features))
-            .Append<ITransformer>(catalog.DropColumns(temporary.ToArray()));
     }
 
     private static (EfficientVit Model, CheckpointMetadata Metadata, bool Owned) LoadModel(EfficientVitFeaturizerOptions options)
@@ -174,16 +95,5 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         }
         var loaded = EfficientVitCheckpoint.Load(options.ModelPath!);
         return (loaded.Model, loaded.Metadata, true);
-    }
-
-    /// <summary>Names of the intermediate columns, unique per featurizer so that several can share a pipeline.</summary>
-    internal sealed record ColumnNames(string Grayscale, string Resized, string Pixels, string Features)
-    {
-        public static ColumnNames For(string output)
-        {
-            var id = Guid.NewGuid().ToString("N")[..8];
-            var prefix = $"EfficientVit_{id}_";
-            return new ColumnNames(prefix + "Grayscale", prefix + "Resized", prefix + "Pixels", prefix + "Features");
-        }
     }
 }

@@ -18,7 +18,7 @@ public sealed class EfficientVitFeaturizerOptions
     /// <summary>A checkpoint: the official <c>.pth</c>, timm's <c>.safetensors</c>, or one written by this library. Either this or <see cref="Model"/>.</summary>
     public string? ModelPath { get; set; }
 
-    /// <summary>An in-memory model (it is exported once, at construction; later changes to it are not seen). Either this or <see cref="ModelPath"/>.</summary>
+    /// <summary>An in-memory model (its weights are copied at construction; later changes to it are not seen). Either this or <see cref="ModelPath"/>.</summary>
     public EfficientVit? Model { get; set; }
 
     /// <summary>Normalization and crop to use instead of the checkpoint's (or ImageNet's for official and timm weights).</summary>
@@ -28,11 +28,10 @@ public sealed class EfficientVitFeaturizerOptions
     public int BatchSize { get; set; } = 16;
 
     /// <summary>
-    /// How many batches <c>Transform</c> scores at once, each in a one-thread ONNX Runtime session (TorchSharp
-    /// engine: torch's threads); null: one per core.
+    /// How many batches <c>Transform</c> scores at once, each in a one-thread ONNX Runtime session; null: one per core.
     /// </summary>
     public int? Threads { get; set; }
 
-    /// <summary>What scores batches while the fitted featurizer is in memory; a saved model always uses ML.NET's ONNX scoring.</summary>
-    public FeaturizerEngine Engine { get; set; } = FeaturizerEngine.OnnxRuntime;
+    /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
+    internal EfficientVitFeaturizerOptions Copy() => (EfficientVitFeaturizerOptions)MemberwiseClone();
 }

@@ -11,29 +11,31 @@ namespace EfficientViT.ML.Featurization;
 /// </summary>
 public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposable
 {
-    private readonly TransformsCatalog catalog;
+    private readonly FeaturizerPlan plan;
     private readonly TransformerChain<ITransformer> chain;
-    private readonly TransformerChain<ITransformer> preprocessing;
+    private readonly TransformerChain<ITransformer> preparation;
+    private readonly TransformerChain<ITransformer> finish;
     private readonly ModelInput input;
-    private readonly byte[] graph;
-    private readonly EfficientVitFeaturizerEstimator.ColumnNames names;
-    private readonly EfficientVitFeaturizerOptions options;
     private readonly Lazy<IFeatureScorer> session;
     private readonly Lazy<ScoringThreads> threads;
+    private readonly int batchSize;
+    // Why the saved chain cannot score this input (a variable-size vector column), or null.
+    private readonly string? rowScoringProblem;
+    private bool disposed;
 
-    // The first preprocessingSteps of the chain run in ML.NET; input reads their result.
-    internal EfficientVitFeaturizerTransformer(TransformsCatalog catalog, TransformerChain<ITransformer> chain, int preprocessingSteps,
-        ModelInput input, byte[] graph, EfficientVitFeaturizerEstimator.ColumnNames names, EfficientVitFeaturizerOptions options,
-        Func<IFeatureScorer> createScorer)
+    // The saved chain is the three fitted parts one after the other; in memory, the middle one is replaced
+    // by batches scored in ONNX Runtime (see FeaturizerPlan).
+    internal EfficientVitFeaturizerTransformer(FeaturizerPlan plan, TransformerChain<ITransformer> preparation,
+        TransformerChain<ITransformer> rowScoring, TransformerChain<ITransformer> finish, int batchSize, string? rowScoringProblem)
     {
-        this.catalog = catalog;
-        this.chain = chain;
-        preprocessing = new TransformerChain<ITransformer>(chain.Take(preprocessingSteps).ToArray());
-        this.input = input;
-        this.graph = graph;
-        this.names = names;
-        this.options = options;
-        session = new Lazy<IFeatureScorer>(createScorer, LazyThreadSafetyMode.ExecutionAndPublication);
+        this.rowScoringProblem = rowScoringProblem;
+        this.plan = plan;
+        this.preparation = preparation;
+        this.finish = finish;
+        this.batchSize = batchSize;
+        chain = new TransformerChain<ITransformer>([.. preparation, .. rowScoring, .. finish]);
+        input = plan.CreateModelInput();
+        session = new Lazy<IFeatureScorer>(plan.CreateScorer, LazyThreadSafetyMode.ExecutionAndPublication);
         threads = new Lazy<ScoringThreads>(() => new ScoringThreads(session.Value.Concurrency), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -41,7 +43,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// The batched ONNX network of the saved model (BN fused; for image input, pixels 0–255 of the S×S image
     /// in, with the bicubic resize, crop and normalization in the graph).
     /// </summary>
-    public ReadOnlyMemory<byte> OnnxModel => graph;
+    public ReadOnlyMemory<byte> OnnxModel => plan.BatchGraph;
 
     /// <summary>The equivalent chain of ML.NET components: what is saved, and what a loading process gets back.</summary>
     public TransformerChain<ITransformer> AsMLNetChain() => chain;
@@ -53,32 +55,45 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => chain.GetOutputSchema(inputSchema);
 
     /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): ML.NET's own ONNX scoring, one image per call.</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)chain).GetRowToRowMapper(inputSchema);
+    /// <exception cref="InvalidOperationException">The input column is a float vector of variable size, which ML.NET's ONNX scoring cannot read.</exception>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ThrowIfDisposed();
+        if (rowScoringProblem is not null)
+            throw new InvalidOperationException(rowScoringProblem);
+        return ((ITransformer)chain).GetRowToRowMapper(inputSchema);
+    }
 
     /// <summary>
-    /// Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time,
-    /// by the chosen <see cref="FeaturizerEngine"/>, as a cursor moves, with up to
-    /// <see cref="EfficientVitFeaturizerOptions.Threads"/> batches scored at once on the featurizer's own
-    /// threads. Images are resampled in managed code to exactly the pixels the saved graph computes, while
-    /// the batches before them are scored.
+    /// Adds the feature column; rows are scored <see cref="EfficientVitFeaturizerOptions.BatchSize"/> at a time
+    /// by ONNX Runtime as a cursor moves, with up to <see cref="EfficientVitFeaturizerOptions.Threads"/> batches
+    /// scored at once on the featurizer's own threads. Images are resampled in managed code to exactly the
+    /// pixels the saved graph computes, while the batches before them are scored.
     /// </summary>
     public IDataView Transform(IDataView input)
     {
+        ThrowIfDisposed();
         // Validates the input as the saved chain would, and gives the feature type it declares.
-        var featureType = chain.GetOutputSchema(input.Schema)[options.OutputColumnName].Type;
-        var prepared = preprocessing.Transform(input);
-        var scored = new BatchedFeaturesDataView(prepared, this.input, names.Features, featureType, session.Value, threads.Value, options.BatchSize);
-        var copied = catalog.CopyColumns(options.OutputColumnName, names.Features).Fit(scored).Transform(scored);
-        var temporary = new[] { EncodedImageDecoder.EncodedColumnName, EncodedImageDecoder.DecodedColumnName, names.Grayscale, names.Resized, names.Pixels, names.Features }.Where(n => copied.Schema.GetColumnOrNull(n) is not null).ToArray();
-        return catalog.DropColumns(temporary).Fit(copied).Transform(copied);
+        var featureType = chain.GetOutputSchema(input.Schema)[plan.OutputColumnName].Type;
+        var prepared = preparation.Transform(input);
+        var scored = new BatchedFeaturesDataView(prepared, this.input, plan.Names.Features, featureType, session.Value, threads.Value, batchSize);
+        return finish.Transform(scored);
     }
 
-    /// <summary>Saves the equivalent ML.NET chain (see the class remarks).</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
+    /// <summary>Saves the equivalent ML.NET chain (see the class remarks); refuses a chain that could not score its input once loaded.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        if (rowScoringProblem is not null)
+            throw new InvalidOperationException(rowScoringProblem);
+        ((ICanSaveModel)chain).Save(ctx);
+    }
 
-    /// <summary>Ends the scoring threads and releases the ONNX Runtime sessions.</summary>
+    /// <summary>Ends the scoring threads and releases the ONNX Runtime sessions; the featurizer cannot be used afterwards.</summary>
     public void Dispose()
     {
+        if (disposed)
+            return;
+        disposed = true;
         if (threads.IsValueCreated)
             threads.Value.Dispose();
         if (session.IsValueCreated)
@@ -86,4 +101,14 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
     }
+
+    private void ThrowIfDisposed()
+    {
+        if (disposed)
+            throw DisposedError();
+    }
+
+    /// <summary>What using the featurizer after <see cref="Dispose"/> reports, from here and from its cursors.</summary>
+    internal static ObjectDisposedException DisposedError() =>
+        new(nameof(EfficientVitFeaturizerTransformer), "EfficientVitFeaturize: the featurizer was disposed; dispose it only after its last Transform result has been read.");
 }

@@ -1,6 +1,6 @@
 namespace EfficientViT.ML.Featurization;
 
-/// <summary>Scores batches of model inputs into feature vectors; the engines behind <see cref="FeaturizerEngine"/>.</summary>
+/// <summary>Scores batches of model inputs into feature vectors (<see cref="OnnxFeatureSession"/>; the tests give their own).</summary>
 internal interface IFeatureScorer : IDisposable
 {
     /// <summary>How many calls run at once; more wait. The batched cursor keeps this many batches scoring.</summary>

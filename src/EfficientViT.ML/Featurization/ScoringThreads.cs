@@ -11,6 +11,7 @@ internal sealed class ScoringThreads : TaskScheduler, IDisposable
 {
     private readonly BlockingCollection<Task> queue = new();
     private readonly Thread[] threads;
+    private volatile bool disposed;
 
     public ScoringThreads(int count)
     {
@@ -24,8 +25,21 @@ internal sealed class ScoringThreads : TaskScheduler, IDisposable
     /// <inheritdoc/>
     public override int MaximumConcurrencyLevel => threads.Length;
 
-    /// <summary>Starts <paramref name="work"/> on one of these threads.</summary>
-    public Task Run(Action work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, this);
+    /// <summary>Starts <paramref name="work"/> on one of these threads; after <see cref="Dispose"/>, throws the featurizer's <see cref="ObjectDisposedException"/>.</summary>
+    public Task Run(Action work)
+    {
+        // A cursor can outlive its featurizer; without this, it would report the queue's own error.
+        if (disposed)
+            throw EfficientVitFeaturizerTransformer.DisposedError();
+        try
+        {
+            return Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, this);
+        }
+        catch (TaskSchedulerException) when (disposed)
+        {
+            throw EfficientVitFeaturizerTransformer.DisposedError();
+        }
+    }
 
     private void Work()
     {
@@ -46,6 +60,7 @@ internal sealed class ScoringThreads : TaskScheduler, IDisposable
     /// <summary>Lets queued batches finish, then ends the threads.</summary>
     public void Dispose()
     {
+        disposed = true;
         queue.CompleteAdding();
         foreach (var thread in threads)
             thread.Join();

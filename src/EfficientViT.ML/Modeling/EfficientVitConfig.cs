@@ -94,6 +94,12 @@ public sealed record EfficientVitConfig(
         return resolution;
     }
 
+    /// <summary>
+    /// Side of stage <paramref name="stage"/>'s attention window, min(<see cref="WindowSize"/>, its resolution):
+    /// the side of its attention bias tables, which a checkpoint made at another input size may need resampled.
+    /// </summary>
+    public int AttentionWindow(int stage) => Math.Min(WindowSize, Resolution(stage));
+
     /// <summary>Down-sampling of each stage's output relative to the input image: 16, 32, 64.</summary>
     public int Stride(int stage) => PatchSize << stage;
 

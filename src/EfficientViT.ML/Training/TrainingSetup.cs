@@ -64,7 +64,7 @@ public sealed class TrainingSetup : IDisposable
         ImagePreprocessing preprocessing;
         if (options.Checkpoint is { } path)
         {
-            var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize });
+            var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize, BiasResampling = options.BiasResampling });
             (model, metadata) = (loaded.Model, loaded.Metadata);
             if (distillation && model.DistillationHead is null)
                 model.ResetClassifier(model.Config.NumClasses, distillation: true);

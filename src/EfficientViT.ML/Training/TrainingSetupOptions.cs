@@ -29,6 +29,9 @@ public sealed record TrainingSetupOptions
     /// <summary>Input side, a multiple of 16; default the checkpoint's, else <see cref="Preprocessing"/>'s, else 224.</summary>
     public int? ImageSize { get; init; }
 
+    /// <summary>How a checkpoint's attention bias tables are fitted to another <see cref="ImageSize"/> (see <see cref="Checkpoints.CheckpointLoadOptions.BiasResampling"/>).</summary>
+    public AttentionBiasResampling BiasResampling { get; init; } = AttentionBiasResampling.Interpolate;
+
     /// <summary>
     /// The data's statistics, crop and grayscale conversion (at any size: the model's is used). Default: the
     /// checkpoint's without its grayscale conversion (colour data does not need it), or ImageNet's from scratch.

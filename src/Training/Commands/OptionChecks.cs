@@ -1,5 +1,7 @@
 using System.CommandLine;
 
+using EfficientViT.ML.Modeling;
+
 namespace EfficientViT.Training.Commands;
 
 /// <summary>
@@ -57,6 +59,16 @@ internal static class OptionChecks
     }
 
     /// <summary>An image side: a positive multiple of 16 (the patch embedding's stride), or null for the default.</summary>
+    /// <summary>
+    /// <c>--bias-resampling</c>: how a checkpoint's attention bias tables are fitted to another
+    /// <c>--image-size</c> (commands that load a checkpoint).
+    /// </summary>
+    public static Option<AttentionBiasResampling> BiasResamplingOption() => new("--bias-resampling")
+    {
+        Description = "How attention bias tables are fitted when --image-size changes a stage's window: Interpolate (bicubic, as timm) or Extend (learned offsets kept, the edge repeated).",
+        DefaultValueFactory = _ => AttentionBiasResampling.Interpolate,
+    };
+
     public static int? ImageSize(ParseResult parse, Option<int?> option)
     {
         var value = parse.GetValue(option);

@@ -37,6 +37,7 @@ internal static class TrainCommand
         var freeze = new Option<bool>("--freeze-backbone") { Description = "Train only the new head." };
         var bnEval = new Option<bool>("--bn-eval") { Description = "Keep BatchNorm statistics fixed while fine-tuning." };
         var distill = new Option<DistillationMode>("--distill") { Description = "Knowledge distillation through the distillation head: None, Soft or Hard (needs --teacher).", DefaultValueFactory = _ => DistillationMode.None };
+        var biasResampling = OptionChecks.BiasResamplingOption();
         var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
@@ -44,6 +45,7 @@ internal static class TrainCommand
         if (finetune)
         {
             command.Options.Add(checkpoint);
+            command.Options.Add(biasResampling);
             command.Options.Add(freeze);
             command.Options.Add(bnEval);
             command.Options.Add(backboneLr);
@@ -91,6 +93,7 @@ internal static class TrainCommand
                 Checkpoint = finetune ? parse.GetValue(checkpoint)!.FullName : null,
                 Variant = finetune ? EfficientVitVariant.M0 : EfficientVitConfig.ParseVariant(parse.GetValue(variant)!),
                 ImageSize = size,
+                BiasResampling = parse.GetValue(biasResampling),
                 Epochs = epochCount,
                 BatchSize = batchSize,
                 LearningRate = peakLearningRate,

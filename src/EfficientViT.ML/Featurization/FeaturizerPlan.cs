@@ -1,0 +1,150 @@
+using EfficientViT.ML.Pipelines;
+using EfficientViT.ML.Preprocessing;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace EfficientViT.ML.Featurization;
+
+/// <summary>
+/// How a featurizer handles one kind of input column: the ML.NET steps it fits, the graphs they use and
+/// the intermediate columns between them. Built once per kind by <see cref="EfficientVitFeaturizerEstimator"/>,
+/// which delegates to it as ML.NET's <c>DnnImageFeaturizerEstimator</c> delegates to its chain.
+/// </summary>
+/// <remarks>
+/// The saved chain has three parts. The preparation (decode, grayscale, <c>ResizeImages</c>) runs in
+/// ML.NET in memory too. The row scoring (<c>ExtractPixels</c>, <c>ApplyOnnxModel</c>, dropping the
+/// pixels) is what the in-memory featurizer replaces by batches (<see cref="CreateModelInput"/> and <see cref="CreateScorer"/>).
+/// The finish copies the features to the user's column and drops the intermediate columns.
+/// </remarks>
+internal sealed class FeaturizerPlan
+{
+    private readonly FeaturizerInputKind kind;
+    private readonly FeaturizerGraphs graphs;
+    private readonly ImagePreprocessing preprocessing;
+    private readonly EfficientVitFeaturizerOptions options;
+    private readonly TransformsCatalog catalog;
+    private readonly Lock outputColumnLock = new();
+    private SchemaShape.Column? outputColumn;
+
+    public FeaturizerPlan(FeaturizerInputKind kind, FeaturizerGraphs graphs, ScoringColumnNames names, ImagePreprocessing preprocessing,
+        EfficientVitFeaturizerOptions options, TransformsCatalog catalog)
+    {
+        this.kind = kind;
+        this.graphs = graphs;
+        Names = names;
+        this.preprocessing = preprocessing;
+        this.options = options;
+        this.catalog = catalog;
+    }
+
+    /// <summary>The intermediate columns.</summary>
+    public ScoringColumnNames Names { get; }
+
+    /// <summary>The user's column to create.</summary>
+    public string OutputColumnName => options.OutputColumnName;
+
+    private bool FromImages => kind != FeaturizerInputKind.PixelVector;
+
+    /// <summary>The batched graph of this input kind (see <see cref="EfficientVitFeaturizerTransformer.OnnxModel"/>).</summary>
+    public byte[] BatchGraph => (FromImages ? graphs.ImageBatch : graphs.PixelVectorBatch).Value;
+
+    /// <summary>The input schema with the feature column added (or replacing a column of that name).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        SchemaShape.Column output;
+        lock (outputColumnLock)
+        {
+            // The feature column's shape is the same for every input of this kind: it is asked of the chain's
+            // steps once (which exports the one-row graph and opens an ONNX Runtime session), then reused.
+            outputColumn ??= BuildAllSteps().GetOutputSchema(inputSchema).Last(c => c.Name == options.OutputColumnName);
+            output = outputColumn.Value;
+        }
+        var columns = inputSchema.ToList();
+        var existing = columns.FindLastIndex(c => c.Name == output.Name);
+        if (existing >= 0)
+            columns[existing] = output;
+        else
+            columns.Add(output);
+        return new SchemaShape(columns);
+    }
+
+    /// <summary>Fits the three parts of the chain on <paramref name="input"/>.</summary>
+    public EfficientVitFeaturizerTransformer Fit(IDataView input)
+    {
+        var builder = new ScoringChainBuilder(catalog);
+        AppendPreparation(builder);
+        var preparation = builder.TakeSteps().Fit(input);
+        var prepared = preparation.Transform(input);
+        AppendRowScoring(builder);
+        var rowScoring = builder.TakeSteps().Fit(prepared);
+        var scored = rowScoring.Transform(prepared);
+        AppendFinish(builder);
+        var finish = builder.TakeStepsAndDropIntermediates().Fit(scored);
+        return new EfficientVitFeaturizerTransformer(this, preparation, rowScoring, finish, options.BatchSize, RowScoringProblem(input.Schema));
+    }
+
+    // ML.NET's ONNX scoring, which a saved model and a PredictionEngine run, takes only vectors of a known
+    // size, and no ML.NET component gives a variable-size vector one; the batched Transform reads each
+    // row's length and works.
+    private string? RowScoringProblem(DataViewSchema inputSchema)
+    {
+        if (kind != FeaturizerInputKind.PixelVector || inputSchema[options.InputColumnName].Type is not VectorDataViewType { Size: 0 })
+            return null;
+        var side = preprocessing.ImageSize;
+        return $"EfficientVitFeaturize: input column '{options.InputColumnName}' is a float vector of variable size, which ML.NET's ONNX scoring " +
+            $"(a saved model, a PredictionEngine) cannot read. Give it a fixed size of 3x{side}x{side} = {3 * side * side}: " +
+            $"[VectorType(3, {side}, {side})] on the float[] property, or a schema with VectorDataViewType(NumberDataViewType.Single, 3, {side}, {side}).";
+    }
+
+    /// <summary>Where the in-memory featurizer reads its batches: the resized images, or the user's pixel vectors.</summary>
+    public ModelInput CreateModelInput() => FromImages
+        ? new ImageInput(Names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, preprocessing.PixelMean))
+        : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
+
+    /// <summary>The ONNX Runtime sessions that score the in-memory featurizer's batches.</summary>
+    public IFeatureScorer CreateScorer() => FromImages
+        ? new OnnxFeatureSession(graphs.ResampledImageBatch.Value, Names.Pixels, Names.Features, options.Threads)
+        : new OnnxFeatureSession(graphs.PixelVectorBatch.Value, options.InputColumnName, Names.Features, options.Threads);
+
+    private EstimatorChain<ITransformer> BuildAllSteps()
+    {
+        var builder = new ScoringChainBuilder(catalog);
+        AppendPreparation(builder);
+        AppendRowScoring(builder);
+        AppendFinish(builder);
+        return builder.TakeStepsAndDropIntermediates();
+    }
+
+    private void AppendPreparation(ScoringChainBuilder builder)
+    {
+        if (!FromImages)
+            return;
+        var image = options.InputColumnName;
+        if (kind == FeaturizerInputKind.EncodedImage)
+        {
+            builder.Append(catalog.CopyColumns(EncodedImageDecoder.EncodedColumnName, image), EncodedImageDecoder.EncodedColumnName)
+                .Append(catalog.CustomMapping(new EncodedImageDecoder().GetMapping(), EncodedImageDecoder.ContractName), EncodedImageDecoder.DecodedColumnName);
+            image = EncodedImageDecoder.DecodedColumnName;
+        }
+        if (preprocessing.Grayscale)
+        {
+            builder.Append(catalog.ConvertToGrayscale(Names.Grayscale, image), Names.Grayscale);
+            image = Names.Grayscale;
+        }
+        builder.ResizeImages(preprocessing, image, Names.Resized);
+    }
+
+    private void AppendRowScoring(ScoringChainBuilder builder)
+    {
+        // The pixels are dropped within this part: the in-memory featurizer, which replaces it, has none,
+        // and must leave the same columns for the finish.
+        if (FromImages)
+            builder.ExtractPixels(Names.Resized, Names.Pixels)
+                .ApplyOnnxModel(graphs.ImageRow.Value, [Names.Features], Names.Pixels)
+                .DropColumns(Names.Pixels);
+        else
+            builder.ApplyOnnxModel(graphs.PixelVectorRow.Value, [Names.Features], options.InputColumnName);
+    }
+
+    private void AppendFinish(ScoringChainBuilder builder) => builder.CopyColumns(options.OutputColumnName, Names.Features);
+}
