@@ -49,6 +49,36 @@ public static class EfficientVitOnnxExporter
     public static byte[] ToBytes(EfficientVit model, OnnxExportOptions? options = null)
     {
         options ??= new OnnxExportOptions();
+        if (options.Int8 is not { } int8)
+            return Build(model, options, graph => null).Bytes;
+        if (int8.Calibration.VariantName != model.Config.VariantName)
+            throw new ArgumentException(
+                $"The int8 calibration was measured on EfficientViT-{int8.Calibration.VariantName}, not on this {model.Config.VariantName}.", nameof(options));
+        var (bytes, points) = Build(model, options, graph => QdqPlacer.ForInt8(graph, int8));
+        if (points.Count != int8.Calibration.Ranges.Count)
+            throw new ArgumentException(
+                $"The int8 calibration holds {int8.Calibration.Ranges.Count} activation ranges but the graph has {points.Count}: it was measured with another model or other export options.", nameof(options));
+        return bytes;
+    }
+
+    /// <summary>
+    /// The float graph with every activation the int8 graph may quantize also output, as "calibration_{k}" for
+    /// the k-th, for <see cref="Int8Calibrator"/> to measure; and how many there are.
+    /// </summary>
+    internal static (byte[] Bytes, int PointCount) CalibrationGraph(EfficientVit model, OnnxExportOptions options)
+    {
+        var floatOptions = options.Copy();
+        floatOptions.Int8 = null;
+        var (bytes, points) = Build(model, floatOptions, QdqPlacer.ForCalibration, addPointOutputs: true);
+        return (bytes, points.Count);
+    }
+
+    /// <summary>Name of the k-th calibration output of <see cref="CalibrationGraph"/>.</summary>
+    internal static string CalibrationOutputName(int point) => $"calibration_{point}";
+
+    private static (byte[] Bytes, IReadOnlyList<(string Name, int Rank)> Points) Build(
+        EfficientVit model, OnnxExportOptions options, Func<OnnxGraphBuilder, QdqPlacer?> placer, bool addPointOutputs = false)
+    {
         if (options.Opset < 17)
             throw new ArgumentException($"Opset {options.Opset} is too old; EfficientViT export needs 17 or newer.", nameof(options));
         var config = model.Config;
@@ -78,7 +108,8 @@ public static class EfficientVitOnnxExporter
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var graph = new OnnxGraphBuilder($"efficientvit_{config.VariantName.ToLowerInvariant()}");
-        var builder = new Emitter(graph);
+        var qdq = placer(graph);
+        var builder = new Emitter(graph, qdq);
         var x = new Activation(graph.AddInput(options.InputName, OnnxElementType.Float, "batch", 3, inputSize, inputSize), 3, inputSize, inputSize);
 
         if (resizeSize != inputSize)
@@ -133,27 +164,58 @@ public static class EfficientVitOnnxExporter
         graph.AddMetadata("efficientvit.image_size", config.ImageSize.ToString());
         graph.AddMetadata("efficientvit.input_size", inputSize.ToString());
         graph.AddMetadata("efficientvit.normalization_in_graph", preprocessing is not null ? "true" : "false");
-        return graph.ToBytes(options.Opset);
+        if (qdq is { Quantizing: true })
+            graph.AddMetadata("efficientvit.quantization", $"int8 (QDQ, {options.Int8!.Calibration.Method} calibration)");
+        var points = qdq?.Points ?? [];
+        if (addPointOutputs)
+        {
+            for (var k = 0; k < points.Count; k++)
+            {
+                var (name, rank) = points[k];
+                var output = graph.AddNode("Identity", [name], CalibrationOutputName(k));
+                graph.AddOutput(output, OnnxElementType.Float, Enumerable.Range(0, rank).Select(d => (OnnxDimension)$"{output}_d{d}").ToArray());
+            }
+        }
+        return (graph.ToBytes(options.Opset), points);
     }
 
     /// <summary>A value of the graph with its (fixed) channels and spatial size; the batch is dynamic.</summary>
     private readonly record struct Activation(string Name, long Channels, long Height, long Width);
 
     /// <summary>Emits the ONNX nodes of each module kind.</summary>
-    private sealed class Emitter(OnnxGraphBuilder graph)
+    private sealed class Emitter(OnnxGraphBuilder graph, QdqPlacer? qdq)
     {
         public Activation Emit(nn.Module<Tensor, Tensor> module, Activation x) => module switch
         {
             Conv2dBN convBn => Conv(convBn, x),
             ReLU => x with { Name = graph.AddNode("Relu", [x.Name]) },
             Residual residual => x with { Name = graph.AddNode("Add", [x.Name, Emit(residual.Branch, x).Name]) },
-            Sequential sequential => sequential.children().Cast<nn.Module<Tensor, Tensor>>().Aggregate(x, (current, child) => Emit(child, current)),
-            FeedForward ffn => Conv(ffn.Pw2, Relu(Conv(ffn.Pw1, x))),
-            PatchMerging merging => Conv(merging.Conv3, SqueezeExcite(merging.Se, Relu(Conv(merging.Conv2, Relu(Conv(merging.Conv1, x)))))),
+            Sequential sequential => EmitSequence(sequential.children().Cast<nn.Module<Tensor, Tensor>>().ToArray(), x),
+            FeedForward ffn => Conv(ffn.Pw2, Conv(ffn.Pw1, x, relu: true)),
+            PatchMerging merging => Conv(merging.Conv3, SqueezeExcite(merging.Se, Conv(merging.Conv2, Conv(merging.Conv1, x, relu: true), relu: true))),
             EfficientVitBlock block => block.Layers.Aggregate(x, (current, layer) => Emit(layer, current)),
             LocalWindowAttention attention => WindowAttention(attention, x),
             _ => throw new NotSupportedException($"ONNX export has no rule for module {module.GetType().Name}."),
         };
+
+        private Activation EmitSequence(nn.Module<Tensor, Tensor>[] modules, Activation x)
+        {
+            for (var i = 0; i < modules.Length; i++)
+            {
+                // A convolution and the ReLU after it are one unit, so that in int8 the ReLU's output is
+                // what gets quantized (ONNX Runtime then drops the ReLU into QLinearConv).
+                if (modules[i] is Conv2dBN conv && i + 1 < modules.Length && modules[i + 1] is ReLU)
+                {
+                    x = Conv(conv, x, relu: true);
+                    i++;
+                }
+                else
+                {
+                    x = Emit(modules[i], x);
+                }
+            }
+            return x;
+        }
 
         /// <summary>Names <paramref name="value"/> as a graph output, without its batch axis when asked (one image per call).</summary>
         public void Output(string value, string name, long? width, bool dropBatchAxis, OnnxElementType type = OnnxElementType.Float)
@@ -258,7 +320,7 @@ public static class EfficientVitOnnxExporter
 
         private Activation Relu(Activation x) => x with { Name = graph.AddNode("Relu", [x.Name]) };
 
-        private Activation Conv(Conv2dBN convBn, Activation x, double scale = 1.0)
+        private Activation Conv(Conv2dBN convBn, Activation x, double scale = 1.0, bool relu = false)
         {
             var (weight, bias) = convBn.FusedWeightAndBias();
             if (scale != 1.0)
@@ -270,16 +332,40 @@ public static class EfficientVitOnnxExporter
                 weight = weight * tensor(inputScale).view(1, inputScale.Length, 1, 1);
                 pendingInputScale = null;
             }
-            return ConvNode(x, weight, bias, convBn.KernelSize, convBn.Stride, convBn.Padding, convBn.Groups);
+            return ConvNode(x, weight, bias, convBn.KernelSize, convBn.Stride, convBn.Padding, convBn.Groups, relu);
         }
 
-        private Activation ConvNode(Activation x, Tensor weight, Tensor bias, long kernel, long stride, long padding, long groups)
+        /// <summary>
+        /// A convolution, with the ReLU after it when asked. In int8 (when <paramref name="quantizable"/>) its
+        /// input and its (ReLU's) output get QDQ pairs, its weights are int8 and its bias int32: the pattern
+        /// ONNX Runtime turns into one QLinearConv.
+        /// </summary>
+        private Activation ConvNode(Activation x, Tensor weight, Tensor bias, long kernel, long stride, long padding, long groups,
+            bool relu = false, bool quantizable = true)
         {
-            var output = graph.AddNode("Conv", [x.Name, graph.AddInitializer("conv.weight", weight), graph.AddInitializer("conv.bias", bias)],
+            var points = qdq is not null && quantizable;
+            var depthwise = groups > 1 && groups == x.Channels;
+            var quantize = points && (!depthwise || qdq!.QuantizeDepthwise);
+            var input = points ? qdq!.Activation(x.Name, 4, quantize) : x.Name;
+            string weightName, biasName;
+            if (quantize && qdq!.Quantizing)
+            {
+                (weightName, var weightScales) = qdq.Weight(weight);
+                biasName = qdq.Bias(bias, qdq.ScaleOf(input), weightScales);
+            }
+            else
+            {
+                (weightName, biasName) = (graph.AddInitializer("conv.weight", weight), graph.AddInitializer("conv.bias", bias));
+            }
+            var output = graph.AddNode("Conv", [input, weightName, biasName],
                 OnnxAttribute.Ints("kernel_shape", kernel, kernel),
                 OnnxAttribute.Ints("strides", stride, stride),
                 OnnxAttribute.Ints("pads", padding, padding, padding, padding),
                 OnnxAttribute.Int("group", groups));
+            if (relu)
+                output = graph.AddNode("Relu", [output]);
+            if (points)
+                output = qdq!.Activation(output, 4, quantize);
             var height = (x.Height + 2 * padding - kernel) / stride + 1;
             var width = (x.Width + 2 * padding - kernel) / stride + 1;
             return new Activation(output, weight.shape[0], height, width);
@@ -288,8 +374,9 @@ public static class EfficientVitOnnxExporter
         private Activation SqueezeExcite(SqueezeExcite se, Activation x)
         {
             var squeezed = new Activation(graph.AddNode("GlobalAveragePool", [x.Name]), x.Channels, 1, 1);
-            var reduced = Relu(ConvNode(squeezed, se.Fc1.weight, se.Fc1.bias!, 1, 1, 0, 1));
-            var expanded = ConvNode(reduced, se.Fc2.weight, se.Fc2.bias!, 1, 1, 0, 1);
+            // Float: one pixel per image is nothing to speed up, and the sigmoid gate scales whole channels.
+            var reduced = ConvNode(squeezed, se.Fc1.weight, se.Fc1.bias!, 1, 1, 0, 1, relu: true, quantizable: false);
+            var expanded = ConvNode(reduced, se.Fc2.weight, se.Fc2.bias!, 1, 1, 0, 1, quantizable: false);
             var gate = graph.AddNode("Sigmoid", [expanded.Name]);
             return x with { Name = graph.AddNode("Mul", [x.Name, gate]) };
         }
@@ -348,10 +435,12 @@ public static class EfficientVitOnnxExporter
 
                 // Scores laid out (key, query) so that values·scores needs no second transpose.
                 var keysFirst = graph.AddNode("Transpose", [keys], OnnxAttribute.Ints("perm", 0, 2, 1));
-                var scores = graph.AddNode("MatMul", [keysFirst, queries]);
+                var scores = graph.AddNode("MatMul", [MatMulInput(keysFirst), MatMulInput(queries)]);
                 var biased = graph.AddNode("Add", [scores, graph.AddInitializer("attention_bias", biases[i].t().contiguous())]);
                 var weights = graph.AddNode("Softmax", [biased], OnnxAttribute.Int("axis", 1));
-                var attended = graph.AddNode("MatMul", [values, weights]);
+                // The products' outputs stay float: the bias and softmax follow, and ONNX Runtime's
+                // MatMulIntegerToFloat takes int8 inputs with a float output.
+                var attended = graph.AddNode("MatMul", [MatMulInput(values), MatMulInput(weights)]);
                 var output = graph.AddNode("Reshape", [attended, Ints("head_shape", 0, valueDim, x.Height, x.Width)]);
                 headOutputs[i] = output;
                 feature = new Activation(output, valueDim, x.Height, x.Width);
@@ -359,6 +448,9 @@ public static class EfficientVitOnnxExporter
             var concatenated = new Activation(graph.AddNode("Concat", headOutputs, OnnxAttribute.Int("axis", 1)), valueDim * heads, x.Height, x.Width);
             return Conv(attention.Projection, Relu(concatenated));
         }
+
+        private string MatMulInput(string value) =>
+            qdq is null ? value : qdq.Activation(value, 3, qdq.QuantizeAttentionMatMuls);
 
         private readonly Dictionary<string, string> intConstants = new();
 

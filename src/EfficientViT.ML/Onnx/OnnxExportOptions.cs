@@ -65,4 +65,13 @@ public sealed class OnnxExportOptions
     /// the model's size (what ML.NET's <c>ResizeImages</c> gives). Default false: no resize.
     /// </summary>
     public bool ResizeInGraph { get; set; }
+
+    /// <summary>
+    /// Writes an int8 graph with these calibrated ranges and choices (see <see cref="OnnxInt8Options"/>);
+    /// null (default): float32.
+    /// </summary>
+    public OnnxInt8Options? Int8 { get; set; }
+
+    /// <summary>A copy of these options (the class names list is shared).</summary>
+    internal OnnxExportOptions Copy() => (OnnxExportOptions)MemberwiseClone();
 }

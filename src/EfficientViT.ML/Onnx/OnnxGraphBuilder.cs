@@ -113,6 +113,40 @@ public sealed class OnnxGraphBuilder
             LittleEndianCopy(MemoryMarshal.AsBytes(values.AsSpan()), sizeof(long)));
     }
 
+    /// <summary>Adds a constant int32 tensor, e.g. the quantized bias of an int8 convolution.</summary>
+    /// <param name="nameHint">The wanted name; if it is taken, <c>_1</c>, <c>_2</c>, … is appended.</param>
+    /// <param name="values">The elements in row-major order; copied.</param>
+    /// <param name="shape">The dimensions; none for a scalar. Their product must equal the number of values.</param>
+    /// <returns>The initializer's unique name.</returns>
+    public string AddInitializer(string nameHint, int[] values, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return AddInitializerCore(nameHint, OnnxElementType.Int32, shape, values.LongLength,
+            LittleEndianCopy(MemoryMarshal.AsBytes(values.AsSpan()), sizeof(int)));
+    }
+
+    /// <summary>Adds a constant int8 tensor, e.g. the quantized weights of a convolution.</summary>
+    /// <param name="nameHint">The wanted name; if it is taken, <c>_1</c>, <c>_2</c>, … is appended.</param>
+    /// <param name="values">The elements in row-major order; copied.</param>
+    /// <param name="shape">The dimensions; none for a scalar. Their product must equal the number of values.</param>
+    /// <returns>The initializer's unique name.</returns>
+    public string AddInitializer(string nameHint, sbyte[] values, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return AddInitializerCore(nameHint, OnnxElementType.Int8, shape, values.LongLength, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+    }
+
+    /// <summary>Adds a constant uint8 tensor, e.g. the zero point of a quantized activation.</summary>
+    /// <param name="nameHint">The wanted name; if it is taken, <c>_1</c>, <c>_2</c>, … is appended.</param>
+    /// <param name="values">The elements in row-major order; copied.</param>
+    /// <param name="shape">The dimensions; none for a scalar. Their product must equal the number of values.</param>
+    /// <returns>The initializer's unique name.</returns>
+    public string AddInitializer(string nameHint, byte[] values, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return AddInitializerCore(nameHint, OnnxElementType.UInt8, shape, values.LongLength, (byte[])values.Clone());
+    }
+
     /// <summary>Adds a constant string tensor, e.g. class names to <c>Gather</c> from.</summary>
     /// <param name="nameHint">The wanted name; if it is taken, <c>_1</c>, <c>_2</c>, … is appended.</param>
     /// <param name="values">The elements in row-major order (stored as UTF-8).</param>

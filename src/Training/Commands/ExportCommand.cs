@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Data;
 using EfficientViT.ML.Onnx;
 
 namespace EfficientViT.Training.Commands;
@@ -17,7 +18,14 @@ internal static class ExportCommand
         var inputSize = new Option<int?>("--input-size") { Description = "Take larger square images and center-crop them in the graph (e.g. 256 for the ImageNet evaluation crop)." };
         var noLogits = new Option<bool>("--features-only") { Description = "Leave out the classifier: the graph outputs only the pooled features." };
         var opset = new Option<int>("--opset") { Description = "ONNX opset (17 or newer).", DefaultValueFactory = _ => 17 };
-        var command = new Command("export", "Export a checkpoint to ONNX (BatchNorm fused, dynamic batch).") { checkpoint, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset };
+        var int8 = new Option<bool>("--int8") { Description = "Write an int8 graph (QDQ, calibrated on --calibration): about a quarter of the size, faster on CPUs with int8 dot products (AVX-512 VNNI, AVX-VNNI)." };
+        var calibration = new Option<string?>("--calibration") { Description = "With --int8: the images to calibrate on, as --data of train: 'fashion-mnist' (its training set), a folder with one subfolder per class, or a CSV manifest." };
+        var calibrationCount = new Option<int>("--calibration-images") { Description = "With --int8: how many images of --calibration to use, spread evenly over it.", DefaultValueFactory = _ => 256 };
+        var calibrationMethod = new Option<Int8CalibrationMethod>("--calibration-method") { Description = "With --int8: how activation ranges are set from the calibration values.", DefaultValueFactory = _ => Int8Calibrator.DefaultMethod };
+        var command = new Command("export", "Export a checkpoint to ONNX (BatchNorm fused, dynamic batch).")
+        {
+            checkpoint, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset, int8, calibration, calibrationCount, calibrationMethod,
+        };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName, new CheckpointLoadOptions { ImageSize = OptionChecks.ImageSize(parse, imageSize), BiasResampling = parse.GetValue(biasResampling) });
@@ -29,6 +37,17 @@ internal static class ExportCommand
                 IncludeLogits = !parse.GetValue(noLogits),
                 Opset = parse.GetValue(opset),
             };
+            if (parse.GetValue(int8))
+            {
+                var data = parse.GetValue(calibration) ?? throw new ArgumentException("--int8 needs --calibration DATA: the images to measure activation ranges on.");
+                if (options.InputSize is not null)
+                    throw new ArgumentException("--int8 calibrates on images of the model's size: leave out --input-size.");
+                var count = OptionChecks.AtLeast(parse, calibrationCount, 1);
+                var images = CalibrationImages.Load(DataArguments.Load(data, FashionMnistSplit.Train, skipCorrupt: false),
+                    loaded.Metadata.Preprocessing, count, normalizationInGraph: options.Preprocessing is not null);
+                Console.WriteLine($"calibrating on {images.Count} images of {data} ({parse.GetValue(calibrationMethod)})");
+                options.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(loaded.Model, images, options, parse.GetValue(calibrationMethod)) };
+            }
             EfficientVitOnnxExporter.Export(loaded.Model, path, options);
             Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1024.0 / 1024.0:F1} MiB): EfficientViT-{loaded.Metadata.Variant}, " +
                 $"input '{options.InputName}' (batch, 3, {options.InputSize ?? loaded.Metadata.ImageSize}, {options.InputSize ?? loaded.Metadata.ImageSize}), " +

@@ -1,0 +1,34 @@
+namespace EfficientViT.ML.Onnx;
+
+/// <summary>
+/// Makes <see cref="EfficientVitOnnxExporter"/> write an int8 graph: QuantizeLinear/DequantizeLinear pairs
+/// around the convolutions (and optionally the attention products), which ONNX Runtime fuses into its
+/// int8 kernels (QLinearConv, MatMulIntegerToFloat). Weights are int8, symmetric, one scale per output
+/// channel; activations are uint8 with the calibrated ranges; biases are int32.
+/// </summary>
+/// <remarks>
+/// What stays float, and why, is in docs/guide/int8.md: the squeeze-and-excitation convolutions (one
+/// pixel per image: nothing to gain), softmax and the attention biases, the in-graph resize and
+/// normalization, pooling and the classification head.
+/// </remarks>
+/// <example>
+/// <code>
+/// var calibration = Int8Calibrator.Calibrate(model, calibrationImages);
+/// var options = new OnnxExportOptions { Int8 = new OnnxInt8Options { Calibration = calibration } };
+/// byte[] int8Model = EfficientVitOnnxExporter.ToBytes(model, options);
+/// </code>
+/// </example>
+public sealed class OnnxInt8Options
+{
+    /// <summary>The activation ranges, from <see cref="Int8Calibrator.Calibrate"/> with the same model and export options.</summary>
+    public required Int8Calibration Calibration { get; init; }
+
+    /// <summary>Quantize the depthwise convolutions too. Default true (measured: see docs/guide/int8.md).</summary>
+    public bool QuantizeDepthwiseConvolutions { get; init; } = true;
+
+    /// <summary>
+    /// Quantize the two matrix products of each attention head (queries·keys and values·weights). Default
+    /// false (measured: see docs/guide/int8.md).
+    /// </summary>
+    public bool QuantizeAttentionMatMuls { get; init; }
+}

@@ -1,0 +1,146 @@
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Onnx;
+
+/// <summary>
+/// Places QuantizeLinear/DequantizeLinear pairs in a graph being exported, or, for calibration, only
+/// records which activations would get them.
+/// </summary>
+/// <remarks>
+/// Every activation the exporter may quantize is a "point", numbered in the order the exporter first asks
+/// for it. The calibration graph and the int8 graph are emitted by the same code, so the k-th point of one
+/// is the k-th point of the other, and <see cref="Int8Calibration.Ranges"/>[k] is its range. A point is
+/// numbered even when the options leave it float, so that one calibration serves every choice of
+/// <see cref="OnnxInt8Options"/>.
+/// </remarks>
+internal sealed class QdqPlacer
+{
+    private readonly OnnxGraphBuilder graph;
+    private readonly OnnxInt8Options? int8;
+    private readonly List<(string Name, int Rank)> points = [];
+    // Index of each point by the name it was asked for under, and by the name of its DequantizeLinear output.
+    private readonly Dictionary<string, int> pointOf = new(StringComparer.Ordinal);
+    // Per point: the DequantizeLinear output and scale, once the pair is in the graph.
+    private readonly Dictionary<int, (string Dequantized, float Scale)> quantized = [];
+
+    private QdqPlacer(OnnxGraphBuilder graph, OnnxInt8Options? int8)
+    {
+        this.graph = graph;
+        this.int8 = int8;
+    }
+
+    /// <summary>A placer that inserts nothing and records the points, for the calibration graph.</summary>
+    public static QdqPlacer ForCalibration(OnnxGraphBuilder graph) => new(graph, null);
+
+    /// <summary>A placer that inserts the pairs with the calibrated ranges.</summary>
+    public static QdqPlacer ForInt8(OnnxGraphBuilder graph, OnnxInt8Options int8) => new(graph, int8);
+
+    /// <summary>True when the graph gets int8 nodes; false while recording for calibration.</summary>
+    public bool Quantizing => int8 is not null;
+
+    /// <summary>See <see cref="OnnxInt8Options.QuantizeDepthwiseConvolutions"/>; true while recording.</summary>
+    public bool QuantizeDepthwise => int8?.QuantizeDepthwiseConvolutions ?? true;
+
+    /// <summary>See <see cref="OnnxInt8Options.QuantizeAttentionMatMuls"/>; true while recording.</summary>
+    public bool QuantizeAttentionMatMuls => int8?.QuantizeAttentionMatMuls ?? true;
+
+    /// <summary>The points met so far: the value's name in the graph and its rank.</summary>
+    public IReadOnlyList<(string Name, int Rank)> Points => points;
+
+    /// <summary>
+    /// Marks <paramref name="value"/> as a point and, when <paramref name="quantize"/> and quantizing,
+    /// returns the output of a QuantizeLinear→DequantizeLinear pair over it (every consumer should read
+    /// that one, since ONNX Runtime fuses an operator into int8 only when its output feeds the Q alone).
+    /// Otherwise returns <paramref name="value"/>.
+    /// </summary>
+    public string Activation(string value, int rank, bool quantize = true)
+    {
+        if (!pointOf.TryGetValue(value, out var index))
+        {
+            index = points.Count;
+            points.Add((value, rank));
+            pointOf.Add(value, index);
+        }
+        if (int8 is null || !quantize)
+            return quantized.TryGetValue(index, out var done) ? done.Dequantized : value;
+        if (quantized.TryGetValue(index, out var existing))
+            return existing.Dequantized;
+
+        var ranges = int8.Calibration.Ranges;
+        if (index >= ranges.Count)
+            throw new ArgumentException(
+                $"The int8 calibration holds {ranges.Count} activation ranges but the graph has more: it was measured with another model or other export options.");
+        var (scale, zeroPoint) = ranges[index].ToUInt8();
+        var scaleName = graph.AddInitializer("act_scale", [scale]);
+        var zeroName = graph.AddInitializer("act_zero_point", [zeroPoint]);
+        var q = graph.AddNode("QuantizeLinear", [value, scaleName, zeroName]);
+        var dq = graph.AddNode("DequantizeLinear", [q, scaleName, zeroName]);
+        quantized.Add(index, (dq, scale));
+        pointOf.Add(dq, index);
+        return dq;
+    }
+
+    /// <summary>The scale of a value returned by <see cref="Activation"/> with quantization.</summary>
+    public float ScaleOf(string dequantized) =>
+        pointOf.TryGetValue(dequantized, out var index) && quantized.TryGetValue(index, out var entry) && entry.Dequantized == dequantized
+            ? entry.Scale
+            : throw new InvalidOperationException($"'{dequantized}' is not a dequantized activation.");
+
+    /// <summary>
+    /// Int8 weights (output channels first) with one symmetric scale per output channel, dequantized by a
+    /// DequantizeLinear node; returns its output and the scales.
+    /// </summary>
+    public (string Dequantized, float[] Scales) Weight(Tensor weight)
+    {
+        var shape = weight.shape;
+        var values = Floats(weight);
+        var channels = (int)shape[0];
+        var perChannel = values.Length / channels;
+        var scales = new float[channels];
+        var quantizedValues = new sbyte[values.Length];
+        for (var c = 0; c < channels; c++)
+        {
+            var span = values.AsSpan(c * perChannel, perChannel);
+            var maxAbs = 0f;
+            foreach (var v in span)
+                maxAbs = Math.Max(maxAbs, Math.Abs(v));
+            // Symmetric over [-127, 127], as ONNX Runtime's tool does: -128 is left out so that negation is exact.
+            var scale = maxAbs > 0f ? maxAbs / 127f : 1f;
+            scales[c] = scale;
+            for (var i = 0; i < perChannel; i++)
+                quantizedValues[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(span[i] / scale), -127f, 127f);
+        }
+        var data = graph.AddInitializer("conv.weight_int8", quantizedValues, shape);
+        var scaleName = graph.AddInitializer("conv.weight_scale", scales, channels);
+        var zeroName = graph.AddInitializer("conv.weight_zero_point", new sbyte[channels], channels);
+        var dq = graph.AddNode("DequantizeLinear", [data, scaleName, zeroName], OnnxAttribute.Int("axis", 0));
+        return (dq, scales);
+    }
+
+    /// <summary>
+    /// An int32 bias with scale input scale × weight scale per channel, as QLinearConv adds it to its
+    /// int32 accumulator; dequantized by a DequantizeLinear node, whose output is returned.
+    /// </summary>
+    public string Bias(Tensor bias, float inputScale, float[] weightScales)
+    {
+        var values = Floats(bias);
+        var scales = new float[values.Length];
+        var quantizedValues = new int[values.Length];
+        for (var c = 0; c < values.Length; c++)
+        {
+            scales[c] = inputScale * weightScales[c];
+            quantizedValues[c] = (int)Math.Clamp(Math.Round((double)values[c] / scales[c]), int.MinValue, int.MaxValue);
+        }
+        var data = graph.AddInitializer("conv.bias_int32", quantizedValues, values.Length);
+        var scaleName = graph.AddInitializer("conv.bias_scale", scales, values.Length);
+        return graph.AddNode("DequantizeLinear", [data, scaleName], OnnxAttribute.Int("axis", 0));
+    }
+
+    private static float[] Floats(Tensor tensor)
+    {
+        using var detached = tensor.detach();
+        using var cpu = detached.cpu();
+        using var contiguous = cpu.contiguous();
+        return contiguous.data<float>().ToArray();
+    }
+}
