@@ -8,7 +8,7 @@ using EfficientViT.ML.Training;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-// accuracy --checkpoint M0_64.safetensors [--sizes 64,80,96,112] [--finetune-epochs 1]
+// accuracy --checkpoint M0_64.safetensors [--sizes 64,80,96,112] [--finetune-epochs 1] [--finetune-images 60000] [--threads 1]
 //   Fashion-MNIST test top-1 of a checkpoint loaded at each size with its bias tables interpolated and
 //   extended, before and after fine-tuning all weights at that size.
 // speed [--variants M0,M4] [--sizes 160,224,288,384] [--batch 16] [--threads 2] [--seconds 3] [--rounds 3]
@@ -27,7 +27,7 @@ switch (arguments.FirstOrDefault())
 {
     case "accuracy":
         Accuracy(Option("--checkpoint", "") is { Length: > 0 } path ? path : throw new ArgumentException("accuracy needs --checkpoint"),
-            Ints("--sizes", "64,80,96,112"), int.Parse(Option("--finetune-epochs", "1")));
+            Ints("--sizes", "64,80,96,112"), int.Parse(Option("--finetune-epochs", "1")), int.Parse(Option("--finetune-images", "60000")), int.Parse(Option("--threads", "1")));
         return 0;
     case "speed":
         Speed(Option("--variants", "M0,M4").Split(',').Select(EfficientVitConfig.ParseVariant).ToArray(), Ints("--sizes", "160,224,288,384"),
@@ -38,11 +38,14 @@ switch (arguments.FirstOrDefault())
         return 2;
 }
 
-static void Accuracy(string checkpoint, int[] sizes, int finetuneEpochs)
+static void Accuracy(string checkpoint, int[] sizes, int finetuneEpochs, int finetuneImages, int threads)
 {
-    var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
+    TorchSharp.torch.set_num_threads(threads);
+    var all = FashionMnistDataset.Load(FashionMnistSplit.Train);
+    // A stratified subset keeps the fine-tuning short when asked; the whole training set by default.
+    var train = finetuneImages >= all.Count ? all : DatasetSplit.Take(all, finetuneImages / all.ClassNames.Count, seed: 0);
     var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
-    Console.WriteLine($"checkpoint {checkpoint}; Fashion-MNIST test top-1 (10,000 images); fine-tuning: {finetuneEpochs} epoch(s) of all weights at the new size, peak lr 5e-4");
+    Console.WriteLine($"checkpoint {checkpoint}; Fashion-MNIST test top-1 (10,000 images); fine-tuning: {finetuneEpochs} epoch(s) over {train.Count:N0} training images of all weights at the new size, peak lr 5e-4, {threads} torch thread(s)");
     Console.WriteLine("| size | tables | evaluated as loaded | after fine-tuning | fine-tuning time |");
     Console.WriteLine("|---|---|---|---|---|");
     foreach (var size in sizes)
@@ -60,7 +63,7 @@ static void Accuracy(string checkpoint, int[] sizes, int finetuneEpochs)
             var clock = Stopwatch.StartNew();
             var recipe = TrainingRecipe.ForSmallData(finetuneEpochs, 128, train.Count / 128).WithPeakLearningRate(5e-4)
                 with { MixupAlpha = 0, CutmixAlpha = 0, EmaDecay = null };
-            var trainer = new EfficientVitTrainer(loaded.Model, recipe, new TrainerOptions(), loaded.Metadata);
+            var trainer = new EfficientVitTrainer(loaded.Model, recipe, new TrainerOptions { Threads = threads }, loaded.Metadata);
             trainer.Train(train, null, ImageTransform.FashionMnist(size, train: true), evalTransform);
             var after = Evaluator.Evaluate(loaded.Model, test, evalTransform, 256).Metrics.Top1Accuracy;
             Console.WriteLine($"| {size} | {string.Join(", ", windows)}{(resampled ? $" ({mode.ToString().ToLowerInvariant()}ed)" : " (as trained)")} | {before:P2} | {after:P2} | {clock.Elapsed.TotalSeconds:F0} s |");
