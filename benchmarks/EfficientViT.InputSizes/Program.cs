@@ -66,7 +66,7 @@ static void Accuracy(string checkpoint, int[] sizes, int finetuneEpochs, int fin
             var trainer = new EfficientVitTrainer(loaded.Model, recipe, new TrainerOptions { Threads = threads }, loaded.Metadata);
             trainer.Train(train, null, ImageTransform.FashionMnist(size, train: true), evalTransform);
             var after = Evaluator.Evaluate(loaded.Model, test, evalTransform, 256).Metrics.Top1Accuracy;
-            Console.WriteLine($"| {size} | {string.Join(", ", windows)}{(resampled ? $" ({mode.ToString().ToLowerInvariant()}ed)" : " (as trained)")} | {before:P2} | {after:P2} | {clock.Elapsed.TotalSeconds:F0} s |");
+            Console.WriteLine($"| {size} | {string.Join(", ", windows)}{(resampled ? (mode == AttentionBiasResampling.Interpolate ? " (interpolated)" : " (extended)") : " (as trained)")} | {before:P2} | {after:P2} | {clock.Elapsed.TotalSeconds:F0} s |");
         }
     }
 }
