@@ -12,7 +12,7 @@ namespace EfficientViT.Benchmarks;
 /// </summary>
 internal static class TrainingThroughput
 {
-    private const int Batch = 128, WarmupSteps = 2, MinimumSteps = 3, Rounds = 2;
+    private const int Batch = 128, WarmupSteps = 2, MinimumSteps = 3;
 
     // Training steps are slower than inference passes; each round of a thread count gets twice --seconds.
     private static double MinimumSeconds(BenchmarkOptions options) => options.Seconds * 2;
@@ -20,13 +20,13 @@ internal static class TrainingThroughput
     /// <summary>The input and the timing rule, for the report's header.</summary>
     public static (string Input, string Timing) Describe(BenchmarkOptions options) =>
         ($"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of {Batch}",
-         $"{Rounds} rounds alternating the thread counts, each ≥ {MinimumSeconds(options).ToString(System.Globalization.CultureInfo.InvariantCulture)} s and ≥ {MinimumSteps} steps after {WarmupSteps} warm-up steps");
+         $"{options.TrainingRounds} rounds alternating the thread counts, each ≥ {MinimumSeconds(options).ToString(System.Globalization.CultureInfo.InvariantCulture)} s and ≥ {MinimumSteps} steps after {WarmupSteps} warm-up steps");
 
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
         var table = new TextTable("threads", "round", "images/s", "ms/step", "forward ms", "backward ms", "clip ms", "optimizer ms");
         using var speed = new TrainingSpeed(EfficientVitVariant.M0, options.TrainingImageSize, Batch);
-        for (var round = 1; round <= Rounds; round++)
+        for (var round = 1; round <= options.TrainingRounds; round++)
         {
             foreach (var threads in options.Threads)
             {
