@@ -38,7 +38,7 @@ internal static class BenchCommand
                 throw new ArgumentException($"--training-size must be a positive multiple of 16; found {side}.");
 
             Console.WriteLine($"machine: {MachineDescription.Summary()}");
-            Console.WriteLine($"software: .NET {Environment.Version}, libtorch via TorchSharp, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
+            Console.WriteLine($"software: .NET {Environment.Version}, TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
             Inference(parse.GetValue(variant), threadCount, duration);
             if (!parse.GetValue(noTraining))
                 Training(side, duration);
