@@ -13,14 +13,19 @@ namespace EfficientViT.ML.Modeling;
 public static class ChannelsLast
 {
     /// <summary>
-    /// The same values as <paramref name="x"/> (4-D) laid out channels-last; <paramref name="x"/> itself when
-    /// it already is, or when the two layouts coincide.
+    /// The same values as <paramref name="x"/> (4-D) laid out channels-last; <paramref name="x"/> itself (an
+    /// alias) when it already is, and when it holds a single sample.
     /// </summary>
+    /// <remarks>
+    /// A single sample stays as it is: through the model, libtorch 2.10 gave wrong input gradients for a
+    /// channels-last batch of one (the cascaded attention's, off by the size of the gradient itself, while
+    /// the forward pass and batches of two or more matched float64), so training never feeds one.
+    /// </remarks>
     public static Tensor Of(Tensor x)
     {
         if (x.dim() != 4)
             throw new ArgumentException($"Channels-last needs a 4-D tensor; this one has {x.dim()} dimensions.", nameof(x));
-        if (Is(x))
+        if (Is(x) || x.shape[0] == 1)
             return x.alias();
         return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
     }

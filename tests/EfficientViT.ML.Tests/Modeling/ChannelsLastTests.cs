@@ -21,6 +21,17 @@ public class ChannelsLastTests
         Assert.True(ChannelsLast.Is(ChannelsLast.Of(laidOut)));
     }
 
+    // A batch of one stays contiguous (see ChannelsLast.Of: libtorch's gradients were wrong for it).
+    [Fact]
+    public void A_single_sample_is_left_as_it_is()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(1, 5, 3, 4, generator: new Generator(1));
+        var result = ChannelsLast.Of(x);
+        Assert.Equal(x.stride(), result.stride());
+        Assert.Equal(0f, TestFiles.MaxAbsDiff(x, result));
+    }
+
     // Convert and Restore change the layout only: the same parameter objects, the same values, and a
     // restored model saves (TorchSharp refuses the bytes of a strided tensor).
     [Fact]
