@@ -95,12 +95,13 @@ public sealed class EfficientVitTrainer
 
         // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
         // caller need them contiguous, so they are restored around every save and when training ends.
-        using var layout = new ChannelsLastTraining(model);
+        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
+        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
         void Save(TrainingState position)
         {
-            layout.Restore();
+            layout?.Restore();
             run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries);
-            layout.Apply();
+            layout?.Apply();
         }
 
         var step = state.Step;
@@ -165,7 +166,7 @@ public sealed class EfficientVitTrainer
             Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
             progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
         }
-        layout.Restore();
+        layout?.Restore();
         ema?.CopyTo(model);
         model.eval();
         return new TrainingResult(summaries, true, null, bestTop1, step);
