@@ -21,6 +21,7 @@ internal sealed record BenchmarkOptions
           --training             measure training steps instead (M0, Fashion-MNIST's demo setting:
                                  64x64, batch 128, AdamW; images/s at each --threads count)
           --training-size 64     input side of --training (a multiple of 16; demo --long uses 112)
+          --rounds 2             rounds of --training, each measuring every thread count in turn
           -h, --help             show this help
         """;
 
@@ -32,6 +33,7 @@ internal sealed record BenchmarkOptions
     public bool ShowHelp { get; init; }
     public bool Training { get; init; }
     public int TrainingImageSize { get; init; } = 64;
+    public int TrainingRounds { get; init; } = 2;
 
     /// <summary>The published CPU protocol (EfficientViT paper): 1 thread, batch 16, 224x224, BN fused.</summary>
     public const int ImageSize = 224;
@@ -59,6 +61,9 @@ internal sealed record BenchmarkOptions
                     if (side % 16 != 0)
                         throw new ArgumentException($"--training-size must be a multiple of 16; found {side}.");
                     options = options with { TrainingImageSize = side };
+                    break;
+                case "--rounds":
+                    options = options with { TrainingRounds = ParsePositiveInt(arg, ValueOf(args, ref i)) };
                     break;
                 case "--variants":
                     options = options with { Variants = ParseList(arg, ValueOf(args, ref i), ParseVariant) };

@@ -10,7 +10,7 @@ internal static class MachineInfo
     public static IReadOnlyList<(string Name, string Value)> Collect() =>
     [
         ("Processor count", Environment.ProcessorCount.ToString()),
-        ("CPU", CpuModel() ?? "unknown"),
+        ("CPU", EfficientViT.ML.MachineDescription.CpuModel() ?? "unknown"),
         ("OS", $"{RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})"),
         (".NET", RuntimeInformation.FrameworkDescription),
         ("TorchSharp", InformationalVersion(typeof(torch).Assembly)),
@@ -28,16 +28,6 @@ internal static class MachineInfo
         // Drop the "+commit" build metadata: the package version is what matters.
         var plus = version.IndexOf('+');
         return plus < 0 ? version : version[..plus];
-    }
-
-    // Only Linux exposes the model name in a plain file; elsewhere the processor count must do.
-    private static string? CpuModel()
-    {
-        const string cpuInfo = "/proc/cpuinfo";
-        if (!File.Exists(cpuInfo))
-            return null;
-        var line = File.ReadLines(cpuInfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-        return line?[(line.IndexOf(':') + 1)..].Trim();
     }
 
     private static bool IsReleaseBuild() =>

@@ -9,5 +9,6 @@ var root = new RootCommand("EfficientViT for .NET: train, fine-tune, evaluate, e
     EvalCommand.Create(),
     ExportCommand.Create(),
     InfoCommand.Create(),
+    BenchCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -38,7 +38,9 @@ internal static class BatchNormForward
             var (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
             var rows = nn.functional.batch_norm(x.permute(0, 2, 3, 1).reshape(-1, c), runningMean, runningVar,
                 bn.weight, bn.bias, useBatchStatistics, factor, bn.eps);
-            return rows.view(n, h, w, c).permute(0, 3, 1, 2).contiguous();
+            var result = rows.view(n, h, w, c).permute(0, 3, 1, 2);
+            // A channels-last input stays channels-last (the rows are already in its order); any other is returned contiguous.
+            return ChannelsLast.Is(x) ? result : result.contiguous();
         }
         return nn.functional.batch_norm(x, runningMean, runningVar, bn.weight, bn.bias, useBatchStatistics, factor, bn.eps);
     }

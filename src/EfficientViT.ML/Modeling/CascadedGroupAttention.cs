@@ -109,6 +109,7 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"CascadedGroupAttention built for {resolution}x{resolution} received a {height}x{width} map.");
 
         var biases = Biases();
+        var channelsLast = ChannelsLast.Is(x);
         var chunks = x.chunk(numHeads, dim: 1);
         var headOutputs = new Tensor[numHeads];
         var feature = chunks[0];
@@ -117,15 +118,34 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
             if (i > 0)
                 feature = feature.Plus(chunks[i]);
             var qkv = qkvs[i].call(feature).split(new long[] { keyDim, keyDim, valueDim }, dim: 1);
-            var q = dws[i].call(qkv[0]).flatten(2);
-            var k = qkv[1].flatten(2);
-            var v = qkv[2].flatten(2);
-            var attention = q.transpose(-2, -1).matmul(k).Times(scale).Plus(biases[i]).softmax(-1);
-            feature = v.matmul(attention.transpose(-2, -1)).view(batch, valueDim, height, width);
+            var q = dws[i].call(qkv[0]);
+            feature = channelsLast
+                ? HeadChannelsLast(q, qkv[1], qkv[2], biases[i], batch, height, width)
+                : HeadChannelsFirst(q, qkv[1], qkv[2], biases[i], batch, height, width);
             headOutputs[i] = feature;
         }
         return proj.call(cat(headOutputs, 1));
     }
+
+    // One head on contiguous (N, C, H, W) maps, as the official code: queries, keys and values as
+    // (N, C, pixels), which flattening gives without a copy.
+    private Tensor HeadChannelsFirst(Tensor q, Tensor k, Tensor v, Tensor bias, long batch, long height, long width)
+    {
+        var attention = q.flatten(2).transpose(-2, -1).matmul(k.flatten(2)).Times(scale).Plus(bias).softmax(-1);
+        return v.flatten(2).matmul(attention.transpose(-2, -1)).view(batch, valueDim, height, width);
+    }
+
+    // The same head on channels-last maps (training): as (N, pixels, C) rows, which channels-last maps
+    // give without a copy (flattening them would copy each), and the output comes back channels-last.
+    // The same products, transposed: attention = q·kᵀ, output = attention·v.
+    private Tensor HeadChannelsLast(Tensor q, Tensor k, Tensor v, Tensor bias, long batch, long height, long width)
+    {
+        var attention = PixelRows(q).matmul(PixelRows(k).transpose(-2, -1)).Times(scale).Plus(bias).softmax(-1);
+        return attention.matmul(PixelRows(v)).view(batch, height, width, valueDim).permute(0, 3, 1, 2);
+    }
+
+    // (N, C, H, W) -> (N, H·W, C); a view when the map is stored channels-last (or a channel slice of one).
+    private static Tensor PixelRows(Tensor map) => map.permute(0, 2, 3, 1).reshape(map.shape[0], -1, map.shape[1]);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

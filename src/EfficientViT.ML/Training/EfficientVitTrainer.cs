@@ -93,8 +93,16 @@ public sealed class EfficientVitTrainer
                 throw new InvalidOperationException($"{run.LastPath} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
         }
 
-        void Save(TrainingState position) =>
+        // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
+        // caller need them contiguous, so they are restored around every save and when training ends.
+        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
+        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
+        void Save(TrainingState position)
+        {
+            layout?.Restore();
             run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries);
+            layout?.Apply();
+        }
 
         var step = state.Step;
         var bestTop1 = state.BestTop1;
@@ -158,6 +166,7 @@ public sealed class EfficientVitTrainer
             Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
             progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
         }
+        layout?.Restore();
         ema?.CopyTo(model);
         model.eval();
         return new TrainingResult(summaries, true, null, bestTop1, step);
@@ -176,15 +185,17 @@ public sealed class EfficientVitTrainer
             images = mixed;
             targetsLoss = logits => Losses.SoftTargetCrossEntropy(logits, targets);
         }
+        // The model's input in the weights' layout; the teacher (which may read the values as an array) gets the original.
+        var modelInput = ChannelsLast.Of(images);
         Tensor loss;
         if (recipe.Distillation == DistillationMode.None)
         {
-            loss = targetsLoss(model.forward(images));
+            loss = targetsLoss(model.forward(modelInput));
         }
         else
         {
             // DeiT: the class head learns from the labels, the distillation head from the teacher.
-            var (logits, distillationLogits) = model.ForwardWithDistillation(images);
+            var (logits, distillationLogits) = model.ForwardWithDistillation(modelInput);
             loss = Losses.Distillation(logits, distillationLogits, options.Teacher!.Logits(images), targetsLoss,
                 recipe.Distillation, recipe.DistillationAlpha, recipe.DistillationTau);
         }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Training speed of this project next to the official EfficientViT in PyTorch, in one run on one machine.
+#
+# Rounds alternate the two (project, PyTorch, PyTorch with OMP_WAIT_POLICY=PASSIVE, ...), so a change of
+# machine load hits both alike; each side is measured at 1 and 2 threads and compared at its best.
+# Same work on both sides: M0 in train mode, random 3xSxS images, batch 128, 10 classes, cross-entropy,
+# AdamW step (the project also clips gradients, as its recipe does). PyTorch runs in a separate Debian 13
+# root (see ../shared/anchors/README.md: never install python3-torch on the machine itself), with
+# train_bench.py and official.py in ROOT/opt and a bare clone of microsoft/Cream in ROOT/opt/cream.
+#
+# Usage (as root, for chroot): benchmarks/train-vs-pytorch.sh [--root /opt/trixie] [--sizes 64,112] [--rounds 2] [--seconds 10]
+set -euo pipefail
+
+root=/opt/trixie sizes=64,112 rounds=2 seconds=10
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --root) root=$2; shift 2 ;;
+    --sizes) sizes=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+for f in "$root/opt/train_bench.py" "$root/opt/official.py" "$root/opt/cream"; do
+  [[ -e $f ]] || { echo "missing $f: set up the PyTorch root as ../shared/anchors/README.md shows" >&2; exit 1; }
+done
+[[ -e $root/proc/self ]] || mount --bind /proc "$root/proc"
+
+dotnet build "$here/benchmarks/EfficientViT.Benchmarks" -c Release -v quiet -nologo > /dev/null
+project_dll=$here/benchmarks/EfficientViT.Benchmarks/bin/Release/net10.0/EfficientViT.Benchmarks.dll
+
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; $(chroot "$root" python3 -c 'import torch; print("PyTorch", torch.__version__)')"
+echo "started $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Prints "threads img/s" lines for one side.
+project() { # size
+  dotnet "$project_dll" --training --training-size "$1" --threads 1,2 --rounds 1 --seconds "$(awk "BEGIN{print $seconds/2}")" 2>/dev/null \
+    | awk '$1 ~ /^[12]$/ && $2 == "1" { print $1, $3 }'
+}
+pytorch() { # size, wait policy ("" = libgomp's default)
+  chroot "$root" env -u OMP_WAIT_POLICY ${2:+OMP_WAIT_POLICY=$2} sh -c "cd /opt && EFFVIT_MIRROR=/opt/cream python3 train_bench.py --size $1 --threads 1,2 --warmup 3 --time $seconds" 2>/dev/null \
+    | awk '/^threads/ { sub(":", "", $2); print $2, $3 }'
+}
+best() { sort -k2 -g | tail -1 | awk '{ printf "%s (%s thr)", $2, $1 }'; }
+rate() { sort -k2 -g | tail -1 | awk '{ print $2 }'; }
+at() { awk -v t="$1" '$1 == t { print $2 }'; }
+
+printf '\n%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s\n' size round "ours 1" "ours 2" "PT 1" "PT 2" "PT-P 1" "PT-P 2" "ours best / PyTorch best"
+for round in $(seq 1 "$rounds"); do
+  for size in ${sizes//,/ }; do
+    ours=$(project "$size")
+    pt=$(pytorch "$size" "")
+    ptp=$(pytorch "$size" PASSIVE)
+    o=$(rate <<< "$ours") p=$(printf '%s\n%s\n' "$pt" "$ptp" | rate)
+    printf '%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s / %s = %.2fx\n' "$size" "$round" \
+      "$(at 1 <<< "$ours")" "$(at 2 <<< "$ours")" "$(at 1 <<< "$pt")" "$(at 2 <<< "$pt")" "$(at 1 <<< "$ptp")" "$(at 2 <<< "$ptp")" \
+      "$o" "$p" "$(awk "BEGIN{print $o/$p}")"
+  done
+done
+echo
+echo "images/s. ours: this project (benchmarks/EfficientViT.Benchmarks --training); PT: the official model in PyTorch"
+echo "(libgomp's default wait policy); PT-P: the same with OMP_WAIT_POLICY=PASSIVE, the project's default."
+echo "finished $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"

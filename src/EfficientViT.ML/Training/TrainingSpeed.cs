@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using EfficientViT.ML.Modeling;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Training;
+
+/// <summary>
+/// Training steps of the small-data recipe (AdamW with its parameter groups, label smoothing, adaptive
+/// clipping) on one fixed random batch, timed phase by phase: the model's share of a training run,
+/// without data loading. Used by the benchmarks and by <c>efficientvit bench</c>.
+/// </summary>
+public sealed class TrainingSpeed : IDisposable
+{
+    private const int Classes = 10;
+
+    private readonly EfficientVit model;
+    private readonly AdamWWithGroups optimizer;
+    private readonly TrainingRecipe recipe;
+    private readonly List<TorchSharp.Modules.Parameter> parameters;
+    private readonly Tensor images;
+    private readonly Tensor labels;
+
+    /// <summary>Builds the model, optimizer and batch; the same seed gives the same weights and batch.</summary>
+    /// <param name="variant">The model to train.</param>
+    /// <param name="imageSize">Side of the square input (a multiple of 16).</param>
+    /// <param name="batch">Images per step.</param>
+    public TrainingSpeed(EfficientVitVariant variant, int imageSize, int batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ImageSize = imageSize;
+        Batch = batch;
+        manual_seed(0);
+        model = EfficientVit.Create(variant, imageSize, Classes);
+        model.train();
+        // As EfficientVitTrainer trains: weights and input channels-last.
+        ChannelsLast.Convert(model);
+        recipe = TrainingRecipe.ForSmallData(10, batch, 468).WithPeakLearningRate(2e-3) with { EmaDecay = null };
+        optimizer = OptimizerFactory.CreateAdamW(model, recipe);
+        parameters = model.parameters().ToList();
+        using (var contiguous = randn(batch, 3, imageSize, imageSize))
+            images = ChannelsLast.Of(contiguous);
+        labels = randint(0, Classes, [batch]);
+    }
+
+    /// <summary>Side of the square input.</summary>
+    public int ImageSize { get; }
+
+    /// <summary>Images per step.</summary>
+    public int Batch { get; }
+
+    /// <summary>
+    /// Runs <paramref name="warmupSteps"/> untimed steps, then steps until both <paramref name="minimumSteps"/>
+    /// and <paramref name="minimumDuration"/> are reached, at the current intra-op thread count.
+    /// </summary>
+    public TrainingStepTimes Measure(TimeSpan minimumDuration, int minimumSteps = 3, int warmupSteps = 2)
+    {
+        var phases = new double[4];
+        for (var i = 0; i < warmupSteps; i++)
+            Step(phases);
+        Array.Clear(phases);
+        var steps = 0;
+        var clock = Stopwatch.StartNew();
+        while (steps < minimumSteps || clock.Elapsed < minimumDuration)
+        {
+            Step(phases);
+            steps++;
+        }
+        var seconds = clock.Elapsed.TotalSeconds;
+        return new TrainingStepTimes(Batch, steps, seconds, phases[0] / steps, phases[1] / steps, phases[2] / steps, phases[3] / steps);
+    }
+
+    private void Step(double[] phases)
+    {
+        using var scope = NewDisposeScope();
+        var start = Stopwatch.GetTimestamp();
+        var loss = Losses.LabelSmoothingCrossEntropy(model.forward(images), labels, recipe.LabelSmoothing);
+        var forwardEnd = Stopwatch.GetTimestamp();
+        optimizer.Optimizer.zero_grad();
+        loss.backward();
+        var backwardEnd = Stopwatch.GetTimestamp();
+        GradientClipping.Apply(parameters, recipe.GradientClipMode, recipe.GradientClip);
+        var clipEnd = Stopwatch.GetTimestamp();
+        optimizer.Optimizer.step();
+        var stepEnd = Stopwatch.GetTimestamp();
+        phases[0] += Stopwatch.GetElapsedTime(start, forwardEnd).TotalSeconds;
+        phases[1] += Stopwatch.GetElapsedTime(forwardEnd, backwardEnd).TotalSeconds;
+        phases[2] += Stopwatch.GetElapsedTime(backwardEnd, clipEnd).TotalSeconds;
+        phases[3] += Stopwatch.GetElapsedTime(clipEnd, stepEnd).TotalSeconds;
+    }
+
+    /// <summary>Disposes the model, optimizer and batch.</summary>
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        model.Dispose();
+        images.Dispose();
+        labels.Dispose();
+    }
+}
