@@ -34,8 +34,6 @@ internal static class LibTorchPreloader
 #pragma warning restore CA2255
     internal static void Preload()
     {
-        // Before libtorch loads: its OpenMP runtime reads the wait policy once, at load time.
-        OpenMpWaitPolicy.SetDefault();
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
             return;
         if (Environment.GetEnvironmentVariable("EFFICIENTVIT_NO_LIBTORCH_PRELOAD") == "1")
