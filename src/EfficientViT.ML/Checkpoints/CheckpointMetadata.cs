@@ -157,14 +157,16 @@ public sealed record CheckpointMetadata
     // replaced by what the tensors hold.
     private string? Problem()
     {
-        if (Mean is not { Length: 3 } || Mean.Any(m => !float.IsFinite(m)))
-            return "'mean' needs three finite numbers (R, G, B)";
-        if (Std is not { Length: 3 } || Std.Any(s => !float.IsFinite(s) || s <= 0))
-            return "'std' needs three finite positive numbers (R, G, B)";
-        if (!double.IsFinite(CropPercent) || CropPercent is <= 0 or > 1)
-            return $"'crop_percent' is {CropPercent}, outside (0, 1]";
         if (ImageSize is <= 0 or > MaxImageSize)
             return $"'image_size' is {ImageSize}, outside 1 to {MaxImageSize}";
+        try
+        {
+            Preprocessing.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message.TrimEnd('.');
+        }
         if (ClassNames is { } names && names.Any(n => n is null))
             return "'class_names' holds a null";
         if (Training is null || Training.Values.Any(v => v is null))

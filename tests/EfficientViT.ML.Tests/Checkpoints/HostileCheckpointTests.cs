@@ -35,8 +35,8 @@ public sealed class HostileCheckpointTests
     [InlineData("legacy.pth", "it looks like a legacy pre-1.6 torch.save file (a bare pickle)). Only the zip format")]
     [InlineData("huge-header-length.safetensors", "header length 4611686018427387904 exceeds")]
     [InlineData("deep-json.safetensors", "the header is not valid JSON")]
-    [InlineData("bad-metadata-std.safetensors", "the 'efficientvit' metadata is invalid: 'std' needs three finite positive numbers")]
-    [InlineData("bad-metadata-mean.safetensors", "the 'efficientvit' metadata is invalid: 'mean' needs three finite numbers")]
+    [InlineData("bad-metadata-std.safetensors", "the 'efficientvit' metadata is invalid: Std must be positive and finite; found [0.2, 0, 0.2]")]
+    [InlineData("bad-metadata-mean.safetensors", "the 'efficientvit' metadata is invalid: Mean and Std need three entries (R, G, B); found 0 and 3")]
     public void Hostile_file_is_refused_in_one_line_naming_the_file(string file, string problem)
     {
         string path = TestFiles.Fixture("hostile", file);
