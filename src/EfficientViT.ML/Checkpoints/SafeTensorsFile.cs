@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using EfficientViT.ML.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 

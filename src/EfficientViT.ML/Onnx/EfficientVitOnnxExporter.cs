@@ -1,4 +1,4 @@
-using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.IO;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Preprocessing;
 using TorchSharp;

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.IO;
 using TorchSharp;
 
 namespace EfficientViT.ML.Onnx;

@@ -1,4 +1,5 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.IO;
 using EfficientViT.ML.Modeling;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

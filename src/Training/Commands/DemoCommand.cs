@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.IO;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;

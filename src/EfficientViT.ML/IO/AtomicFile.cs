@@ -1,4 +1,4 @@
-namespace EfficientViT.ML.Checkpoints;
+namespace EfficientViT.ML.IO;
 
 /// <summary>
 /// Writes files so that readers see either the old complete file or the new complete file, never a partial one.

@@ -1,6 +1,6 @@
-using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.IO;
 
-namespace EfficientViT.ML.Tests.Checkpoints;
+namespace EfficientViT.ML.Tests.IO;
 
 /// <summary>Atomic writes: a failing writer never damages the existing file nor leaves temporary files behind.</summary>
 public sealed class AtomicFileTests
