@@ -5,16 +5,16 @@
 /// </summary>
 internal sealed class Limits
 {
-    private readonly long _maxResidentBytes;
-    private readonly TimeSpan _maxTime;
-    private readonly object _lock = new();
-    private string? _current;
-    private DateTime _started;
+    private readonly long maxResidentBytes;
+    private readonly TimeSpan maxTime;
+    private readonly object gate = new();
+    private string? current;
+    private DateTime started;
 
     public Limits(long maxResidentBytes, TimeSpan maxTime)
     {
-        _maxResidentBytes = maxResidentBytes;
-        _maxTime = maxTime;
+        this.maxResidentBytes = maxResidentBytes;
+        this.maxTime = maxTime;
         var watchdog = new Thread(Watch) { IsBackground = true, Name = "fuzz watchdog" };
         watchdog.Start();
     }
@@ -26,21 +26,21 @@ internal sealed class Limits
     {
         // Writing 5 to clear_refs resets the peak, so each input is measured on its own.
         File.WriteAllText("/proc/self/clear_refs", "5");
-        lock (_lock)
+        lock (gate)
         {
-            _current = input;
-            _started = DateTime.UtcNow;
+            current = input;
+            started = DateTime.UtcNow;
         }
     }
 
     /// <summary>Ends the input; returns a problem if it went over the memory limit.</summary>
     public string? End()
     {
-        lock (_lock)
-            _current = null;
+        lock (gate)
+            current = null;
         long peak = ReadPeakResidentBytes();
         PeakResidentBytes = Math.Max(PeakResidentBytes, peak);
-        return peak > _maxResidentBytes ? $"peak resident memory {peak >> 20} MiB exceeds the {_maxResidentBytes >> 20} MiB limit" : null;
+        return peak > maxResidentBytes ? $"peak resident memory {peak >> 20} MiB exceeds the {maxResidentBytes >> 20} MiB limit" : null;
     }
 
     private void Watch()
@@ -48,11 +48,11 @@ internal sealed class Limits
         while (true)
         {
             Thread.Sleep(200);
-            lock (_lock)
+            lock (gate)
             {
-                if (_current is not null && DateTime.UtcNow - _started > _maxTime)
+                if (current is not null && DateTime.UtcNow - started > maxTime)
                 {
-                    Console.WriteLine($"FAIL {_current}: still running after {_maxTime.TotalSeconds:F0} s");
+                    Console.WriteLine($"FAIL {current}: still running after {maxTime.TotalSeconds:F0} s");
                     Console.Out.Flush();
                     Environment.Exit(3);
                 }

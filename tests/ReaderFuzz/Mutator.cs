@@ -7,23 +7,23 @@ internal sealed class Mutator
 {
     private static readonly byte[] InterestingBytes = [0x00, 0x01, 0x7F, 0x80, 0xFF];
 
-    private readonly byte[] _seed;
-    private readonly int _hotBytes;
+    private readonly byte[] seed;
+    private readonly int hotBytes;
 
     /// <param name="seed">The file to mutate.</param>
     /// <param name="hotBytes">Most mutations land in the first and last this many bytes, where a file's structure
     /// lives (a zip's data.pkl and central directory, a safetensors header); flipping tensor data tests little.</param>
     public Mutator(byte[] seed, int hotBytes)
     {
-        _seed = seed;
-        _hotBytes = Math.Min(hotBytes, seed.Length);
+        this.seed = seed;
+        this.hotBytes = Math.Min(hotBytes, seed.Length);
     }
 
     public byte[] Mutate(int fuzzSeed, int index)
     {
         // Not HashCode.Combine: it is seeded differently in every process.
         var rng = new Random(unchecked(fuzzSeed * 1_000_003 + index));
-        var bytes = new List<byte>(_seed);
+        var bytes = new List<byte>(seed);
         int operations = rng.Next(1, 4);
         for (int i = 0; i < operations && bytes.Count > 0; i++)
         {
@@ -75,7 +75,7 @@ internal sealed class Mutator
 
     private int Position(Random rng, int length)
     {
-        int hot = Math.Min(_hotBytes, length);
+        int hot = Math.Min(hotBytes, length);
         return rng.Next(10) switch
         {
             < 6 => rng.Next(hot),                   // the head

@@ -54,23 +54,23 @@ internal sealed class PickleReader
     private const int MemoEntryCost = 64;
     private const int MarkerCost = 128; // a global, storage or tensor descriptor
 
-    private readonly byte[] _data;
-    private readonly string _filePath;
-    private readonly long _budget;
-    private long _charged;
-    private readonly List<object?> _stack = new();
+    private readonly byte[] data;
+    private readonly string filePath;
+    private readonly long budget;
+    private long charged;
+    private readonly List<object?> stack = new();
     // Stack heights saved by MARK; kept apart from the value stack so a mark can never be mistaken for a value.
-    private readonly Stack<int> _marks = new();
-    private readonly Dictionary<long, object?> _memo = new();
-    private int _pos;
+    private readonly Stack<int> marks = new();
+    private readonly Dictionary<long, object?> memo = new();
+    private int pos;
     // Where the current opcode starts, for error messages.
-    private int _opPos;
+    private int opPos;
 
     private PickleReader(byte[] data, string filePath, long budget)
     {
-        _data = data;
-        _filePath = filePath;
-        _budget = budget;
+        this.data = data;
+        this.filePath = filePath;
+        this.budget = budget;
     }
 
     /// <summary>The memory a pickle of <paramref name="pickleBytes"/> bytes may build its objects in.</summary>
@@ -89,7 +89,7 @@ internal sealed class PickleReader
     {
         while (true)
         {
-            int opPos = _opPos = _pos;
+            int opPos = this.opPos = pos;
             byte op = ReadByte();
             switch (op)
             {
@@ -107,7 +107,7 @@ internal sealed class PickleReader
                     return Pop("STOP");
                 case (byte)'(': // MARK
                     Charge(MarkCost);
-                    _marks.Push(_stack.Count);
+                    marks.Push(stack.Count);
                     break;
                 case (byte)'}': // EMPTY_DICT
                     Push(new PickleDict(), DictCost);
@@ -176,7 +176,7 @@ internal sealed class PickleReader
                     Memoize(ReadUInt32(), "LONG_BINPUT");
                     break;
                 case 0x94: // MEMOIZE
-                    Memoize(_memo.Count, "MEMOIZE");
+                    Memoize(memo.Count, "MEMOIZE");
                     break;
                 case (byte)'h': // BINGET
                     Push(MemoGet(ReadByte(), opPos), 0);
@@ -431,12 +431,12 @@ internal sealed class PickleReader
     }
 
     private object? MemoGet(long index, int opPos) =>
-        _memo.TryGetValue(index, out object? value) ? value : throw Error($"memo entry {index} read at byte {opPos} was never stored");
+        memo.TryGetValue(index, out object? value) ? value : throw Error($"memo entry {index} read at byte {opPos} was never stored");
 
     private void Push(object? value, long cost)
     {
         Charge(StackSlotCost + cost);
-        _stack.Add(value);
+        stack.Add(value);
     }
 
     private void PushString(string value) => Push(value, StringCost + 2L * value.Length);
@@ -448,31 +448,31 @@ internal sealed class PickleReader
         // Hashing and comparing tuples recurses into nested ones: refuse deep nesting before it can exhaust the stack.
         var tuple = new PickleTuple(items);
         if (tuple.Depth > MaxTupleNesting)
-            throw Error($"a tuple at byte {_opPos} is nested {tuple.Depth} levels deep (at most {MaxTupleNesting} are accepted)");
+            throw Error($"a tuple at byte {opPos} is nested {tuple.Depth} levels deep (at most {MaxTupleNesting} are accepted)");
         return tuple;
     }
 
     private void Memoize(long index, string opcode)
     {
         Charge(MemoEntryCost);
-        _memo[index] = Peek(opcode);
+        memo[index] = Peek(opcode);
     }
 
     private void Charge(long bytes)
     {
-        _charged += bytes;
-        if (_charged > _budget)
+        charged += bytes;
+        if (charged > budget)
         {
             throw Error(
-                $"refusing to load: data.pkl builds more than {_budget >> 20} MiB of objects by byte {_opPos}, more than a pickle of " +
-                $"{_data.Length} bytes ever needs (the file is corrupt or hostile)");
+                $"refusing to load: data.pkl builds more than {budget >> 20} MiB of objects by byte {opPos}, more than a pickle of " +
+                $"{data.Length} bytes ever needs (the file is corrupt or hostile)");
         }
     }
 
     private object? Pop(string opcode)
     {
         object? value = Peek(opcode);
-        _stack.RemoveAt(_stack.Count - 1);
+        stack.RemoveAt(stack.Count - 1);
         return value;
     }
 
@@ -487,9 +487,9 @@ internal sealed class PickleReader
     private object? Peek(string opcode)
     {
         // Values below the latest MARK belong to an enclosing TUPLE/LIST/DICT, as in Python's unpickler.
-        if (_stack.Count == 0 || (_marks.Count > 0 && _stack.Count <= _marks.Peek()))
-            throw Error($"{opcode} at byte {_opPos} finds no value on the pickle stack");
-        return _stack[^1];
+        if (stack.Count == 0 || (marks.Count > 0 && stack.Count <= marks.Peek()))
+            throw Error($"{opcode} at byte {opPos} finds no value on the pickle stack");
+        return stack[^1];
     }
 
     private T PeekAs<T>(string opcode) where T : class =>
@@ -497,48 +497,48 @@ internal sealed class PickleReader
 
     private List<object?> PopToMark(string opcode)
     {
-        if (_marks.Count == 0)
-            throw Error($"{opcode} at byte {_opPos} finds no MARK on the pickle stack");
-        int start = _marks.Pop();
-        List<object?> items = _stack.GetRange(start, _stack.Count - start);
-        _stack.RemoveRange(start, _stack.Count - start);
+        if (marks.Count == 0)
+            throw Error($"{opcode} at byte {opPos} finds no MARK on the pickle stack");
+        int start = marks.Pop();
+        List<object?> items = stack.GetRange(start, stack.Count - start);
+        stack.RemoveRange(start, stack.Count - start);
         return items;
     }
 
     private byte ReadByte()
     {
-        if (_pos >= _data.Length)
-            throw Error($"data.pkl ends unexpectedly at byte {_pos} (the checkpoint is truncated or corrupt)");
-        return _data[_pos++];
+        if (pos >= data.Length)
+            throw Error($"data.pkl ends unexpectedly at byte {pos} (the checkpoint is truncated or corrupt)");
+        return data[pos++];
     }
 
     private ReadOnlySpan<byte> ReadBytes(int count)
     {
-        if (count > _data.Length - _pos)
-            throw Error($"data.pkl ends unexpectedly: {count} bytes needed at byte {_pos}, {_data.Length - _pos} left (the checkpoint is truncated or corrupt)");
-        var span = new ReadOnlySpan<byte>(_data, _pos, count);
-        _pos += count;
+        if (count > data.Length - pos)
+            throw Error($"data.pkl ends unexpectedly: {count} bytes needed at byte {pos}, {data.Length - pos} left (the checkpoint is truncated or corrupt)");
+        var span = new ReadOnlySpan<byte>(data, pos, count);
+        pos += count;
         return span;
     }
 
     private uint ReadUInt32() => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4));
 
     private int ReadLength(ulong length) =>
-        length <= (ulong)(_data.Length - _pos)
+        length <= (ulong)(data.Length - pos)
             ? (int)length
-            : throw Error($"data.pkl ends unexpectedly: a string of {length} bytes at byte {_pos}, {_data.Length - _pos} left (the checkpoint is truncated or corrupt)");
+            : throw Error($"data.pkl ends unexpectedly: a string of {length} bytes at byte {pos}, {data.Length - pos} left (the checkpoint is truncated or corrupt)");
 
     private string ReadLine()
     {
-        int end = Array.IndexOf(_data, (byte)'\n', _pos);
+        int end = Array.IndexOf(data, (byte)'\n', pos);
         if (end < 0)
-            throw Error($"data.pkl ends unexpectedly inside a GLOBAL name at byte {_pos}");
-        string line = Encoding.UTF8.GetString(_data, _pos, end - _pos);
-        _pos = end + 1;
+            throw Error($"data.pkl ends unexpectedly inside a GLOBAL name at byte {pos}");
+        string line = Encoding.UTF8.GetString(data, pos, end - pos);
+        pos = end + 1;
         return line;
     }
 
-    private CheckpointException Error(string problem) => new($"{_filePath}: {problem}");
+    private CheckpointException Error(string problem) => new($"{filePath}: {problem}");
 
     private static string Describe(object? value) => value switch
     {
@@ -564,7 +564,7 @@ internal sealed class PickleReader
 /// </remarks>
 internal sealed class PickleTuple : IEquatable<PickleTuple>
 {
-    private readonly int _hashCode;
+    private readonly int hashCode;
 
     public PickleTuple(object?[] items)
     {
@@ -585,7 +585,7 @@ internal sealed class PickleTuple : IEquatable<PickleTuple>
             // the cap keeps the count from overflowing.
             elements = Math.Min(elements + 1, int.MaxValue);
         }
-        _hashCode = hash.ToHashCode();
+        hashCode = hash.ToHashCode();
         Depth = depth + 1;
         Elements = elements;
     }
@@ -602,7 +602,7 @@ internal sealed class PickleTuple : IEquatable<PickleTuple>
     {
         if (ReferenceEquals(this, other))
             return true;
-        if (other is null || _hashCode != other._hashCode || Elements != other.Elements || Items.Count != other.Items.Count)
+        if (other is null || hashCode != other.hashCode || Elements != other.Elements || Items.Count != other.Items.Count)
             return false;
         for (int i = 0; i < Items.Count; i++)
         {
@@ -614,7 +614,7 @@ internal sealed class PickleTuple : IEquatable<PickleTuple>
 
     public override bool Equals(object? obj) => Equals(obj as PickleTuple);
 
-    public override int GetHashCode() => _hashCode;
+    public override int GetHashCode() => hashCode;
 }
 
 /// <summary>A Python dict or OrderedDict from the pickle, in insertion order (state-dict order matters to users).</summary>

@@ -12,21 +12,21 @@ public sealed class FashionMnistDataset : IImageDataset
     private static readonly string[] Names =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
-    private readonly byte[] _images;
-    private readonly byte[] _labels;
-    private readonly string _sourcePrefix;
+    private readonly byte[] images;
+    private readonly byte[] labels;
+    private readonly string sourcePrefix;
 
     private FashionMnistDataset(byte[] images, byte[] labels, int rows, int cols, string sourcePrefix)
     {
-        _images = images;
-        _labels = labels;
+        this.images = images;
+        this.labels = labels;
         Rows = rows;
         Cols = cols;
-        _sourcePrefix = sourcePrefix;
+        this.sourcePrefix = sourcePrefix;
     }
 
     /// <inheritdoc/>
-    public int Count => _labels.Length;
+    public int Count => labels.Length;
 
     /// <summary>The ten Fashion-MNIST class names, in label order.</summary>
     public IReadOnlyList<string> ClassNames => Names;
@@ -112,15 +112,15 @@ public sealed class FashionMnistDataset : IImageDataset
         CheckIndex(index);
         var size = Rows * Cols;
         // A copy, so that callers (augmentations) may modify the pixels without touching the data set.
-        var pixels = _images.AsSpan(index * size, size).ToArray();
-        return new ImageSample(pixels, Cols, Rows, 1, _labels[index], $"{_sourcePrefix} #{index}");
+        var pixels = images.AsSpan(index * size, size).ToArray();
+        return new ImageSample(pixels, Cols, Rows, 1, labels[index], $"{sourcePrefix} #{index}");
     }
 
     /// <inheritdoc/>
     public int LabelOf(int index)
     {
         CheckIndex(index);
-        return _labels[index];
+        return labels[index];
     }
 
     private void CheckIndex(int index)

@@ -6,24 +6,24 @@ namespace EfficientViT.ML.Data;
 /// </summary>
 public abstract class ImageFileDataset : IImageDataset
 {
-    private readonly string[] _paths;
-    private readonly int[] _labels;
-    private readonly string[] _classNames;
+    private readonly string[] paths;
+    private readonly int[] labels;
+    private readonly string[] classNames;
 
     /// <summary>Holds the files (with their labels, indices into <paramref name="classNames"/>) and the skipped paths.</summary>
     private protected ImageFileDataset(string[] classNames, List<(string Path, int Label)> files, List<string> skipped)
     {
-        _classNames = classNames;
-        _paths = files.Select(f => f.Path).ToArray();
-        _labels = files.Select(f => f.Label).ToArray();
+        this.classNames = classNames;
+        paths = files.Select(f => f.Path).ToArray();
+        labels = files.Select(f => f.Label).ToArray();
         SkippedPaths = skipped;
     }
 
     /// <inheritdoc/>
-    public int Count => _paths.Length;
+    public int Count => paths.Length;
 
     /// <summary>The class names, sorted ordinally; a label is an index into this list.</summary>
-    public IReadOnlyList<string> ClassNames => _classNames;
+    public IReadOnlyList<string> ClassNames => classNames;
 
     /// <summary>The files left out at load because they could not be decoded (only with <see cref="CorruptImagePolicy.Skip"/>).</summary>
     public IReadOnlyList<string> SkippedPaths { get; }
@@ -32,7 +32,7 @@ public abstract class ImageFileDataset : IImageDataset
     public string PathOf(int index)
     {
         CheckIndex(index);
-        return _paths[index];
+        return paths[index];
     }
 
     /// <inheritdoc/>
@@ -40,14 +40,14 @@ public abstract class ImageFileDataset : IImageDataset
     public ImageSample Get(int index)
     {
         CheckIndex(index);
-        return ImageFiles.Decode(_paths[index], _labels[index]);
+        return ImageFiles.Decode(paths[index], labels[index]);
     }
 
     /// <inheritdoc/>
     public int LabelOf(int index)
     {
         CheckIndex(index);
-        return _labels[index];
+        return labels[index];
     }
 
     /// <summary>The first class left without files, or −1: keeping such a class would silently change what a model can learn.</summary>
@@ -61,7 +61,7 @@ public abstract class ImageFileDataset : IImageDataset
 
     private void CheckIndex(int index)
     {
-        if ((uint)index >= (uint)_paths.Length)
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"the data set has {_paths.Length} samples");
+        if ((uint)index >= (uint)paths.Length)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"the data set has {paths.Length} samples");
     }
 }

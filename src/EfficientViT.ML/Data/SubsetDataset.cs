@@ -3,7 +3,7 @@ namespace EfficientViT.ML.Data;
 /// <summary>A view of some samples of another data set, in the order of an index list (same class names and labels).</summary>
 public sealed class SubsetDataset : IImageDataset
 {
-    private readonly int[] _indices;
+    private readonly int[] indices;
 
     /// <summary>Creates the view; the indices are copied and checked.</summary>
     /// <param name="dataset">The data set to take samples from.</param>
@@ -13,8 +13,8 @@ public sealed class SubsetDataset : IImageDataset
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(indices);
         Dataset = dataset;
-        _indices = indices.ToArray();
-        foreach (var index in _indices)
+        this.indices = indices.ToArray();
+        foreach (var index in this.indices)
         {
             if ((uint)index >= (uint)dataset.Count)
                 throw new ArgumentOutOfRangeException(nameof(indices), index, $"the underlying data set has {dataset.Count} samples");
@@ -25,10 +25,10 @@ public sealed class SubsetDataset : IImageDataset
     public IImageDataset Dataset { get; }
 
     /// <summary>The underlying indices, in subset order.</summary>
-    public IReadOnlyList<int> Indices => _indices;
+    public IReadOnlyList<int> Indices => indices;
 
     /// <inheritdoc/>
-    public int Count => _indices.Length;
+    public int Count => indices.Length;
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ClassNames => Dataset.ClassNames;
@@ -41,8 +41,8 @@ public sealed class SubsetDataset : IImageDataset
 
     private int Map(int index)
     {
-        if ((uint)index >= (uint)_indices.Length)
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"the subset has {_indices.Length} samples");
-        return _indices[index];
+        if ((uint)index >= (uint)indices.Length)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"the subset has {indices.Length} samples");
+        return indices[index];
     }
 }

@@ -21,19 +21,19 @@ internal sealed class ProtobufWriter
     private const int WireLengthDelimited = 2;
     private const int WireFixed32 = 5;
 
-    private byte[] _buffer;
-    private int _length;
+    private byte[] buffer;
+    private int length;
 
     /// <summary>Creates an empty writer.</summary>
     /// <param name="initialCapacity">The initial buffer size in bytes; it grows as needed.</param>
     public ProtobufWriter(int initialCapacity = 256)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(initialCapacity);
-        _buffer = new byte[Math.Max(16, initialCapacity)];
+        buffer = new byte[Math.Max(16, initialCapacity)];
     }
 
     /// <summary>The number of bytes written so far.</summary>
-    public int Length => _length;
+    public int Length => length;
 
     /// <summary>Writes a varint field (int32, int64, uint64, bool or enum). Negative values take ten bytes, as protobuf specifies.</summary>
     public void WriteVarint(int field, long value)
@@ -74,18 +74,18 @@ internal sealed class ProtobufWriter
         WriteTag(field, WireLengthDelimited);
 
         // Most messages are shorter than 128 bytes, whose length fits one varint byte: reserve that, fix up after.
-        int lengthPosition = _length;
+        int lengthPosition = length;
         Reserve(1);
-        int contentStart = _length;
+        int contentStart = length;
         writeContent(this);
-        int contentLength = _length - contentStart;
+        int contentLength = length - contentStart;
 
         int lengthBytes = VarintSize((ulong)contentLength);
         if (lengthBytes > 1)
         {
             Reserve(lengthBytes - 1);
             // Array.Copy handles the overlap like memmove.
-            Array.Copy(_buffer, contentStart, _buffer, contentStart + lengthBytes - 1, contentLength);
+            Array.Copy(buffer, contentStart, buffer, contentStart + lengthBytes - 1, contentLength);
         }
         WriteVarintAt(lengthPosition, (ulong)contentLength);
     }
@@ -132,7 +132,7 @@ internal sealed class ProtobufWriter
     }
 
     /// <summary>Returns a copy of the bytes written so far.</summary>
-    public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
+    public byte[] ToArray() => buffer.AsSpan(0, length).ToArray();
 
     private void WriteTag(int field, int wireType)
     {
@@ -149,7 +149,7 @@ internal sealed class ProtobufWriter
     }
 
     private void WriteVarintAt(int position, ulong value) =>
-        EncodeVarint(_buffer.AsSpan(position, VarintSize(value)), value);
+        EncodeVarint(buffer.AsSpan(position, VarintSize(value)), value);
 
     private static void EncodeVarint(Span<byte> target, ulong value)
     {
@@ -177,17 +177,17 @@ internal sealed class ProtobufWriter
     // Grows the buffer if needed and returns the next `count` bytes, counted as written.
     private Span<byte> Reserve(int count)
     {
-        long needed = (long)_length + count;
+        long needed = (long)length + count;
         if (needed > MaxMessageBytes)
             throw new InvalidOperationException(
                 $"The message would exceed protobuf's 2 GiB limit ({needed} bytes); ONNX models this large need external data, which this writer does not support.");
-        if (needed > _buffer.Length)
+        if (needed > buffer.Length)
         {
-            long grown = Math.Max(needed, Math.Min((long)_buffer.Length * 2, Array.MaxLength));
-            Array.Resize(ref _buffer, (int)grown);
+            long grown = Math.Max(needed, Math.Min((long)buffer.Length * 2, Array.MaxLength));
+            Array.Resize(ref buffer, (int)grown);
         }
-        Span<byte> span = _buffer.AsSpan(_length, count);
-        _length += count;
+        Span<byte> span = buffer.AsSpan(length, count);
+        length += count;
         return span;
     }
 }

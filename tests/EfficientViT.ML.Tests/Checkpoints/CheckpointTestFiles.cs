@@ -42,11 +42,11 @@ internal static class TorchZip
 /// <summary>Emits pickle opcodes by hand, the way torch.save (protocol 2) lays out a state dict.</summary>
 internal sealed class PickleBuilder
 {
-    private readonly MemoryStream _bytes = new();
+    private readonly MemoryStream opcodes = new();
 
     public PickleBuilder Op(byte opcode)
     {
-        _bytes.WriteByte(opcode);
+        opcodes.WriteByte(opcode);
         return this;
     }
 
@@ -75,7 +75,7 @@ internal sealed class PickleBuilder
     public PickleBuilder Global(string module, string name)
     {
         Op((byte)'c');
-        _bytes.Write(Encoding.ASCII.GetBytes(module + "\n" + name + "\n"));
+        opcodes.Write(Encoding.ASCII.GetBytes(module + "\n" + name + "\n"));
         return this;
     }
 
@@ -87,8 +87,8 @@ internal sealed class PickleBuilder
         Op((byte)'X');
         Span<byte> length = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(length, (uint)utf8.Length);
-        _bytes.Write(length);
-        _bytes.Write(utf8);
+        opcodes.Write(length);
+        opcodes.Write(utf8);
         return this;
     }
 
@@ -96,7 +96,7 @@ internal sealed class PickleBuilder
     {
         byte[] utf8 = Encoding.UTF8.GetBytes(value);
         Op(0x8c).Op((byte)utf8.Length);
-        _bytes.Write(utf8);
+        opcodes.Write(utf8);
         return this;
     }
 
@@ -109,13 +109,13 @@ internal sealed class PickleBuilder
             Op((byte)'J');
             Span<byte> bytes = stackalloc byte[4];
             BinaryPrimitives.WriteInt32LittleEndian(bytes, (int)value);
-            _bytes.Write(bytes);
+            opcodes.Write(bytes);
             return this;
         }
         Op(0x8a).Op(8);
         Span<byte> longBytes = stackalloc byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(longBytes, value);
-        _bytes.Write(longBytes);
+        opcodes.Write(longBytes);
         return this;
     }
 
@@ -125,7 +125,7 @@ internal sealed class PickleBuilder
         Op((byte)'G');
         Span<byte> bytes = stackalloc byte[8];
         BinaryPrimitives.WriteDoubleBigEndian(bytes, value);
-        _bytes.Write(bytes);
+        opcodes.Write(bytes);
         return this;
     }
 
@@ -148,5 +148,5 @@ internal sealed class PickleBuilder
         return Tuple().Reduce();
     }
 
-    public byte[] ToArray() => _bytes.ToArray();
+    public byte[] ToArray() => opcodes.ToArray();
 }
