@@ -1,0 +1,44 @@
+using Microsoft.ML.Data;
+
+namespace EfficientViT.Service;
+
+/// <summary>
+/// Concurrent requests gathered into small batches, each scored by one <c>Transform</c> over an
+/// <c>IDataView</c> of its images (see <see cref="MicroBatcher{TIn, TOut}"/>). It pays when the model
+/// scores a batch in fewer, larger network calls than one per image.
+/// </summary>
+public sealed class BatchingScorer : IImageScorer, IAsyncDisposable
+{
+    /// <summary>The name given to <c>--scoring</c>.</summary>
+    public const string ModeName = "batched";
+
+    private readonly MicroBatcher<MLImage, float[]> batcher;
+    private long batches;
+    private long images;
+
+    /// <param name="classifier">The model.</param>
+    /// <param name="maxBatchSize">The most images in one Transform call.</param>
+    /// <param name="maxWait">How long a short batch waits for more requests.</param>
+    /// <param name="workers">How many batches are scored at once.</param>
+    public BatchingScorer(ImageClassifier classifier, int maxBatchSize, TimeSpan maxWait, int workers) =>
+        batcher = new MicroBatcher<MLImage, float[]>(classifier.ScoreBatch, maxBatchSize, maxWait, workers)
+        {
+            BatchScored = size =>
+            {
+                Interlocked.Increment(ref batches);
+                Interlocked.Add(ref images, size);
+            },
+        };
+
+    /// <inheritdoc/>
+    public string Name => ModeName;
+
+    /// <summary>The mean number of images per Transform call so far.</summary>
+    public double MeanBatchSize => Interlocked.Read(ref batches) is var count and > 0 ? (double)Interlocked.Read(ref images) / count : 0;
+
+    /// <inheritdoc/>
+    public Task<float[]> ScoreAsync(MLImage image) => batcher.ScoreAsync(image);
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync() => batcher.DisposeAsync();
+}
