@@ -33,8 +33,8 @@ public sealed class BatchingScorer : IImageScorer, IAsyncDisposable
     /// <inheritdoc/>
     public string Name => ModeName;
 
-    /// <summary>The mean number of images per Transform call so far.</summary>
-    public double MeanBatchSize => Interlocked.Read(ref batches) is var count and > 0 ? (double)Interlocked.Read(ref images) / count : 0;
+    /// <summary>Transform calls and the images they scored, so far.</summary>
+    public (long Batches, long Images) Counts => (Interlocked.Read(ref batches), Interlocked.Read(ref images));
 
     /// <inheritdoc/>
     public Task<float[]> ScoreAsync(MLImage image) => batcher.ScoreAsync(image);

@@ -8,7 +8,14 @@ namespace EfficientViT.Service;
 /// One image per call, each on a <c>PredictionEngine</c> borrowed from a pool (an engine is not thread-safe;
 /// the pool keeps one per concurrent request and reuses them).
 /// </summary>
-public sealed class EnginePoolScorer : IImageScorer, IDisposable
+/// <remarks>
+/// Engines are never disposed: disposing a <c>PredictionEngine</c> disposes the transformer it was made
+/// from, which the other engines and the batched scoring share (its ONNX Runtime session is closed). The
+/// pool is therefore a plain <see cref="DefaultObjectPool{T}"/>, not the disposing pool that
+/// <see cref="DefaultObjectPoolProvider"/> makes for disposable objects; engines beyond those it retains
+/// are left to the garbage collector.
+/// </remarks>
+public sealed class EnginePoolScorer : IImageScorer
 {
     /// <summary>The name given to <c>--scoring</c>.</summary>
     public const string ModeName = "engines";
@@ -18,7 +25,7 @@ public sealed class EnginePoolScorer : IImageScorer, IDisposable
     /// <param name="classifier">The model.</param>
     /// <param name="retained">How many idle engines the pool keeps.</param>
     public EnginePoolScorer(ImageClassifier classifier, int retained) =>
-        pool = new DefaultObjectPoolProvider { MaximumRetained = retained }.Create(new EnginePolicy(classifier));
+        pool = new DefaultObjectPool<PredictionEngine<ImageInput, ScoreOutput>>(new EnginePolicy(classifier), retained);
 
     /// <inheritdoc/>
     public string Name => ModeName;
@@ -36,9 +43,6 @@ public sealed class EnginePoolScorer : IImageScorer, IDisposable
             pool.Return(engine);
         }
     }
-
-    /// <summary>Disposes the idle engines.</summary>
-    public void Dispose() => (pool as IDisposable)?.Dispose();
 
     private sealed class EnginePolicy(ImageClassifier classifier) : IPooledObjectPolicy<PredictionEngine<ImageInput, ScoreOutput>>
     {

@@ -54,6 +54,7 @@ public sealed class ImageClassifier
     }
 
     /// <summary>Scores <paramref name="images"/> with one <c>Transform</c> call; the scores come back in their order.</summary>
+    /// <remarks>ML.NET's image transforms dispose the images they read once the cursor is done: the images cannot be used afterwards.</remarks>
     public float[][] ScoreBatch(IReadOnlyList<MLImage> images)
     {
         var rows = mlContext.Data.LoadFromEnumerable(images.Select(image => new ImageInput { Image = image }), inputDefinition);

@@ -3,7 +3,10 @@ using Microsoft.ML.Transforms.Image;
 
 namespace EfficientViT.Service;
 
-/// <summary>One row the model scores: an image in the column the featurizer reads by default.</summary>
+/// <summary>
+/// One row the model scores: an image in the column the featurizer reads by default, and an empty label,
+/// since a pipeline that maps its training labels to keys (the demo's) asks for a label column when scoring too.
+/// </summary>
 public sealed class ImageInput
 {
     /// <summary>The column name the model must take.</summary>
@@ -17,4 +20,7 @@ public sealed class ImageInput
     [ColumnName(ColumnName)]
     [ImageType(1, 1)]
     public MLImage? Image { get; set; }
+
+    /// <summary>Not known when scoring; the label-to-key mapping turns it into a missing key.</summary>
+    public string Label { get; set; } = "";
 }

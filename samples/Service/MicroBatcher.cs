@@ -83,6 +83,8 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable
         }
     }
 
+    // A failure fails every item of the batch: the items may not be scored again (the model's Transform
+    // disposes the images it read).
     private void Score(List<Pending> batch)
     {
         try
@@ -94,15 +96,10 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable
                 batch[i].Result.TrySetResult(results[i]);
             BatchScored?.Invoke(batch.Count);
         }
-        catch (Exception) when (batch.Count > 1)
-        {
-            // One item's failure must not fail the others that happened to share its batch.
-            foreach (var pending in batch)
-                Score([pending]);
-        }
         catch (Exception e)
         {
-            batch[0].Result.TrySetException(e);
+            foreach (var pending in batch)
+                pending.Result.TrySetException(e);
         }
     }
 

@@ -54,8 +54,10 @@ public static class ServiceHost
         {
             var bytes = await UploadReader.ReadAsync(request, options.MaxBodyBytes, cancellation);
             using var image = ImageDecoding.Decode(bytes, options.MaxPixels);
+            // Read before scoring: a Transform cursor disposes the images it was given when it is done.
+            var (width, height) = (image.Width, image.Height);
             var scores = await scorer.ScoreAsync(image);
-            return Results.Json(Prediction.From(scores, model.Labels, image.Width, image.Height));
+            return Results.Json(Prediction.From(scores, model.Labels, width, height));
         }
         catch (RequestRejectedException e)
         {
