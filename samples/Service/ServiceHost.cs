@@ -63,9 +63,14 @@ public static class ServiceHost
         {
             return Error(e.StatusCode, e.Message);
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413RequestEntityTooLarge)
+        {
+            // Kestrel's limit, reached while reading a body that declared no length.
+            return Error(e.StatusCode, UploadReader.TooLarge(null, options.MaxBodyBytes).Message);
+        }
         catch (BadHttpRequestException e)
         {
-            // Kestrel's own limits (the body size) and malformed multipart bodies.
+            // Malformed requests and multipart bodies.
             return Error(e.StatusCode, e.Message);
         }
         catch (InvalidDataException e)

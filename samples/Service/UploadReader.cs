@@ -48,6 +48,7 @@ public static class UploadReader
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
-    private static RequestRejectedException TooLarge(long size, long maxBytes) =>
-        new(StatusCodes.Status413RequestEntityTooLarge, $"the request body is larger than the {maxBytes / 1024.0 / 1024.0:0.##} MB accepted ({size:N0} bytes or more)");
+    /// <summary>The answer to a body over the limit, also when Kestrel's own limit finds it.</summary>
+    public static RequestRejectedException TooLarge(long? size, long maxBytes) =>
+        new(StatusCodes.Status413RequestEntityTooLarge, $"the request body is larger than the {maxBytes / 1024.0 / 1024.0:0.##} MB accepted" + (size is { } bytes ? $" ({bytes:N0} bytes or more)" : ""));
 }

@@ -1,0 +1,65 @@
+namespace EfficientViT.Service.Tests;
+
+public class MicroBatcherTests
+{
+    [Fact]
+    public async Task Every_item_gets_its_own_result_and_no_batch_is_larger_than_the_maximum()
+    {
+        var sizes = new System.Collections.Concurrent.ConcurrentBag<int>();
+        await using var batcher = new MicroBatcher<int, string>(items =>
+        {
+            sizes.Add(items.Count);
+            return items.Select(i => $"item {i}").ToArray();
+        }, maxBatchSize: 4, maxWait: TimeSpan.FromMilliseconds(2), workers: 2);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() => batcher.ScoreAsync(i))));
+
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => $"item {i}"), results);
+        Assert.Equal(200, sizes.Sum());
+        Assert.All(sizes, size => Assert.InRange(size, 1, 4));
+    }
+
+    [Fact]
+    public async Task Items_queued_while_a_batch_is_scored_are_taken_together_up_to_the_maximum()
+    {
+        var sizes = new List<int>();
+        using var firstBatchStarted = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        await using var batcher = new MicroBatcher<int, int>(items =>
+        {
+            lock (sizes)
+                sizes.Add(items.Count);
+            firstBatchStarted.Set();
+            release.Wait();
+            return items.ToArray();
+        }, maxBatchSize: 4, maxWait: TimeSpan.Zero, workers: 1);
+
+        var first = batcher.ScoreAsync(0);
+        Assert.True(firstBatchStarted.Wait(TimeSpan.FromMinutes(1)));
+        var queued = Enumerable.Range(1, 9).Select(batcher.ScoreAsync).ToArray();
+        release.Set();
+
+        Assert.Equal(Enumerable.Range(0, 10), await Task.WhenAll(queued.Prepend(first)));
+        Assert.Equal([1, 4, 4, 1], sizes);
+    }
+
+    [Fact]
+    public async Task A_failing_batch_fails_its_items_and_later_batches_are_scored()
+    {
+        await using var batcher = new MicroBatcher<int, int>(items =>
+            items.Contains(-1) ? throw new InvalidOperationException("cannot score -1") : items.Select(i => i * 10).ToArray(),
+            maxBatchSize: 8, maxWait: TimeSpan.Zero, workers: 1);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => batcher.ScoreAsync(-1));
+        Assert.Equal("cannot score -1", error.Message);
+        Assert.Equal(70, await batcher.ScoreAsync(7));
+    }
+
+    [Fact]
+    public async Task A_batch_function_that_returns_too_few_results_fails_the_batch()
+    {
+        await using var batcher = new MicroBatcher<int, int>(_ => [], maxBatchSize: 8, maxWait: TimeSpan.Zero, workers: 1);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => batcher.ScoreAsync(1));
+        Assert.Equal("the batch function returned 0 results for 1 items", error.Message);
+    }
+}
