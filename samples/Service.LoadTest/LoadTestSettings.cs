@@ -19,6 +19,8 @@ internal sealed record LoadTestSettings
 
     public int MaxBatch { get; init; } = 16;
 
+    public int DirectImages { get; init; } = 64;
+
     public double BatchWaitMs { get; init; } = 2;
 
     // Batched ONNX scoring (the model fitted in memory) and ML.NET's one-row scoring differ in the last bits.
@@ -43,7 +45,7 @@ internal sealed record LoadTestSettings
                 "--max-batch" => settings with { MaxBatch = Count(1) },
                 "--batch-wait-ms" => settings with { BatchWaitMs = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 // Short enough for CI: a few seconds per configuration.
-                "--quick" => settings with { Requests = 96, SingleClientRequests = 24, Rounds = 1, Images = 16 },
+                "--quick" => settings with { Requests = 96, SingleClientRequests = 24, Rounds = 1, Images = 16, DirectImages = 32 },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'; options: --model PATH, --clients N, --requests N, --single-client-requests N, --rounds N, --images N, --max-batch N, --batch-wait-ms MS, --quick"),
             };
         }

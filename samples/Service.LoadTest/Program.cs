@@ -32,6 +32,9 @@ else
     models.Add(new ImageClassifier(context, fitted, "fitted in memory"));
 }
 
+Console.WriteLine();
+DirectScoring.Print(models.Select(m => (Name(m), m)).ToArray(), images, [1, 4, 16], settings.DirectImages, settings.Rounds + 1);
+
 var results = new List<LoadResult>();
 Console.WriteLine();
 Console.WriteLine(LoadResult.Header);
@@ -41,7 +44,7 @@ for (var round = 0; round < settings.Rounds; round++)
     foreach (var model in models)
     {
         var expected = SerialAnswers(model, images);
-        var name = model.Source == "fitted in memory" ? model.Source : "zip";
+        var name = Name(model);
         foreach (var mode in modes)
         {
             await using var app = ServiceHost.Build(
@@ -91,6 +94,8 @@ if (failures > 0)
 }
 Console.WriteLine("every answer equals the serial answer for its image.");
 return 0;
+
+static string Name(ImageClassifier model) => model.Source == "fitted in memory" ? model.Source : "zip";
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 

@@ -31,12 +31,15 @@ public sealed class EnginePoolScorer : IImageScorer
     public string Name => ModeName;
 
     /// <inheritdoc/>
-    public Task<float[]> ScoreAsync(MLImage image)
+    public Task<float[]> ScoreAsync(MLImage image) => Task.FromResult(Score(image));
+
+    /// <summary>Scores <paramref name="image"/> on this thread.</summary>
+    public float[] Score(MLImage image)
     {
         var engine = pool.Get();
         try
         {
-            return Task.FromResult(engine.Predict(new ImageInput { Image = image }).Score.ToArray());
+            return engine.Predict(new ImageInput { Image = image }).Score.ToArray();
         }
         finally
         {

@@ -60,7 +60,12 @@ public sealed class ImageClassifier
         var rows = mlContext.Data.LoadFromEnumerable(images.Select(image => new ImageInput { Image = image }), inputDefinition);
         var scored = Model.Transform(rows);
         var scores = new float[images.Count][];
-        using var cursor = scored.GetRowCursor([scored.Schema[ScoreOutput.ColumnName]]);
+        // One cursor asked for as a set of one: GetRowCursor would split a few rows over worker threads and
+        // consolidate them again, which costs more than scoring them on this thread.
+        var cursors = scored.GetRowCursorSet([scored.Schema[ScoreOutput.ColumnName]], 1);
+        if (cursors.Length != 1)
+            throw new InvalidOperationException($"the model's output gave {cursors.Length} cursors where one was asked for");
+        using var cursor = cursors[0];
         var getter = cursor.GetGetter<VBuffer<float>>(scored.Schema[ScoreOutput.ColumnName]);
         var buffer = default(VBuffer<float>);
         var row = 0;

@@ -4,9 +4,10 @@ namespace EfficientViT.Service;
 
 /// <summary>
 /// Gathers items that arrive at about the same time into batches for one call of a batch function: a
-/// worker takes what is queued, waits at most <c>maxWait</c> for more while the batch is short of
-/// <c>maxBatchSize</c>, then scores it. Several workers run at once, so a batch being scored does not
-/// hold the next one back.
+/// worker takes what is queued and, while another batch is being scored (items are arriving concurrently),
+/// waits at most <c>maxWait</c> for more while the batch is short of <c>maxBatchSize</c>, then scores it.
+/// A lone item is scored at once. Several workers run at once, so a batch being scored does not hold the
+/// next one back.
 /// </summary>
 /// <typeparam name="TIn">An item to score.</typeparam>
 /// <typeparam name="TOut">Its result.</typeparam>
@@ -17,6 +18,7 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable
     private readonly TimeSpan maxWait;
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private readonly Task[] workers;
+    private int scoring;
 
     /// <param name="scoreBatch">Scores a batch; returns one result per item, in order.</param>
     /// <param name="maxBatchSize">The most items in one call.</param>
@@ -55,9 +57,17 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable
                 batch.Add(first);
             if (batch.Count == 0)
                 continue;
-            if (batch.Count < maxBatchSize && maxWait > TimeSpan.Zero)
+            if (batch.Count < maxBatchSize && maxWait > TimeSpan.Zero && Volatile.Read(ref scoring) > 0)
                 await GatherMoreAsync(batch).ConfigureAwait(false);
-            Score(batch);
+            Interlocked.Increment(ref scoring);
+            try
+            {
+                Score(batch);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref scoring);
+            }
         }
     }
 

@@ -62,4 +62,42 @@ public class MicroBatcherTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => batcher.ScoreAsync(1));
         Assert.Equal("the batch function returned 0 results for 1 items", error.Message);
     }
+
+    [Fact]
+    public async Task A_lone_item_is_scored_without_waiting_for_company()
+    {
+        // With nothing else being scored, the hour-long wait must not be taken.
+        await using var batcher = new MicroBatcher<int, int>(items => items.ToArray(), maxBatchSize: 8, maxWait: TimeSpan.FromHours(1), workers: 1);
+        Assert.Equal(5, await batcher.ScoreAsync(5).WaitAsync(TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
+    public async Task Items_arriving_while_a_batch_is_scored_wait_for_company_up_to_the_maximum()
+    {
+        var sizes = new List<int>();
+        using var firstBatchStarted = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        await using var batcher = new MicroBatcher<int, int>(items =>
+        {
+            lock (sizes)
+                sizes.Add(items.Count);
+            if (items[0] == 0)
+            {
+                firstBatchStarted.Set();
+                release.Wait();
+            }
+            return items.ToArray();
+        }, maxBatchSize: 3, maxWait: TimeSpan.FromHours(1), workers: 2);
+
+        var first = batcher.ScoreAsync(0);
+        Assert.True(firstBatchStarted.Wait(TimeSpan.FromMinutes(1)));
+        // The second worker takes these one by one as they come and, the first batch being busy, waits until it has three.
+        var others = new List<Task<int>>();
+        for (var i = 1; i <= 3; i++)
+            others.Add(batcher.ScoreAsync(i));
+        Assert.Equal(new[] { 1, 2, 3 }, await Task.WhenAll(others).WaitAsync(TimeSpan.FromMinutes(1)));
+        release.Set();
+        Assert.Equal(0, await first);
+        Assert.Equal([1, 3], sizes);
+    }
 }
