@@ -7,6 +7,8 @@ internal sealed record LoadTestSettings
 {
     public string? ModelPath { get; init; }
 
+    public string? SaveModelPath { get; init; }
+
     public int Clients { get; init; } = 8;
 
     public int Requests { get; init; } = 400;
@@ -37,6 +39,7 @@ internal sealed record LoadTestSettings
             settings = args[i] switch
             {
                 "--model" => settings with { ModelPath = Value() },
+                "--save-model" => settings with { SaveModelPath = Value() },
                 "--clients" => settings with { Clients = Count(1) },
                 "--requests" => settings with { Requests = Count(1) },
                 "--single-client-requests" => settings with { SingleClientRequests = Count(1) },
@@ -46,7 +49,7 @@ internal sealed record LoadTestSettings
                 "--batch-wait-ms" => settings with { BatchWaitMs = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 // Short enough for CI: a few seconds per configuration.
                 "--quick" => settings with { Requests = 96, SingleClientRequests = 24, Rounds = 1, Images = 16, DirectImages = 32 },
-                _ => throw new ArgumentException($"unknown option '{args[i]}'; options: --model PATH, --clients N, --requests N, --single-client-requests N, --rounds N, --images N, --max-batch N, --batch-wait-ms MS, --quick"),
+                _ => throw new ArgumentException($"unknown option '{args[i]}'; options: --model PATH, --save-model PATH, --clients N, --requests N, --single-client-requests N, --rounds N, --images N, --max-batch N, --batch-wait-ms MS, --quick"),
             };
         }
         return settings;

@@ -3,7 +3,8 @@
 // answers that differ from the model's serial (one-image PredictionEngine) answer. Exit code 1 on any error
 // or mismatch. Scoring modes alternate (engines, batched, batched, engines, ...) so that both see the same load.
 //   dotnet run --project samples/Service.LoadTest -c Release -- [--model PATH] [--clients 8] [--requests 400] [--rounds 2] [--quick]
-// Without --model it makes a small Fashion-MNIST classifier zip in seconds (see FashionMnistClassifier) and also
+// Without --model it makes a small Fashion-MNIST classifier zip in seconds (see FashionMnistClassifier; --save-model PATH
+// keeps it) and also
 // serves that model as fitted in memory, whose featurizer scores a Transform's rows in batches: what a zip
 // loaded with batched scoring gives.
 using System.Globalization;
@@ -26,7 +27,7 @@ if (settings.ModelPath is { } modelPath)
     models.Add(ImageClassifier.Load(modelPath));
 else
 {
-    var zip = Path.Combine(temporary.Path, "fashion-mnist-small.zip");
+    var zip = settings.SaveModelPath ?? Path.Combine(temporary.Path, "fashion-mnist-small.zip");
     var (context, fitted) = FashionMnistClassifier.FitAndSave(data, zip);
     models.Add(ImageClassifier.Load(zip));
     models.Add(new ImageClassifier(context, fitted, "fitted in memory"));

@@ -22,25 +22,16 @@ public class MicroBatcherTests
     [Fact]
     public async Task Items_queued_while_a_batch_is_scored_are_taken_together_up_to_the_maximum()
     {
-        var sizes = new List<int>();
-        using var firstBatchStarted = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        await using var batcher = new MicroBatcher<int, int>(items =>
-        {
-            lock (sizes)
-                sizes.Add(items.Count);
-            firstBatchStarted.Set();
-            release.Wait();
-            return items.ToArray();
-        }, maxBatchSize: 4, maxWait: TimeSpan.Zero, workers: 1);
+        using var held = new FirstBatchHeld();
+        await using var batcher = held.Batcher(maxBatchSize: 4, maxWait: TimeSpan.Zero, workers: 1);
 
         var first = batcher.ScoreAsync(0);
-        Assert.True(firstBatchStarted.Wait(TimeSpan.FromMinutes(1)));
+        held.WaitUntilScoring();
         var queued = Enumerable.Range(1, 9).Select(batcher.ScoreAsync).ToArray();
-        release.Set();
+        held.Release();
 
         Assert.Equal(Enumerable.Range(0, 10), await Task.WhenAll(queued.Prepend(first)));
-        Assert.Equal([1, 4, 4, 1], sizes);
+        Assert.Equal([1, 4, 4, 1], held.Sizes);
     }
 
     [Fact]
@@ -74,30 +65,56 @@ public class MicroBatcherTests
     [Fact]
     public async Task Items_arriving_while_a_batch_is_scored_wait_for_company_up_to_the_maximum()
     {
-        var sizes = new List<int>();
-        using var firstBatchStarted = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        await using var batcher = new MicroBatcher<int, int>(items =>
+        using var held = new FirstBatchHeld();
+        await using var batcher = held.Batcher(maxBatchSize: 3, maxWait: TimeSpan.FromHours(1), workers: 2);
+
+        var first = batcher.ScoreAsync(0);
+        held.WaitUntilScoring();
+        // The second worker takes these as they come and, the first batch being busy, waits until it has three.
+        var others = Enumerable.Range(1, 3).Select(batcher.ScoreAsync).ToArray();
+        Assert.Equal(new[] { 1, 2, 3 }, await Task.WhenAll(others).WaitAsync(TimeSpan.FromMinutes(1)));
+        held.Release();
+        Assert.Equal(0, await first);
+        Assert.Equal([1, 3], held.Sizes);
+    }
+
+    /// <summary>A batch function that records batch sizes and holds the batch holding item 0 until released.</summary>
+    private sealed class FirstBatchHeld : IDisposable
+    {
+        private readonly ManualResetEventSlim started = new();
+        private readonly ManualResetEventSlim release = new();
+        private readonly List<int> sizes = [];
+
+        public List<int> Sizes
+        {
+            get
+            {
+                lock (sizes)
+                    return [.. sizes];
+            }
+        }
+
+        public MicroBatcher<int, int> Batcher(int maxBatchSize, TimeSpan maxWait, int workers) => new(items =>
         {
             lock (sizes)
                 sizes.Add(items.Count);
-            if (items[0] == 0)
+            if (items.Contains(0))
             {
-                firstBatchStarted.Set();
+                started.Set();
                 release.Wait();
             }
             return items.ToArray();
-        }, maxBatchSize: 3, maxWait: TimeSpan.FromHours(1), workers: 2);
+        }, maxBatchSize, maxWait, workers);
 
-        var first = batcher.ScoreAsync(0);
-        Assert.True(firstBatchStarted.Wait(TimeSpan.FromMinutes(1)));
-        // The second worker takes these one by one as they come and, the first batch being busy, waits until it has three.
-        var others = new List<Task<int>>();
-        for (var i = 1; i <= 3; i++)
-            others.Add(batcher.ScoreAsync(i));
-        Assert.Equal(new[] { 1, 2, 3 }, await Task.WhenAll(others).WaitAsync(TimeSpan.FromMinutes(1)));
-        release.Set();
-        Assert.Equal(0, await first);
-        Assert.Equal([1, 3], sizes);
+        public void WaitUntilScoring() => Assert.True(started.Wait(TimeSpan.FromMinutes(1)), "the first batch was not scored");
+
+        public void Release() => release.Set();
+
+        public void Dispose()
+        {
+            release.Set();
+            started.Dispose();
+            release.Dispose();
+        }
     }
 }
