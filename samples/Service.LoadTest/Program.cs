@@ -3,10 +3,9 @@
 // answers that differ from the model's serial (one-image PredictionEngine) answer. Exit code 1 on any error
 // or mismatch. Scoring modes alternate (engines, batched, batched, engines, ...) so that both see the same load.
 //   dotnet run --project samples/Service.LoadTest -c Release -- [--model PATH] [--clients 8] [--requests 400] [--rounds 2] [--quick]
-// Without --model it makes a small Fashion-MNIST classifier zip in seconds (see FashionMnistClassifier; --save-model PATH
-// keeps it) and also
-// serves that model as fitted in memory, whose featurizer scores a Transform's rows in batches: what a zip
-// loaded with batched scoring gives.
+// Without --model it makes a small Fashion-MNIST classifier zip in seconds (see FashionMnistClassifier;
+// --save-model PATH keeps it) and also serves that model as fitted in memory, whose featurizer scores a
+// Transform's rows in batches: what a zip loaded with batched scoring gives.
 using System.Globalization;
 using EfficientViT.ML;
 using EfficientViT.ML.Data;
