@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using EfficientViT.ML.Data;
 using EfficientViT.Service.LoadTest;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.ML;
 
 namespace EfficientViT.Service.Tests;
 
@@ -11,9 +12,10 @@ namespace EfficientViT.Service.Tests;
 public class ScoringModeTests(ServiceFixture service)
 {
     [Fact]
-    public void A_loaded_zip_scores_row_by_row_so_auto_chooses_engines()
+    public void A_zip_loaded_with_plain_Model_Load_scores_row_by_row_so_auto_chooses_engines()
     {
-        var classifier = ImageClassifier.Load(service.ModelPath);
+        var mlContext = new MLContext(seed: 0);
+        var classifier = new ImageClassifier(mlContext, mlContext.Model.Load(service.ModelPath, out _), service.ModelPath);
         Assert.True(classifier.ScoresRowByRow);
         Assert.Equal(EnginePoolScorer.ModeName, new ServiceOptions().ScoringFor(classifier));
         Assert.Equal(BatchingScorer.ModeName, new ServiceOptions { Scoring = BatchingScorer.ModeName }.ScoringFor(classifier));
@@ -32,7 +34,7 @@ public class ScoringModeTests(ServiceFixture service)
     [Fact]
     public async Task The_engine_pool_gives_each_concurrent_request_the_serial_answer()
     {
-        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--scoring", "engines", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync();
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
         Assert.Equal(EnginePoolScorer.ModeName, (await client.GetFromJsonAsync<Dictionary<string, System.Text.Json.JsonElement>>("health"))!["scoring"].GetString());
