@@ -2,6 +2,8 @@
 # Installs what EfficientViT.MLNet needs on a Linux machine, idempotently, and says what it does:
 #  - the Fashion-MNIST data set (Debian package dataset-fashion-mnist), used by the demo and some tests;
 #  - ONNX's own model checker (Debian package python3-onnx), which the tests run on exported models;
+#  - headless Chromium and its WebDriver (Debian packages chromium and chromium-driver), which drive the
+#    image-classification service's page in tests/Service.Tests;
 #  - a libstdc++ new enough for TorchSharp's native glue (GLIBCXX_3.4.32, GCC 13+). Debian 12 ships
 #    GCC 12's, so there the library is taken from Debian 13 (trixie), pinned low so that nothing else
 #    is upgraded by default.
@@ -63,6 +65,14 @@ else
     apt_update_once
     say "installing python3-onnx (ONNX's model checker, used by the tests)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-onnx >/dev/null
+  fi
+
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    say "Chromium and chromedriver present"
+  else
+    apt_update_once
+    say "installing chromium and chromium-driver (the service's browser test)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
   fi
 
   if has_glibcxx; then

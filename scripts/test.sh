@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Sets the machine up (see scripts/setup.sh), builds and runs every test, loads the hostile checkpoints through
-# the CLI (scripts/hostile-info.sh), fuzzes the file readers for about two minutes (scripts/fuzz.sh), then checks
+# Sets the machine up (see scripts/setup.sh), builds and runs every test, load-tests the image-classification
+# service briefly (samples/Service.LoadTest --quick), loads the hostile checkpoints through the CLI
+# (scripts/hostile-info.sh), fuzzes the file readers for about two minutes (scripts/fuzz.sh), then checks
 # the NuGet package in a fresh project (scripts/package-check.sh) and runs every notebook (scripts/notebooks.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 dotnet test EfficientViT.MLNet.sln -c Release "$@"
+dotnet run --project samples/Service.LoadTest -c Release --no-build -- --quick
 bash scripts/hostile-info.sh
 bash scripts/fuzz.sh
 bash scripts/package-check.sh

@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace EfficientViT.Service.LoadTest;
+
+/// <summary>The load test's command line.</summary>
+internal sealed record LoadTestSettings
+{
+    public string? ModelPath { get; init; }
+
+    public string? SaveModelPath { get; init; }
+
+    public int Clients { get; init; } = 8;
+
+    public int Requests { get; init; } = 400;
+
+    public int SingleClientRequests { get; init; } = 100;
+
+    public int Rounds { get; init; } = 2;
+
+    public int Images { get; init; } = 32;
+
+    public int MaxBatch { get; init; } = 16;
+
+    public int DirectImages { get; init; } = 64;
+
+    public double BatchWaitMs { get; init; } = 2;
+
+    // Batched ONNX scoring (the model fitted in memory) and ML.NET's one-row scoring differ in the last bits.
+    public float Tolerance { get; init; } = 1e-4f;
+
+    public static LoadTestSettings Parse(string[] args)
+    {
+        var settings = new LoadTestSettings();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Count(int min) => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
+                ? n : throw new ArgumentException($"{args[i - 1]} {args[i]}: expected a whole number of at least {min}");
+            settings = args[i] switch
+            {
+                "--model" => settings with { ModelPath = Value() },
+                "--save-model" => settings with { SaveModelPath = Value() },
+                "--clients" => settings with { Clients = Count(1) },
+                "--requests" => settings with { Requests = Count(1) },
+                "--single-client-requests" => settings with { SingleClientRequests = Count(1) },
+                "--rounds" => settings with { Rounds = Count(1) },
+                "--images" => settings with { Images = Count(1) },
+                "--max-batch" => settings with { MaxBatch = Count(1) },
+                "--batch-wait-ms" => settings with { BatchWaitMs = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                // Short enough for CI: a few seconds per configuration.
+                "--quick" => settings with { Requests = 96, SingleClientRequests = 24, Rounds = 1, Images = 16, DirectImages = 32 },
+                _ => throw new ArgumentException($"unknown option '{args[i]}'; options: --model PATH, --save-model PATH, --clients N, --requests N, --single-client-requests N, --rounds N, --images N, --max-batch N, --batch-wait-ms MS, --quick"),
+            };
+        }
+        return settings;
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.ML;
+
+namespace EfficientViT.Service;
+
+/// <summary>Loads the model zip the service scores with, or says in one sentence why it cannot.</summary>
+public static class ModelLoading
+{
+    /// <summary>Loads <paramref name="path"/> as an ML.NET model zip.</summary>
+    /// <exception cref="ModelLoadException">The file is missing or is not a model zip ML.NET can load.</exception>
+    public static ITransformer Load(MLContext mlContext, string path)
+    {
+        if (!File.Exists(path))
+            throw new ModelLoadException($"model file '{Path.GetFullPath(path)}' not found (pass --model PATH; 'efficientvit demo', run by scripts/demo.sh, writes runs/demo/fashion-mnist-efficientvit-m0.zip).");
+        try
+        {
+            return mlContext.Model.Load(path, out _);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new ModelLoadException($"model file '{Path.GetFullPath(path)}' is not an ML.NET model zip that can be loaded: {Innermost(e).Message}", e);
+        }
+    }
+
+    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+}

@@ -1,0 +1,3 @@
+using EfficientViT.Service;
+
+return await ServiceHost.RunAsync(args);

@@ -1,0 +1,55 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using EfficientViT.ML.Data;
+using EfficientViT.Service.LoadTest;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.ML;
+
+namespace EfficientViT.Service.Tests;
+
+/// <summary>Which scoring "auto" chooses, and that the engine pool answers concurrent requests as the serial engine does.</summary>
+[Collection(ServiceCollection.Name)]
+public class ScoringModeTests(ServiceFixture service)
+{
+    [Fact]
+    public void A_zip_loaded_with_plain_Model_Load_scores_row_by_row_so_auto_chooses_engines()
+    {
+        var mlContext = new MLContext(seed: 0);
+        var classifier = new ImageClassifier(mlContext, mlContext.Model.Load(service.ModelPath, out _), service.ModelPath);
+        Assert.True(classifier.ScoresRowByRow);
+        Assert.Equal(EnginePoolScorer.ModeName, new ServiceOptions().ScoringFor(classifier));
+        Assert.Equal(BatchingScorer.ModeName, new ServiceOptions { Scoring = BatchingScorer.ModeName }.ScoringFor(classifier));
+    }
+
+    [Fact]
+    public void The_model_fitted_in_memory_scores_in_batches_so_auto_chooses_batched()
+    {
+        using var folder = new TemporaryFolder();
+        var (context, fitted) = FashionMnistClassifier.FitAndSave(FashionMnistDataset.Load(FashionMnistSplit.Test), Path.Combine(folder.Path, "model.zip"), perClass: 1);
+        var classifier = new ImageClassifier(context, fitted, "fitted in memory");
+        Assert.False(classifier.ScoresRowByRow);
+        Assert.Equal(BatchingScorer.ModeName, new ServiceOptions().ScoringFor(classifier));
+    }
+
+    [Fact]
+    public async Task The_engine_pool_gives_each_concurrent_request_the_serial_answer()
+    {
+        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--scoring", "engines", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
+        Assert.Equal(EnginePoolScorer.ModeName, (await client.GetFromJsonAsync<Dictionary<string, System.Text.Json.JsonElement>>("health"))!["scoring"].GetString());
+
+        var files = service.FashionMnistPngs.Append(service.ColourPhoto).ToArray();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 33).Select(async i =>
+        {
+            var file = files[i % files.Length];
+            using var content = new ByteArrayContent(await File.ReadAllBytesAsync(file));
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            using var response = await client.PostAsync("predict", content);
+            response.EnsureSuccessStatusCode();
+            return (File: file, Answer: (await response.Content.ReadFromJsonAsync<Prediction>())!);
+        }));
+        foreach (var (file, answer) in answers)
+            Assert.True(LoadRunner.Matches(answer, service.SerialAnswer(file), 1e-6f), file);
+    }
+}
