@@ -8,7 +8,7 @@ internal sealed class ImageInput(string columnName, string userColumn, BicubicUp
 {
     private BicubicUpsampler Upsampler => upsampler;
 
-    public override Reader Open(DataViewRowCursor cursor) => new ImageReader(this, cursor.GetGetter<MLImage>(cursor.Schema[ColumnName]));
+    public override Reader Open(DataViewRow row) => new ImageReader(this, row.GetGetter<MLImage>(row.Schema[ColumnName]));
 
     private sealed class ImageReader(ImageInput input, ValueGetter<MLImage> getter) : Reader
     {
