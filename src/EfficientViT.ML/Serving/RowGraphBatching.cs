@@ -111,9 +111,16 @@ internal static class RowGraphBatching
         if (rewritten.Count == 0)
             return rowGraph;
 
+        // The constant shapes only those reshapes read go too (ONNX Runtime warns about initializers nothing reads).
+        var unused = rewritten.Values.Select(node => node.Inputs[1])
+            .Where(shape => !nodes.Any(n => n.Inputs.Contains(shape) && !(n.OpType == "Reshape" && n.Outputs.Count == 1 && rewritten.ContainsKey(n.Outputs[0]))))
+            .ToHashSet(StringComparer.Ordinal);
         var graphWriter = new ProtobufWriter(rowGraph.Length + 256);
         foreach (var field in graph)
         {
+            if ((field.Number == GraphInitializer && unused.Contains(ProtobufReader.Fields(field.Payload).FirstOrDefault(p => p.Number == TensorName).Text ?? ""))
+                || (field.Number == GraphInput && unused.Contains(Value.Parse(field.Payload).Name)))
+                continue;
             if (field.Number == GraphNode && Node.Parse(field.Payload) is { OpType: "Reshape" } node && node.Outputs.Count == 1 && rewritten.ContainsKey(node.Outputs[0]))
             {
                 graphWriter.WriteMessage(GraphNode, w =>

@@ -115,11 +115,14 @@ public class LoadWithBatchedScoringTests
         var fastFeatures = Features(fast, data);
         using var engine = mlContext.Model.CreatePredictionEngine<FixtureImage, FeatureRow>(fast);
         var predicted = images.Select(image => engine.Predict(image).Features.ToArray()).ToArray();
+        using var fittedEngine = mlContext.Model.CreatePredictionEngine<FixtureImage, FeatureRow>(fitted);
+        var fittedPredicted = images.Select(image => fittedEngine.Predict(image).Features.ToArray()).ToArray();
 
         Assert.Single(Steps(fast).OfType<BatchedOnnxStep>());
         Assert.Equal(0f, MaxAbsDifference(fittedFeatures, plainFeatures));
         Assert.Equal(0f, MaxAbsDifference(fittedFeatures, fastFeatures));
         Assert.Equal(0f, MaxAbsDifference(fittedFeatures, predicted));
+        Assert.Equal(0f, MaxAbsDifference(fittedFeatures, fittedPredicted));
         ((IDisposable)fast).Dispose();
     }
 
