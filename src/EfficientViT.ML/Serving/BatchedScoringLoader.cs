@@ -140,41 +140,27 @@ internal static class BatchedScoringLoader
     // Rows of random pixels (the same for every call) in the column the input reads.
     private static IDataView Probe(ModelInput input, int side, List<MLImage> images)
     {
-        var mlContext = new MLContext(seed: 0);
         var random = new Random(17);
         if (input is ImageInput)
         {
-            var definition = SchemaDefinition.Create(typeof(ProbeImage));
-            definition[0].ColumnName = input.ColumnName;
-            definition[0].ColumnType = new ImageDataViewType(side, side);
             var rows = Enumerable.Range(0, ProbeRows).Select(_ =>
             {
                 var rgba = new byte[side * side * 4];
                 random.NextBytes(rgba);
                 var image = MLImage.CreateFromPixels(side, side, MLPixelFormat.Rgba32, rgba);
                 images.Add(image);
-                return new ProbeImage { Image = image };
+                return image;
             }).ToArray();
-            return mlContext.Data.LoadFromEnumerable(rows, definition);
+            return new ProbeDataView<MLImage>(input.ColumnName, new ImageDataViewType(side, side), rows, image => image);
         }
-        var vectors = SchemaDefinition.Create(typeof(ProbeVector));
-        vectors[0].ColumnName = input.ColumnName;
-        vectors[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, side, side);
-        var pixels = Enumerable.Range(0, ProbeRows)
-            .Select(_ => new ProbeVector { Pixels = Enumerable.Range(0, 3 * side * side).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray() })
+        var vectors = Enumerable.Range(0, ProbeRows)
+            .Select(_ => new VBuffer<float>(3 * side * side, Enumerable.Range(0, 3 * side * side).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray()))
             .ToArray();
-        return mlContext.Data.LoadFromEnumerable(pixels, vectors);
-    }
-
-    private sealed class ProbeImage
-    {
-        // A placeholder size, replaced in the schema definition: ML.NET needs one to map the member at all.
-        [ImageType(1, 1)]
-        public MLImage? Image { get; set; }
-    }
-
-    private sealed class ProbeVector
-    {
-        public float[] Pixels { get; set; } = [];
+        return new ProbeDataView<VBuffer<float>>(input.ColumnName, new VectorDataViewType(NumberDataViewType.Single, 3, side, side), vectors, vector =>
+        {
+            VBuffer<float> copy = default;
+            vector.CopyTo(ref copy);
+            return copy;
+        });
     }
 }
