@@ -37,8 +37,8 @@ internal sealed class BatchedOnnxStep : ITransformer, IDisposable
         rows = new(() => new SingleRowScorer(batchedGraph, graphInputName, outputColumnName, options.RowThreads), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    /// <summary>The column the step reads.</summary>
-    public string InputColumnName => input.ColumnName;
+    /// <summary>How the step reads its input column.</summary>
+    public ModelInput Input => input;
 
     /// <summary>The column the step adds.</summary>
     public string OutputColumnName => outputColumnName;

@@ -94,9 +94,20 @@ internal static class BatchedScoringLoader
         if (batched is null)
             return null;
 
-        var step = new BatchedOnnxStep(onnx, batched, input, inputName, added[0].Name, added[0].Type, options);
         var replaced = pixelsInGraph ? new TransformerChain<ITransformer>(previous!, onnx) : (ITransformer)onnx;
-        if (ScoresAlike(replaced, step, input, side))
+        // As the fitted featurizer scores: resampled in managed code, the rest of the graph in ONNX Runtime.
+        if (pixelsInGraph && PreprocessingCut.TryCut(batched, inputName, side) is var (cutGraph, upsampler))
+        {
+            var resampling = new ImageInput(input.ColumnName, input.UserColumn, upsampler);
+            if (Checked(new BatchedOnnxStep(onnx, cutGraph, resampling, inputName, added[0].Name, added[0].Type, options), replaced, side) is { } cut)
+                return cut;
+        }
+        return Checked(new BatchedOnnxStep(onnx, batched, input, inputName, added[0].Name, added[0].Type, options), replaced, side);
+    }
+
+    private static BatchedOnnxStep? Checked(BatchedOnnxStep step, ITransformer replaced, int side)
+    {
+        if (ScoresAlike(replaced, step, step.Input, side))
             return step;
         step.ReleaseSessions();
         return null;

@@ -12,19 +12,19 @@ namespace EfficientViT.ML.Serving;
 internal static class RowGraphBatching
 {
     // onnx.proto field numbers.
-    private const int ModelGraph = 7;
+    internal const int ModelGraph = 7;
     private const int ModelMetadata = 14;
-    private const int GraphNode = 1;
-    private const int GraphInitializer = 5;
-    private const int GraphInput = 11;
-    private const int GraphOutput = 12;
-    private const int NodeInput = 1;
+    internal const int GraphNode = 1;
+    internal const int GraphInitializer = 5;
+    internal const int GraphInput = 11;
+    internal const int GraphOutput = 12;
+    internal const int NodeInput = 1;
     private const int NodeOutput = 2;
     private const int NodeName = 3;
     private const int NodeOpType = 4;
-    private const int TensorName = 8;
-    private const int ValueName = 1;
-    private const int ValueType = 2;
+    internal const int TensorName = 8;
+    internal const int ValueName = 1;
+    internal const int ValueType = 2;
     private const int TypeTensor = 1;
     private const int TensorElementType = 1;
     private const int TensorShape = 2;
@@ -56,7 +56,7 @@ internal static class RowGraphBatching
         return (inputs[0].Name, inputs[0].Dims.Select(d => d.Symbolic is null ? (long?)d.Value : null).ToArray());
     }
 
-    private static List<ProtobufReader.Field> GraphFields(ReadOnlyMemory<byte> model)
+    internal static List<ProtobufReader.Field> GraphFields(ReadOnlyMemory<byte> model)
     {
         var graphField = ProtobufReader.Fields(model).SingleOrDefault(f => f.Number == ModelGraph && f.WireType == 2);
         if (graphField.Encoded.IsEmpty)
@@ -79,7 +79,6 @@ internal static class RowGraphBatching
     /// <exception cref="InvalidDataException">The bytes are not an ONNX model.</exception>
     public static byte[]? Batched(byte[] rowGraph, out string? reason)
     {
-        var modelFields = ProtobufReader.Fields(rowGraph);
         var graph = GraphFields(rowGraph);
         var initializers = graph.Where(f => f.Number == GraphInitializer)
             .Select(f => ProtobufReader.Fields(f.Payload).FirstOrDefault(p => p.Number == TensorName).Text)
@@ -141,19 +140,24 @@ internal static class RowGraphBatching
                 graphWriter.WriteRaw(field.Encoded.Span);
             }
         }
-        var graphBytes = graphWriter.ToArray();
-        var modelWriter = new ProtobufWriter(graphBytes.Length + 4096);
-        foreach (var field in modelFields)
+        return WithGraph(rowGraph, graphWriter.ToArray());
+    }
+
+    /// <summary><paramref name="model"/> with its graph replaced by <paramref name="graph"/> (an encoded GraphProto), every other field as it was.</summary>
+    internal static byte[] WithGraph(byte[] model, byte[] graph)
+    {
+        var modelWriter = new ProtobufWriter(graph.Length + 4096);
+        foreach (var field in ProtobufReader.Fields(model))
         {
             if (field.Number == ModelGraph)
-                modelWriter.WriteBytes(ModelGraph, graphBytes);
+                modelWriter.WriteBytes(ModelGraph, graph);
             else
                 modelWriter.WriteRaw(field.Encoded.Span);
         }
         return modelWriter.ToArray();
     }
 
-    private sealed record Node(List<string> Inputs, List<string> Outputs, string? Name, string OpType)
+    internal sealed record Node(List<string> Inputs, List<string> Outputs, string? Name, string OpType)
     {
         public static Node Parse(ReadOnlyMemory<byte> payload)
         {
@@ -166,10 +170,10 @@ internal static class RowGraphBatching
         }
     }
 
-    private readonly record struct Dim(string? Symbolic, long Value, ReadOnlyMemory<byte> Encoded);
+    internal readonly record struct Dim(string? Symbolic, long Value, ReadOnlyMemory<byte> Encoded);
 
     // A graph input or output: its name, element type and dimensions (each kept as encoded).
-    private sealed record Value(string Name, ulong ElementType, List<Dim> Dims)
+    internal sealed record Value(string Name, ulong ElementType, List<Dim> Dims)
     {
         public static Value Parse(ReadOnlyMemory<byte> payload)
         {
