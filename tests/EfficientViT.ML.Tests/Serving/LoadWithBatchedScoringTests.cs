@@ -215,6 +215,25 @@ public class LoadWithBatchedScoringTests
     }
 
     [Fact]
+    public void Saving_a_batch_loaded_model_writes_a_zip_that_loads_anywhere_and_scores_the_same()
+    {
+        using var dir = new TempDirectory();
+        var mlContext = new MLContext();
+        var data = mlContext.Data.LoadFromEnumerable(Images(5, seed: 10));
+        var original = Path.Combine(TestFiles.Fixture("saved-zips"), "featurizer-image-64.zip");
+        var saved = Path.Combine(dir.Path, "saved-again.zip");
+        using var fast = (IDisposable)mlContext.Model.LoadWithBatchedScoring(original, out _);
+
+        mlContext.Model.Save((ITransformer)fast, null, saved);
+
+        var plain = mlContext.Model.Load(saved, out _);
+        Assert.Empty(Steps(plain).OfType<BatchedOnnxStep>());
+        Assert.Equal(0f, MaxAbsDifference(Features(mlContext.Model.Load(original, out _), data), Features(plain, data)));
+        using var again = (IDisposable)mlContext.Model.LoadWithBatchedScoring(saved, out _);
+        Assert.Single(Steps((ITransformer)again).OfType<BatchedOnnxStep>());
+    }
+
+    [Fact]
     public void A_missing_or_corrupt_file_is_reported_with_its_name()
     {
         using var dir = new TempDirectory();
