@@ -55,7 +55,9 @@ internal static class PreprocessingCut
         random.NextBytes(rgba);
         using var image = MLImage.CreateFromPixels(side, side, MLPixelFormat.Rgba32, rgba);
         var planes = new float[3 * side * side];
-        new BicubicUpsampler(side, side).Write(image, planes, new BicubicUpsampler.Scratch(new BicubicUpsampler(side, side)));
+        // The graph's input: the image's pixels 0-255 as planes, as ExtractPixels gives them.
+        var planesOnly = new BicubicUpsampler(side, side);
+        planesOnly.Write(image, planes, new BicubicUpsampler.Scratch(planesOnly));
         float[] expected;
         using (var options = new SessionOptions { IntraOpNumThreads = 1 })
         using (var session = new InferenceSession(probeGraph, options))
