@@ -50,10 +50,15 @@ internal static class Program
         m4.eval();
         var models = new[] { (EfficientVitVariant.M0, m0), (EfficientVitVariant.M4, m4) };
 
-        Graph(models, markdown);
-        Pipelines(models, new SyntheticImages(32, 224, seed: 1), images, markdown);
-        Latency(models, new SyntheticImages(8, 224, seed: 2), markdown);
-        Streaming(m0, new SyntheticImages(32, 224, seed: 3), stream, markdown);
+        // --serving: only the saved-model comparison (ServingBenchmark.cs).
+        if (!args.Contains("--serving"))
+        {
+            Graph(models, markdown);
+            Pipelines(models, new SyntheticImages(32, 224, seed: 1), images, markdown);
+            Latency(models, new SyntheticImages(8, 224, seed: 2), markdown);
+            Streaming(m0, new SyntheticImages(32, 224, seed: 3), stream, markdown);
+        }
+        ServingBenchmark.Run(models, new SyntheticImages(32, 224, seed: 4), ArgValue(args, "--serving-images", 256), Threads, markdown);
 
         Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
         return 0;
@@ -248,7 +253,7 @@ internal static class Program
         public string ImagePath { get; set; } = "";
     }
 
-    private static void Consume(IDataView scored, string column)
+    internal static void Consume(IDataView scored, string column)
     {
         using var cursor = scored.GetRowCursor(scored.Schema.Where(c => c.Name == column));
         var getter = cursor.GetGetter<VBuffer<float>>(scored.Schema[column]);
@@ -258,7 +263,7 @@ internal static class Program
     }
 
     // Images per second of `action`, which handles `imagesPerCall` images: one warm-up call, then calls for at least 2 s (or one timed call).
-    private static double Rate(int imagesPerCall, Action action, bool once = false)
+    internal static double Rate(int imagesPerCall, Action action, bool once = false)
     {
         if (!once)
             action();
@@ -279,14 +284,14 @@ internal static class Program
         return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
     }
 
-    private static void Section(string title, TextTable table, bool markdown)
+    internal static void Section(string title, TextTable table, bool markdown)
     {
         Console.WriteLine($"#### {title}");
         Console.WriteLine();
         Console.WriteLine(table.Render(markdown));
     }
 
-    private static string F(double value) => value.ToString("F1", CultureInfo.InvariantCulture);
+    internal static string F(double value) => value.ToString("F1", CultureInfo.InvariantCulture);
 
     private static int ArgValue(string[] args, string name, int fallback)
     {
@@ -294,18 +299,18 @@ internal static class Program
         return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static void NextSingles(this Random random, float[] values)
+    internal static void NextSingles(this Random random, float[] values)
     {
         for (var i = 0; i < values.Length; i++)
             values[i] = (float)(random.NextDouble() * 2 - 1);
     }
 
-    private sealed class FeatureRow
+    internal sealed class FeatureRow
     {
         public float[] Features { get; set; } = [];
     }
 
-    private sealed class TempFolder : IDisposable
+    internal sealed class TempFolder : IDisposable
     {
         public string Path { get; } = Directory.CreateTempSubdirectory("evit-bench-").FullName;
 

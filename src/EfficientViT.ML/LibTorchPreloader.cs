@@ -59,13 +59,24 @@ internal static class LibTorchPreloader
         yield return Path.Combine(app, "runtimes", "linux-x64", "native");
         yield return app;
 
-        // A notebook or script: assemblies run from the NuGet cache, and so do the package's files.
+        // A notebook or script: assemblies run from the NuGet cache, and so do the package's files. A built
+        // application that has no libtorch beside it did not reference the package: it only loads zips or ONNX
+        // graphs, and loading libtorch from the cache would cost it time and memory for nothing.
+        if (RunsFromApplicationFolder())
+            yield break;
         var version = typeof(LibTorchPreloader).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(a => a.Key == "LibTorchVersion")?.Value;
         if (string.IsNullOrEmpty(version))
             yield break;
         foreach (var packages in PackageFolders())
             yield return Path.Combine(packages, PackageId, version, "runtimes", "linux-x64", "native");
+    }
+
+    private static bool RunsFromApplicationFolder()
+    {
+        var here = Path.GetDirectoryName(typeof(LibTorchPreloader).Assembly.Location);
+        return !string.IsNullOrEmpty(here)
+            && string.Equals(Path.GetFullPath(here).TrimEnd(Path.DirectorySeparatorChar), Path.GetFullPath(AppContext.BaseDirectory).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal);
     }
 
     private static IEnumerable<string> PackageFolders()

@@ -44,6 +44,7 @@ internal sealed class BicubicUpsampler
         if (resizeSize < side)
             throw new ArgumentOutOfRangeException(nameof(resizeSize), resizeSize, $"The resize side must be at least the image side {side}.");
         this.side = side;
+        ResizeSize = resizeSize;
         resizes = resizeSize != side;
         var taps = resizes
             ? Enumerable.Range(0, side).Select(o => BicubicWeights.Taps(side, resizeSize, side, o)).ToArray()
@@ -64,6 +65,9 @@ internal sealed class BicubicUpsampler
                 .ToArray();
         }
     }
+
+    /// <summary>The side R of the resize whose center is kept.</summary>
+    public int ResizeSize { get; }
 
     /// <summary>Floats written per image: 3·S·S.</summary>
     public int OutputSize => 3 * side * side;

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Serving;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -15,6 +16,10 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly TransformerChain<ITransformer> chain;
     private readonly TransformerChain<ITransformer> preparation;
     private readonly TransformerChain<ITransformer> finish;
+    private readonly TransformerChain<ITransformer> rowScoring;
+    // Scores single rows in place of the row scoring part, for PredictionEngine.
+    private readonly Lock rowStepLock = new();
+    private BatchedOnnxStep? rowStep;
     private readonly ModelInput input;
     private readonly Lazy<IFeatureScorer> session;
     private readonly Lazy<ScoringThreads> threads;
@@ -32,6 +37,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         this.plan = plan;
         this.preparation = preparation;
         this.finish = finish;
+        this.rowScoring = rowScoring;
         this.batchSize = batchSize;
         chain = new TransformerChain<ITransformer>([.. preparation, .. rowScoring, .. finish]);
         input = plan.CreateModelInput();
@@ -54,14 +60,21 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => chain.GetOutputSchema(inputSchema);
 
-    /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): ML.NET's own ONNX scoring, one image per call.</summary>
-    /// <exception cref="InvalidOperationException">The input column is a float vector of variable size, which ML.NET's ONNX scoring cannot read.</exception>
+    /// <summary>
+    /// Row-by-row mapping (used by <c>PredictionEngine</c>): the saved chain's preparation, then each image resampled
+    /// as <see cref="Transform"/> does and scored alone by ONNX Runtime through buffers bound once.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The input column is a float vector of variable size, which the saved chain could not read.</exception>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
         if (rowScoringProblem is not null)
             throw new InvalidOperationException(rowScoringProblem);
-        return ((ITransformer)chain).GetRowToRowMapper(inputSchema);
+        var featureType = chain.GetOutputSchema(inputSchema)[plan.OutputColumnName].Type;
+        BatchedOnnxStep step;
+        lock (rowStepLock)
+            step = rowStep ??= plan.CreateRowStep(rowScoring, featureType);
+        return ((ITransformer)new TransformerChain<ITransformer>([.. preparation, step, .. finish])).GetRowToRowMapper(inputSchema);
     }
 
     /// <summary>
@@ -98,6 +111,8 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
             threads.Value.Dispose();
         if (session.IsValueCreated)
             session.Value.Dispose();
+        lock (rowStepLock)
+            rowStep?.ReleaseSessions();
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
     }

@@ -1,5 +1,6 @@
 using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Preprocessing;
+using EfficientViT.ML.Serving;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -105,6 +106,11 @@ internal sealed class FeaturizerPlan
     public IFeatureScorer CreateScorer() => FromImages
         ? new OnnxFeatureSession(graphs.ResampledImageBatch.Value, Names.Pixels, Names.Features, options.Threads)
         : new OnnxFeatureSession(graphs.PixelVectorBatch.Value, options.InputColumnName, Names.Features, options.Threads);
+
+    /// <summary>Scores single rows in place of <paramref name="rowScoring"/>, with the input and graph of the batches.</summary>
+    public BatchedOnnxStep CreateRowStep(ITransformer rowScoring, DataViewType featureType) => FromImages
+        ? new BatchedOnnxStep(rowScoring, graphs.ResampledImageBatch.Value, CreateModelInput(), Names.Pixels, Names.Features, featureType, new BatchedScoringOptions())
+        : new BatchedOnnxStep(rowScoring, graphs.PixelVectorBatch.Value, CreateModelInput(), options.InputColumnName, Names.Features, featureType, new BatchedScoringOptions());
 
     private EstimatorChain<ITransformer> BuildAllSteps()
     {

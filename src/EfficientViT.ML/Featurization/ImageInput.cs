@@ -6,9 +6,10 @@ namespace EfficientViT.ML.Featurization;
 /// <summary>Images of the model's side (after ML.NET's ResizeImages), resampled by a <see cref="BicubicUpsampler"/>.</summary>
 internal sealed class ImageInput(string columnName, string userColumn, BicubicUpsampler upsampler) : ModelInput(columnName, userColumn)
 {
-    private BicubicUpsampler Upsampler => upsampler;
+    /// <summary>How the images are resampled.</summary>
+    public BicubicUpsampler Upsampler => upsampler;
 
-    public override Reader Open(DataViewRowCursor cursor) => new ImageReader(this, cursor.GetGetter<MLImage>(cursor.Schema[ColumnName]));
+    public override Reader Open(DataViewRow row) => new ImageReader(this, row.GetGetter<MLImage>(row.Schema[ColumnName]));
 
     private sealed class ImageReader(ImageInput input, ValueGetter<MLImage> getter) : Reader
     {

@@ -12,8 +12,8 @@ internal abstract class ModelInput(string columnName, string userColumn)
     /// <summary>The user's input column, for messages.</summary>
     public string UserColumn => userColumn;
 
-    /// <summary>A reader over <paramref name="cursor"/>'s rows.</summary>
-    public abstract Reader Open(DataViewRowCursor cursor);
+    /// <summary>A reader of <paramref name="row"/> (a cursor's rows, or a single row's).</summary>
+    public abstract Reader Open(DataViewRow row);
 
     /// <summary>Reads the current row of one cursor.</summary>
     public abstract class Reader : IDisposable

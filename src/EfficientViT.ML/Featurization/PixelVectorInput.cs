@@ -8,7 +8,7 @@ internal sealed class PixelVectorInput(string columnName, string userColumn, int
 {
     private int ImageSize => imageSize;
 
-    public override Reader Open(DataViewRowCursor cursor) => new VectorReader(this, cursor.GetGetter<VBuffer<float>>(cursor.Schema[ColumnName]));
+    public override Reader Open(DataViewRow row) => new VectorReader(this, row.GetGetter<VBuffer<float>>(row.Schema[ColumnName]));
 
     private sealed class VectorReader(PixelVectorInput input, ValueGetter<VBuffer<float>> getter) : Reader
     {

@@ -67,6 +67,9 @@ internal sealed class ProtobufWriter
         value.CopyTo(Reserve(value.Length));
     }
 
+    /// <summary>Copies fields already encoded (tags included), as a reader found them.</summary>
+    public void WriteRaw(ReadOnlySpan<byte> encodedFields) => encodedFields.CopyTo(Reserve(encodedFields.Length));
+
     /// <summary>Writes a nested message field whose content <paramref name="writeContent"/> writes to this same writer.</summary>
     public void WriteMessage(int field, Action<ProtobufWriter> writeContent)
     {

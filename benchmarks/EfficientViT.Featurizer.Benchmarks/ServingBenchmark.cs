@@ -1,0 +1,108 @@
+using EfficientViT.ML.Featurization;
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Serving;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using static EfficientViT.Benchmarks.Program;
+
+namespace EfficientViT.Benchmarks;
+
+/// <summary>
+/// A saved featurizer zip served three ways, side by side in this run: the fitted featurizer it was saved from,
+/// the zip loaded by ML.NET's <c>Model.Load</c> (one row per ONNX Runtime call), and the zip loaded by
+/// <c>LoadWithBatchedScoring</c>; throughput of <c>Transform</c> and batch-1 latency through <c>PredictionEngine</c>,
+/// measured in alternating rounds, with the network alone at batch 1 as the compute it cannot go below.
+/// </summary>
+internal static class ServingBenchmark
+{
+    private const int Rounds = 3;
+
+    public static void Run((EfficientVitVariant Variant, EfficientVit Model)[] models, SyntheticImages images, int count, int threads, bool markdown)
+    {
+        var throughput = new TextTable("variant", "fitted img/s", "Model.Load img/s", "LoadWithBatchedScoring img/s", "batched / Model.Load", "batched / fitted", "max abs diff vs fitted (Load, batched)");
+        var latency = new TextTable("variant", "fitted ms", "Model.Load ms", "LoadWithBatchedScoring ms", "graph alone ms", "Model.Load / batched");
+        using var dir = new TempFolder();
+        foreach (var (variant, model) in models)
+        {
+            var mlContext = new MLContext(seed: 0);
+            using var fitted = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+            {
+                InputColumnName = "Image", OutputColumnName = "Features", Model = model, BatchSize = 16, Threads = threads,
+            }).Fit(mlContext.Data.LoadFromEnumerable(images.Rows(1)));
+            var zip = Path.Combine(dir.Path, $"{variant}.zip");
+            mlContext.Model.Save(fitted, null, zip);
+            var plain = new MLContext().Model.Load(zip, out _);
+            var batched = new MLContext().Model.LoadWithBatchedScoring(zip, new BatchedScoringOptions { BatchSize = 16, Threads = threads }, out _);
+            var contenders = new (string Name, ITransformer Model)[] { ("fitted", fitted), ("Model.Load", plain), ("batched", batched) };
+
+            var features = contenders.Select(c => c.Model.Transform(mlContext.Data.LoadFromEnumerable(images.Rows(32))).GetColumn<float[]>("Features").ToArray()).ToArray();
+            string Difference(float[][] other) => features[0].Zip(other, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max().ToString("G3");
+
+            var rates = contenders.ToDictionary(c => c.Name, _ => new List<double>());
+            var milliseconds = contenders.ToDictionary(c => c.Name, _ => new List<double>());
+            var engines = contenders.ToDictionary(c => c.Name, c => mlContext.Model.CreatePredictionEngine<ImageRow, FeatureRow>(c.Model));
+            var graphAlone = new List<double>();
+            using var graph = new GraphAlone(model);
+            for (var round = 0; round < Rounds; round++)
+            {
+                foreach (var (name, transformer) in contenders)
+                {
+                    var data = mlContext.Data.LoadFromEnumerable(images.Rows(count).ToArray());
+                    rates[name].Add(Rate(count, () => Consume(transformer.Transform(data), "Features"), once: true));
+                }
+                foreach (var (name, _) in contenders)
+                {
+                    var rows = images.Rows(int.MaxValue).GetEnumerator();
+                    milliseconds[name].Add(1000 / Rate(1, () => { rows.MoveNext(); engines[name].Predict(rows.Current); }));
+                }
+                graphAlone.Add(1000 / Rate(1, graph.Run));
+            }
+            foreach (var engine in engines.Values)
+                engine.Dispose();
+            ((IDisposable)batched).Dispose();
+            (plain as IDisposable)?.Dispose();
+
+            double Best(string name) => rates[name].Max();
+            double Fastest(string name) => milliseconds[name].Min();
+            throughput.AddRow(variant.ToString(), F(Best("fitted")), F(Best("Model.Load")), F(Best("batched")),
+                $"{Best("batched") / Best("Model.Load"):F2}x", $"{Best("batched") / Best("fitted"):F2}x", $"{Difference(features[1])}, {Difference(features[2])}");
+            latency.AddRow(variant.ToString(), $"{Fastest("fitted"):F2}", $"{Fastest("Model.Load"):F2}", $"{Fastest("batched"):F2}", $"{graphAlone.Min():F2}",
+                $"{Fastest("Model.Load") / Fastest("batched"):F2}x");
+        }
+        Section($"Serving a saved zip: Transform ({count} decoded 224x224 images, batch 16, {threads} threads, best of {Rounds} alternating rounds)", throughput, markdown);
+        Section($"Serving a saved zip: PredictionEngine batch-1 latency (best of {Rounds} alternating rounds; graph alone: the network at batch 1 in ONNX Runtime with buffers bound once, no preprocessing)", latency, markdown);
+    }
+
+    /// <summary>
+    /// The network alone (normalized pixels in, as the batched step feeds it once the image is resampled), at batch 1
+    /// with ONNX Runtime's default threads, input and output bound once: the compute a PredictionEngine call cannot go below.
+    /// </summary>
+    private sealed class GraphAlone : IDisposable
+    {
+        private readonly InferenceSession session;
+        private readonly OrtValue input;
+        private readonly OrtValue output;
+        private readonly RunOptions runOptions = new();
+
+        public GraphAlone(EfficientVit model)
+        {
+            session = new InferenceSession(EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions()));
+            var pixels = new float[3 * 224 * 224];
+            new Random(0).NextSingles(pixels);
+            input = OrtValue.CreateTensorValueFromMemory(pixels, [1, 3, 224, 224]);
+            output = OrtValue.CreateTensorValueFromMemory(new float[model.Config.FeatureDim], [1, model.Config.FeatureDim]);
+        }
+
+        public void Run() => session.Run(runOptions, [EfficientVitOnnxExporter.DefaultInputName], [input], [EfficientVitOnnxExporter.DefaultFeaturesOutputName], [output]);
+
+        public void Dispose()
+        {
+            input.Dispose();
+            output.Dispose();
+            runOptions.Dispose();
+            session.Dispose();
+        }
+    }
+}

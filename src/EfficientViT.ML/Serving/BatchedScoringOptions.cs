@@ -1,0 +1,19 @@
+namespace EfficientViT.ML.Serving;
+
+/// <summary>How a model loaded with <c>LoadWithBatchedScoring</c> scores its EfficientViT steps.</summary>
+public sealed class BatchedScoringOptions
+{
+    /// <summary>Images scored together by ONNX Runtime during <c>Transform</c>. Default 16.</summary>
+    public int BatchSize { get; set; } = 16;
+
+    /// <summary>How many batches <c>Transform</c> scores at once, each in a one-thread ONNX Runtime session; null: one per core.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>
+    /// ONNX Runtime's threads for one image scored alone (a <c>PredictionEngine</c>); null: ONNX Runtime's default,
+    /// one per core, as ML.NET's own ONNX scoring uses. Set 1 when many requests are scored at once.
+    /// </summary>
+    public int? RowThreads { get; set; }
+
+    internal BatchedScoringOptions Copy() => (BatchedScoringOptions)MemberwiseClone();
+}
