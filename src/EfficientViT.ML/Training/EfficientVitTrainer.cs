@@ -75,8 +75,13 @@ public sealed class EfficientVitTrainer
             foreach (var (name, parameter) in model.named_parameters())
                 parameter.requires_grad = !OptimizerFactory.IsBackboneParameter(name);
         }
+        // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
+        // caller need them contiguous, so they are restored around every save and when training ends.
+        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
+        // Laid out before the optimizer is built: its flat buffer keeps the layout it finds, and takes the
+        // weights back into that layout after each save.
+        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
         using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, OptimizerFactory.IsBackboneParameter, options.BackboneLearningRateScale);
-        var trainable = model.parameters().Where(p => p.requires_grad).ToList();
         using var loader = new ImageBatchLoader(train, trainTransform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);
         var stepsPerEpoch = loader.BatchesPerEpoch;
         var schedule = CosineSchedule.ForRecipe(recipe, stepsPerEpoch);
@@ -93,10 +98,6 @@ public sealed class EfficientVitTrainer
                 throw new InvalidOperationException($"{run.LastPath} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
         }
 
-        // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
-        // caller need them contiguous, so they are restored around every save and when training ends.
-        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
-        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
         void Save(TrainingState position)
         {
             layout?.Restore();
@@ -127,7 +128,7 @@ public sealed class EfficientVitTrainer
 
                 var learningRate = schedule.LearningRate(step);
                 optimizer.SetLearningRate(learningRate);
-                var loss = TrainStep(optimizer.Optimizer, trainable, batch, mixer, step);
+                var loss = TrainStep(optimizer, batch, mixer, step);
                 if (!double.IsFinite(loss))
                 {
                     var kept = run is { HasCheckpoint: true } ? $"; the last good checkpoint is kept in {run.LastPath}" : "";
@@ -172,7 +173,7 @@ public sealed class EfficientVitTrainer
         return new TrainingResult(summaries, true, null, bestTop1, step);
     }
 
-    private double TrainStep(optim.Optimizer optimizer, List<Parameter> trainable, ImageBatch batch, MixupCutmix? mixer, long step)
+    private double TrainStep(AdamWWithGroups optimizer, ImageBatch batch, MixupCutmix? mixer, long step)
     {
         using var scope = NewDisposeScope();
         // Drop path draws from torch's generator: seeding it per step makes a resumed run draw the same masks.
@@ -199,10 +200,10 @@ public sealed class EfficientVitTrainer
             loss = Losses.Distillation(logits, distillationLogits, options.Teacher!.Logits(images), targetsLoss,
                 recipe.Distillation, recipe.DistillationAlpha, recipe.DistillationTau);
         }
-        optimizer.zero_grad();
+        optimizer.Optimizer.zero_grad();
         loss.backward();
-        GradientClipping.Apply(trainable, recipe.GradientClipMode, recipe.GradientClip);
-        optimizer.step();
+        optimizer.ClipGradients(recipe.GradientClipMode, recipe.GradientClip);
+        optimizer.Optimizer.step();
         return loss.item<float>();
     }
 

@@ -1,0 +1,190 @@
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Training;
+
+/// <summary>
+/// Parameters and their gradients held as views into one contiguous buffer each, so that an optimizer
+/// or gradient clipping can treat all of them (or one parameter group, a contiguous range) in a handful
+/// of native calls instead of several per tensor.
+/// </summary>
+/// <remarks>
+/// Each parameter keeps its object, shape and memory layout (channels-last weights stay channels-last);
+/// only its storage moves into the buffer, so module fields, <c>state_dict</c> keys and optimizer state
+/// keys are unchanged. Each parameter's <c>.grad</c> is set to the matching view of the gradient buffer:
+/// libtorch's backward pass accumulates into a defined gradient in place, so gradients land there as long
+/// as nothing replaces them (zeroing must be in place, never "set to none"). Code that gives a parameter
+/// new storage (<see cref="ChannelsLast.Restore"/> before saving) moves it out of the buffer;
+/// <see cref="EnsureBound"/> copies it back, keeping the layout recorded here.
+/// </remarks>
+internal sealed class FlatParameters : IDisposable
+{
+    private readonly Entry[] entries;
+    private readonly (long Start, long Length)[] groupRanges;
+    private readonly IntPtr valuesAddress;
+    private readonly IntPtr gradientsAddress;
+    private Tensor? unitIndex;
+    private long unitCount;
+
+    /// <param name="groups">The parameters, group by group; each group becomes one contiguous range.</param>
+    public FlatParameters(IReadOnlyList<IReadOnlyList<Parameter>> groups)
+    {
+        var all = groups.SelectMany(group => group).ToList();
+        if (all.Count == 0)
+            throw new ArgumentException("There are no parameters to lay out.", nameof(groups));
+        var first = all[0];
+        if (first.dtype != ScalarType.Float32)
+            throw new ArgumentException($"Flat buffers hold float32 parameters; found {first.dtype}.", nameof(groups));
+        foreach (var parameter in all)
+        {
+            if (parameter.dtype != first.dtype || parameter.device_type != first.device_type)
+                throw new ArgumentException($"One buffer holds one type: found {parameter.dtype} on {parameter.device_type} beside {first.dtype} on {first.device_type}.", nameof(groups));
+        }
+        if (all.Distinct(ReferenceEqualityComparer.Instance).Count() != all.Count)
+            throw new ArgumentException("A parameter appears twice.", nameof(groups));
+
+        var list = new List<Entry>();
+        groupRanges = new (long, long)[groups.Count];
+        long offset = 0;
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var start = offset;
+            foreach (var parameter in groups[g])
+            {
+                list.Add(new Entry(parameter, offset, parameter.shape, DenseStrides(parameter)));
+                offset += parameter.numel();
+            }
+            groupRanges[g] = (start, offset - start);
+        }
+        entries = list.ToArray();
+        Count = offset;
+        Values = zeros(new[] { offset }, first.dtype, first.device).DetachFromDisposeScope();
+        Gradients = zeros(new[] { offset }, first.dtype, first.device).DetachFromDisposeScope();
+        valuesAddress = Address(Values);
+        gradientsAddress = Address(Gradients);
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var entry in entries)
+        {
+            var values = ViewOf(Values, entry);
+            values.copy_(entry.Parameter);
+            entry.Parameter.set_(values);
+            entry.Parameter.grad = ViewOf(Gradients, entry);
+        }
+    }
+
+    /// <summary>Every parameter's values, group after group.</summary>
+    public Tensor Values { get; }
+
+    /// <summary>Every parameter's gradient, at the same positions as <see cref="Values"/>.</summary>
+    public Tensor Gradients { get; }
+
+    /// <summary>Elements in all.</summary>
+    public long Count { get; }
+
+    /// <summary>The parameters, in buffer order.</summary>
+    public IEnumerable<Parameter> Parameters => entries.Select(entry => entry.Parameter);
+
+    /// <summary>Where group <paramref name="group"/> lies in the buffers.</summary>
+    public (long Start, long Length) GroupRange(int group) => groupRanges[group];
+
+    /// <summary>
+    /// A view of <paramref name="buffer"/> (a tensor of <see cref="Count"/> elements laid out as
+    /// <see cref="Values"/>) shaped and strided as the <paramref name="index"/>-th parameter.
+    /// </summary>
+    public Tensor ViewOf(Tensor buffer, int index) => ViewOf(buffer, entries[index]);
+
+    /// <summary>Zeroes every gradient in one call, and gives back its view to any parameter whose gradient was replaced.</summary>
+    public void ZeroGradients()
+    {
+        Gradients.zero_();
+        using var scope = NewDisposeScope();
+        foreach (var entry in entries)
+        {
+            if (entry.Parameter.grad is not { } gradient || Address(gradient) != gradientsAddress + (nint)(entry.Offset * gradient.element_size()))
+                entry.Parameter.grad = ViewOf(Gradients, entry);
+        }
+    }
+
+    /// <summary>
+    /// Moves back into the buffer (values copied, layout as recorded) every parameter that was given new
+    /// storage since it was laid out. Call between a backward pass and the next forward pass, never in
+    /// between: moving storage counts as changing the parameter in place for autograd.
+    /// </summary>
+    public void EnsureBound()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var entry in entries)
+        {
+            if (Address(entry.Parameter) == valuesAddress + (nint)(entry.Offset * entry.Parameter.element_size()))
+                continue;
+            var values = ViewOf(Values, entry);
+            values.copy_(entry.Parameter);
+            entry.Parameter.set_(values);
+        }
+    }
+
+    /// <summary>
+    /// For each element of the buffers, the index of its unit as adaptive gradient clipping counts them:
+    /// each index along dim 0 of a tensor of two or more dimensions, or a whole tensor of fewer. A unit is
+    /// one contiguous run of the buffer in both the contiguous and the channels-last layout, since dim 0 is
+    /// the outermost dimension of both.
+    /// </summary>
+    public (Tensor Index, long Count) Units()
+    {
+        if (unitIndex is null)
+        {
+            using var scope = NewDisposeScope();
+            var lengths = new List<long>();
+            foreach (var entry in entries)
+            {
+                var units = entry.Shape.Length >= 2 ? entry.Shape[0] : 1;
+                var length = units == 0 ? 0 : entry.Parameter.numel() / units;
+                for (var i = 0; i < units; i++)
+                    lengths.Add(length);
+            }
+            unitCount = lengths.Count;
+            unitIndex = arange(unitCount, dtype: ScalarType.Int64).repeat_interleave(tensor(lengths.ToArray())).DetachFromDisposeScope();
+        }
+        return (unitIndex, unitCount);
+    }
+
+    /// <summary>Frees the buffers (parameters still in them keep their storage alive).</summary>
+    public void Dispose()
+    {
+        Values.Dispose();
+        Gradients.Dispose();
+        unitIndex?.Dispose();
+    }
+
+    private static Tensor ViewOf(Tensor buffer, Entry entry) => buffer.as_strided(entry.Shape, entry.Strides, entry.Offset);
+
+    private static IntPtr Address(Tensor tensor)
+    {
+        using var storage = tensor.storage<float>();
+        return storage.data_ptr() + (nint)(tensor.storage_offset() * tensor.element_size());
+    }
+
+    // The parameter's own strides when it is dense (contiguous or channels-last), so that the view in the
+    // buffer keeps the layout its kernels are fastest with; row-major strides otherwise.
+    private static long[] DenseStrides(Tensor parameter)
+    {
+        if (ChannelsLast.Is(parameter))
+            return parameter.stride();
+        var shape = parameter.shape;
+        var strides = new long[shape.Length];
+        long stride = 1;
+        for (var i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = stride;
+            stride *= Math.Max(1, shape[i]);
+        }
+        return strides;
+    }
+
+    private sealed record Entry(Parameter Parameter, long Offset, long[] Shape, long[] Strides);
+}
