@@ -7,7 +7,8 @@ namespace EfficientViT.ML.Training;
 /// <summary>
 /// <see cref="GradientClipping"/>'s rules on a flat gradient buffer (<see cref="FlatParameters"/>): the
 /// same clipping in about ten native calls over all parameters instead of about ten per parameter tensor.
-/// Norms are summed in another order than per tensor, so results agree to float32 rounding, not bit for bit.
+/// The norms of one-dimensional tensors are reduced in another order than per tensor, so results agree to
+/// float32 rounding, not always bit for bit.
 /// </summary>
 internal static class FlatGradientClipping
 {
@@ -56,15 +57,22 @@ internal static class FlatGradientClipping
         flat.EnsureBound();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var (unit, units) = flat.Units();
-        var maxNorm = UnitNorms(flat.Values, unit, units).AtLeast(eps).Times(clipFactor);
-        var gradientNorm = UnitNorms(flat.Gradients, unit, units);
+        var runs = flat.Runs;
+        var maxNorm = UnitNorms(flat.Values, runs).AtLeast(eps).Times(clipFactor);
+        var gradientNorm = UnitNorms(flat.Gradients, runs);
         // Units within the limit keep their gradient (factor 1); the others are scaled onto it.
         var factor = where(gradientNorm < maxNorm, ones_like(gradientNorm), maxNorm / gradientNorm.AtLeast(1e-6));
-        flat.Gradients.mul_(factor.index_select(0, unit));
+        long first = 0;
+        foreach (var run in runs)
+        {
+            Matrix(flat.Gradients, run).mul_(factor.narrow(0, first, run.Units).unsqueeze(1));
+            first += run.Units;
+        }
     }
 
-    // The L2 norm of each unit: squares summed into their unit's slot.
-    private static Tensor UnitNorms(Tensor buffer, Tensor unit, long units) =>
-        zeros(new[] { units }, buffer.dtype).index_add_(0, unit, buffer.square(), ScalarSafe.One).sqrt_();
+    // The L2 norm of each unit, run after run: one reduction per run of equal-length units.
+    private static Tensor UnitNorms(Tensor buffer, IReadOnlyList<UnitRun> runs) =>
+        cat(runs.Select(run => Matrix(buffer, run).norm(1, keepdim: false)).ToArray(), 0);
+
+    private static Tensor Matrix(Tensor buffer, UnitRun run) => buffer.narrow(0, run.Start, run.Units * run.Length).view(run.Units, run.Length);
 }

@@ -25,8 +25,6 @@ internal sealed class FlatParameters : IDisposable
     private readonly (long Start, long Length)[] groupRanges;
     private readonly IntPtr valuesAddress;
     private readonly IntPtr gradientsAddress;
-    private Tensor? unitIndex;
-    private long unitCount;
 
     /// <param name="groups">The parameters, group by group; each group becomes one contiguous range.</param>
     public FlatParameters(IReadOnlyList<IReadOnlyList<Parameter>> groups)
@@ -45,19 +43,33 @@ internal sealed class FlatParameters : IDisposable
         if (all.Distinct(ReferenceEqualityComparer.Instance).Count() != all.Count)
             throw new ArgumentException("A parameter appears twice.", nameof(groups));
 
+        // Within a group, parameters whose clipping units have the same length lie side by side, so that
+        // each such run is one (units, length) matrix for adaptive clipping (see Runs).
         var list = new List<Entry>();
+        var indices = all.Select((parameter, index) => (parameter, index)).ToDictionary(pair => (object)pair.parameter, pair => pair.index, ReferenceEqualityComparer.Instance);
+        var runs = new List<UnitRun>();
         groupRanges = new (long, long)[groups.Count];
         long offset = 0;
         for (var g = 0; g < groups.Count; g++)
         {
             var start = offset;
-            foreach (var parameter in groups[g])
+            foreach (var run in groups[g].GroupBy(UnitLength).OrderBy(run => run.Key))
             {
-                list.Add(new Entry(parameter, offset, parameter.shape, DenseStrides(parameter)));
-                offset += parameter.numel();
+                var units = 0L;
+                foreach (var parameter in run)
+                {
+                    list.Add(new Entry(indices[parameter], parameter, offset, parameter.shape, DenseStrides(parameter)));
+                    offset += parameter.numel();
+                    units += run.Key == 0 ? 0 : parameter.numel() / run.Key;
+                }
+                if (units > 0)
+                    runs.Add(new UnitRun(offset - units * run.Key, units, run.Key));
             }
             groupRanges[g] = (start, offset - start);
         }
+        Runs = runs;
+        // Entries in the groups' own order (the optimizer's state order), whatever their place in the buffer.
+        list.Sort((a, b) => a.Index.CompareTo(b.Index));
         entries = list.ToArray();
         Count = offset;
         Values = zeros(new[] { offset }, first.dtype, first.device).DetachFromDisposeScope();
@@ -85,7 +97,7 @@ internal sealed class FlatParameters : IDisposable
     /// <summary>Elements in all.</summary>
     public long Count { get; }
 
-    /// <summary>The parameters, in buffer order.</summary>
+    /// <summary>The parameters, group by group in the order given (not necessarily their order in the buffer).</summary>
     public IEnumerable<Parameter> Parameters => entries.Select(entry => entry.Parameter);
 
     /// <summary>Where group <paramref name="group"/> lies in the buffers.</summary>
@@ -129,36 +141,25 @@ internal sealed class FlatParameters : IDisposable
     }
 
     /// <summary>
-    /// For each element of the buffers, the index of its unit as adaptive gradient clipping counts them:
-    /// each index along dim 0 of a tensor of two or more dimensions, or a whole tensor of fewer. A unit is
-    /// one contiguous run of the buffer in both the contiguous and the channels-last layout, since dim 0 is
-    /// the outermost dimension of both.
+    /// The buffers cut into runs of clipping units of one length each, in buffer order, covering every
+    /// element: a unit is each index along dim 0 of a tensor of two or more dimensions, or a whole tensor of
+    /// fewer, as adaptive gradient clipping counts them. A unit is one contiguous stretch of the buffer in
+    /// both the contiguous and the channels-last layout, since dim 0 is the outermost dimension of both.
     /// </summary>
-    public (Tensor Index, long Count) Units()
-    {
-        if (unitIndex is null)
-        {
-            using var scope = NewDisposeScope();
-            var lengths = new List<long>();
-            foreach (var entry in entries)
-            {
-                var units = entry.Shape.Length >= 2 ? entry.Shape[0] : 1;
-                var length = units == 0 ? 0 : entry.Parameter.numel() / units;
-                for (var i = 0; i < units; i++)
-                    lengths.Add(length);
-            }
-            unitCount = lengths.Count;
-            unitIndex = arange(unitCount, dtype: ScalarType.Int64).repeat_interleave(tensor(lengths.ToArray())).DetachFromDisposeScope();
-        }
-        return (unitIndex, unitCount);
-    }
+    public IReadOnlyList<UnitRun> Runs { get; }
 
     /// <summary>Frees the buffers (parameters still in them keep their storage alive).</summary>
     public void Dispose()
     {
         Values.Dispose();
         Gradients.Dispose();
-        unitIndex?.Dispose();
+    }
+
+    private static long UnitLength(Tensor parameter)
+    {
+        var shape = parameter.shape;
+        var units = shape.Length >= 2 ? shape[0] : 1;
+        return units == 0 ? 0 : parameter.numel() / units;
     }
 
     private static Tensor ViewOf(Tensor buffer, Entry entry) => buffer.as_strided(entry.Shape, entry.Strides, entry.Offset);
@@ -186,5 +187,8 @@ internal sealed class FlatParameters : IDisposable
         return strides;
     }
 
-    private sealed record Entry(Parameter Parameter, long Offset, long[] Shape, long[] Strides);
+    private sealed record Entry(int Index, Parameter Parameter, long Offset, long[] Shape, long[] Strides);
 }
+
+/// <summary>Consecutive clipping units of one length in a flat buffer: <c>buffer.narrow(0, Start, Units * Length).view(Units, Length)</c>.</summary>
+internal sealed record UnitRun(long Start, long Units, long Length);
