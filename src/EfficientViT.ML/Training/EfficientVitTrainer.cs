@@ -68,6 +68,10 @@ public sealed class EfficientVitTrainer
             run!.RequireCheckpoint();
         if (options.Threads is { } threads)
             set_num_threads(threads);
+        // Without a set count, training steps run at whichever of all cores and one core times faster
+        // (see ThreadCountTuner); everything else keeps all cores.
+        var allThreads = get_num_threads();
+        var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([allThreads, 1]) : null;
 
         model.SetDropPathRate(recipe.DropPath);
         if (options.FreezeBackbone)
@@ -110,67 +114,82 @@ public sealed class EfficientVitTrainer
         var bestEpoch = state.BestEpoch;
         var started = Stopwatch.StartNew();
         var stepsAtStart = step;
-        for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
+        try
         {
-            var epochClock = Stopwatch.StartNew();
-            SetTrainMode();
-            var (lossSum, lossCount, images) = (0.0, 0, 0L);
-            var batchIndex = epoch == state.Epoch ? state.BatchesDoneInEpoch : 0;
-            foreach (var batch in loader.Epoch(epoch, batchIndex))
+            for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
             {
-                using var owned = batch;
-                if (cancellationToken.IsCancellationRequested)
+                var epochClock = Stopwatch.StartNew();
+                SetTrainMode();
+                var (lossSum, lossCount, images) = (0.0, 0, 0L);
+                var batchIndex = epoch == state.Epoch ? state.BatchesDoneInEpoch : 0;
+                foreach (var batch in loader.Epoch(epoch, batchIndex))
                 {
+                    using var owned = batch;
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
+                        var saved = run is null ? "" : $"; the run was saved in {run.LastPath} and can be resumed from there";
+                        return new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true };
+                    }
+
+                    var learningRate = schedule.LearningRate(step);
+                    optimizer.SetLearningRate(learningRate);
+                    if (tuner is not null && get_num_threads() != tuner.ThreadsForNextStep)
+                        set_num_threads(tuner.ThreadsForNextStep);
+                    var stepStart = Stopwatch.GetTimestamp();
+                    var loss = TrainStep(optimizer, batch, mixer, step);
+                    tuner?.Report(Stopwatch.GetElapsedTime(stepStart));
+                    if (!double.IsFinite(loss))
+                    {
+                        var kept = run is { HasCheckpoint: true } ? $"; the last good checkpoint is kept in {run.LastPath}" : "";
+                        return new TrainingResult(summaries, false,
+                            $"the loss became {loss} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G3}){kept}. Lower the learning rate or enable gradient clipping.",
+                            bestTop1, step);
+                    }
+                    ema?.Update(model);
+                    step++;
+                    batchIndex++;
+                    lossSum += loss;
+                    lossCount++;
+                    images += batch.Count;
+                    var rate = images / epochClock.Elapsed.TotalSeconds;
+                    var done = step - stepsAtStart;
+                    var eta = done == 0 ? TimeSpan.Zero : started.Elapsed / done * (totalSteps - step);
+                    progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
+                    if (step >= totalSteps)
+                        break;
+                }
+
+                if (batchIndex < stepsPerEpoch)
+                {
+                    // MaxSteps ended the run inside the epoch: keep the position so that resuming finishes it.
                     Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-                    var saved = run is null ? "" : $"; the run was saved in {run.LastPath} and can be resumed from there";
-                    return new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true };
+                    return new TrainingResult(summaries, true, null, bestTop1, step);
                 }
 
-                var learningRate = schedule.LearningRate(step);
-                optimizer.SetLearningRate(learningRate);
-                var loss = TrainStep(optimizer, batch, mixer, step);
-                if (!double.IsFinite(loss))
-                {
-                    var kept = run is { HasCheckpoint: true } ? $"; the last good checkpoint is kept in {run.LastPath}" : "";
-                    return new TrainingResult(summaries, false,
-                        $"the loss became {loss} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G3}){kept}. Lower the learning rate or enable gradient clipping.",
-                        bestTop1, step);
-                }
-                ema?.Update(model);
-                step++;
-                batchIndex++;
-                lossSum += loss;
-                lossCount++;
-                images += batch.Count;
-                var rate = images / epochClock.Elapsed.TotalSeconds;
-                var done = step - stepsAtStart;
-                var eta = done == 0 ? TimeSpan.Zero : started.Elapsed / done * (totalSteps - step);
-                progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
-                if (step >= totalSteps)
-                    break;
+                if (tuner is not null)
+                    set_num_threads(allThreads);
+                var (validationLoss, top1, top5) = Validate(validation, evalTransform, ema, cancellationToken);
+                var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
+                    schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
+                summaries.Add(summary);
+                var improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
+                if (improved)
+                    (bestTop1, bestEpoch) = (top1, epoch + 1);
+                Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
+                progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
             }
-
-            if (batchIndex < stepsPerEpoch)
-            {
-                // MaxSteps ended the run inside the epoch: keep the position so that resuming finishes it.
-                Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-                return new TrainingResult(summaries, true, null, bestTop1, step);
-            }
-
-            var (validationLoss, top1, top5) = Validate(validation, evalTransform, ema, cancellationToken);
-            var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
-                schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
-            summaries.Add(summary);
-            var improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
-            if (improved)
-                (bestTop1, bestEpoch) = (top1, epoch + 1);
-            Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-            progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
+            layout?.Restore();
+            ema?.CopyTo(model);
+            model.eval();
+            return new TrainingResult(summaries, true, null, bestTop1, step);
         }
-        layout?.Restore();
-        ema?.CopyTo(model);
-        model.eval();
-        return new TrainingResult(summaries, true, null, bestTop1, step);
+        finally
+        {
+            // The tuner may have left one thread; the caller gets the count it had.
+            if (tuner is not null)
+                set_num_threads(allThreads);
+        }
     }
 
     private double TrainStep(AdamWWithGroups optimizer, ImageBatch batch, MixupCutmix? mixer, long step)
