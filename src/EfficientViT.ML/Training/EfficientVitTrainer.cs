@@ -69,9 +69,10 @@ public sealed class EfficientVitTrainer
         if (options.Threads is { } threads)
             set_num_threads(threads);
         // Without a set count, training steps run at whichever of all cores and one core times faster
-        // (see ThreadCountTuner); everything else keeps all cores.
+        // (see ThreadCountTuner); everything else keeps all cores. One core is timed first, so that all
+        // cores, when they collapse, are dropped after a single step.
         var allThreads = get_num_threads();
-        var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([allThreads, 1]) : null;
+        var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([1, allThreads]) : null;
 
         model.SetDropPathRate(recipe.DropPath);
         if (options.FreezeBackbone)

@@ -9,8 +9,10 @@ namespace EfficientViT.ML.Training;
 /// <remarks>
 /// The tuner only decides; the caller sets the count it names before each step (<see cref="ThreadsForNextStep"/>)
 /// and reports how long the step took (<see cref="Report"/>). The first step at a count after a change is
-/// not counted (it may pay for waking threads). A candidate whose step takes more than twice the best
-/// median so far is dropped from that comparison at once, so a collapsing count costs one step, not several.
+/// not counted (it may pay for waking threads). A candidate whose step, that first one included, takes more
+/// than twice the best median so far is dropped from that comparison at once, so a count that collapses
+/// (OpenMP threads spinning on cores that other processes hold) costs one step per comparison when
+/// compared after a faster one.
 /// Each comparison that keeps the same choice doubles the stretch before the next, up to <see cref="MaxStretch"/>.
 /// </remarks>
 internal sealed class ThreadCountTuner
@@ -63,21 +65,25 @@ internal sealed class ThreadCountTuner
                 StartComparison();
             return;
         }
+        var seconds = duration.TotalSeconds;
+        var list = times[probing];
+        // Far slower than the best candidate so far, even in the step that may pay for waking threads: no
+        // need to see more of it.
+        if (seconds > 2 * bestMedian)
+        {
+            list.Clear();
+            NextCandidate();
+            return;
+        }
         if (!warmedUp)
         {
             warmedUp = true;
             return;
         }
-        var seconds = duration.TotalSeconds;
-        var list = times[probing];
         list.Add(seconds);
-        // Far slower than the best candidate so far: no need to see more of it.
-        if (seconds > 2 * bestMedian)
-            list.Clear();
-        if (list.Count > 0 && list.Count < StepsPerCandidate)
+        if (list.Count < StepsPerCandidate)
             return;
-        if (list.Count > 0)
-            bestMedian = Math.Min(bestMedian, Median(list));
+        bestMedian = Math.Min(bestMedian, Median(list));
         NextCandidate();
     }
 
