@@ -15,7 +15,7 @@ namespace EfficientViT.ML.Training;
 /// <para>
 /// With <c>flat</c>, the parameters, their gradients and both moments live in one buffer each
 /// (<see cref="FlatParameters"/>), every group a contiguous range, and a step is six native calls per group
-/// instead of about ten per parameter tensor: a 64×64 M0 step has 170 parameter tensors. The arithmetic is
+/// instead of about ten per parameter tensor, of which M0 has 354. The arithmetic is
 /// the same element by element. The flat update has neither AMSGrad nor maximize, and every parameter of a
 /// group takes every step (its gradient is zero, not missing, when the loss does not reach it).
 /// </para>
