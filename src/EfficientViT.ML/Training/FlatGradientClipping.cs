@@ -35,6 +35,7 @@ internal static class FlatGradientClipping
     {
         if (maxNorm <= 0)
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be positive.");
+        flat.EnsureBound();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var totalNorm = flat.Gradients.to(ScalarType.Float64).norm().ToDouble();

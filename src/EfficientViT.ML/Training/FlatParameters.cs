@@ -116,15 +116,17 @@ internal sealed class FlatParameters : IDisposable
         using var scope = NewDisposeScope();
         foreach (var entry in entries)
         {
-            if (entry.Parameter.grad is not { } gradient || Address(gradient) != gradientsAddress + (nint)(entry.Offset * gradient.element_size()))
+            if (!IsGradientBound(entry))
                 entry.Parameter.grad = ViewOf(Gradients, entry);
         }
     }
 
     /// <summary>
-    /// Moves back into the buffer (values copied, layout as recorded) every parameter that was given new
-    /// storage since it was laid out. Call between a backward pass and the next forward pass, never in
-    /// between: moving storage counts as changing the parameter in place for autograd.
+    /// Moves back into the buffers (values copied, layout as recorded) every parameter that was given new
+    /// storage since it was laid out, and every gradient that was replaced (by <c>Module.zero_grad</c>
+    /// setting it to none and a backward pass making a new one; a missing gradient counts as zero). Call
+    /// between a backward pass and the next forward pass, never in between: moving a parameter's storage
+    /// counts as changing it in place for autograd.
     /// </summary>
     public void EnsureBound()
     {
@@ -132,13 +134,27 @@ internal sealed class FlatParameters : IDisposable
         using var noGrad = no_grad();
         foreach (var entry in entries)
         {
-            if (Address(entry.Parameter) == valuesAddress + (nint)(entry.Offset * entry.Parameter.element_size()))
-                continue;
-            var values = ViewOf(Values, entry);
-            values.copy_(entry.Parameter);
-            entry.Parameter.set_(values);
+            if (Address(entry.Parameter) != valuesAddress + (nint)(entry.Offset * entry.Parameter.element_size()))
+            {
+                var values = ViewOf(Values, entry);
+                values.copy_(entry.Parameter);
+                entry.Parameter.set_(values);
+            }
+            if (!IsGradientBound(entry))
+            {
+                var gradient = ViewOf(Gradients, entry);
+                if (entry.Parameter.grad is { } replaced)
+                    gradient.copy_(replaced);
+                else
+                    gradient.zero_();
+                entry.Parameter.grad = gradient;
+            }
         }
     }
+
+    private bool IsGradientBound(Entry entry) =>
+        entry.Parameter.grad is { } gradient && Address(gradient) == gradientsAddress + (nint)(entry.Offset * gradient.element_size())
+        && gradient.stride().SequenceEqual(entry.Strides);
 
     /// <summary>
     /// The buffers cut into runs of clipping units of one length each, in buffer order, covering every

@@ -271,6 +271,21 @@ public class FlatAdamWTests
         optimizer.Optimizer.zero_grad();
         Assert.Equal(0f, flat.Gradients.abs().sum().ToSingle());
         Assert.All(model.parameters(), p => Assert.Equal(0f, p.grad!.abs().sum().ToSingle()));
+
+        // Gradients replaced behind the optimizer's back (new tensors) are taken into the buffer before the update.
+        Backward(model, optimizer, step: 3);
+        var expected = flat.Gradients.clone();
+        foreach (var parameter in model.parameters())
+            parameter.grad = parameter.grad!.clone();
+        flat.Gradients.zero_();
+        optimizer.ClipGradients(GradientClipMode.None, 0);
+        optimizer.Optimizer.step();
+        Assert.True(flat.Gradients.eq(expected).all().item<bool>(), "the replaced gradients did not reach the buffer");
+        index = 0;
+        foreach (var parameter in flat.Parameters)
+            Assert.True(flat.ViewOf(flat.Gradients, index++).eq(parameter.grad!).all().item<bool>(), $"gradient {index - 1} is not a view of the buffer again");
+        flat.Gradients.fill_(1);
+        Assert.All(model.parameters(), p => Assert.Equal((float)p.numel(), p.grad!.sum().ToSingle()));
     }
 
     private static void Step(EfficientVit model, AdamWWithGroups optimizer, int step)
