@@ -21,6 +21,8 @@ namespace EfficientViT.ML.Training;
 /// </remarks>
 internal sealed class FlatParameters : IDisposable
 {
+    private const long AlignmentElements = 16;
+
     private readonly Entry[] entries;
     private readonly (long Start, long Length)[] groupRanges;
     private readonly IntPtr valuesAddress;
@@ -52,9 +54,11 @@ internal sealed class FlatParameters : IDisposable
         long offset = 0;
         for (var g = 0; g < groups.Count; g++)
         {
+            offset = Aligned(offset);
             var start = offset;
             foreach (var run in groups[g].GroupBy(UnitLength).OrderBy(run => run.Key))
             {
+                offset = Aligned(offset);
                 var units = 0L;
                 foreach (var parameter in run)
                 {
@@ -88,13 +92,13 @@ internal sealed class FlatParameters : IDisposable
         }
     }
 
-    /// <summary>Every parameter's values, group after group.</summary>
+    /// <summary>Every parameter's values, group after group (with zeros in the gaps that align each run).</summary>
     public Tensor Values { get; }
 
     /// <summary>Every parameter's gradient, at the same positions as <see cref="Values"/>.</summary>
     public Tensor Gradients { get; }
 
-    /// <summary>Elements in all.</summary>
+    /// <summary>Elements in all, the gaps that align each run included.</summary>
     public long Count { get; }
 
     /// <summary>The parameters, group by group in the order given (not necessarily their order in the buffer).</summary>
@@ -170,6 +174,11 @@ internal sealed class FlatParameters : IDisposable
         Values.Dispose();
         Gradients.Dispose();
     }
+
+    // Runs start at 64 bytes, as libtorch's own allocations do, for the vector loads of the kernels that
+    // read the parameters; within a run most parameters stay aligned (their sizes are multiples of 16
+    // floats in EfficientViT). The gaps hold zeros, which every update leaves at zero.
+    private static long Aligned(long offset) => (offset + AlignmentElements - 1) / AlignmentElements * AlignmentElements;
 
     private static long UnitLength(Tensor parameter)
     {
