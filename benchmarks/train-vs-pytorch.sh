@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Training speed of this project next to the official EfficientViT in PyTorch, in one run on one machine.
 #
-# Rounds alternate the two (project, PyTorch, PyTorch with OMP_WAIT_POLICY=PASSIVE, ...), so a change of
-# machine load hits both alike; each side is measured at 1 and 2 threads and compared at its best.
+# Rounds alternate the two (project, PyTorch, then both with OMP_WAIT_POLICY=PASSIVE, ...), so a change of
+# machine load hits both alike; each side is measured at 1 and 2 threads, under both wait policies, and
+# compared at its best.
 # Same work on both sides: M0 in train mode, random 3xSxS images, batch 128, 10 classes, cross-entropy,
 # AdamW step (the project also clips gradients, as its recipe does). PyTorch runs in a separate Debian 13
 # root (see ../shared/anchors/README.md: never install python3-torch on the machine itself), with
@@ -35,8 +36,8 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ /
 echo "started $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Prints "threads img/s" lines for one side.
-project() { # size
-  dotnet "$project_dll" --training --training-size "$1" --threads 1,2 --rounds 1 --seconds "$(awk "BEGIN{print $seconds/2}")" 2>/dev/null \
+project() { # size, wait policy ("" = libgomp's default)
+  env -u OMP_WAIT_POLICY ${2:+OMP_WAIT_POLICY=$2} dotnet "$project_dll" --training --training-size "$1" --threads 1,2 --rounds 1 --seconds "$(awk "BEGIN{print $seconds/2}")" 2>/dev/null \
     | awk '$1 ~ /^[12]$/ && $2 == "1" { print $1, $3 }'
 }
 pytorch() { # size, wait policy ("" = libgomp's default)
@@ -47,19 +48,22 @@ best() { sort -k2 -g | tail -1 | awk '{ printf "%s (%s thr)", $2, $1 }'; }
 rate() { sort -k2 -g | tail -1 | awk '{ print $2 }'; }
 at() { awk -v t="$1" '$1 == t { print $2 }'; }
 
-printf '\n%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s\n' size round "ours 1" "ours 2" "PT 1" "PT 2" "PT-P 1" "PT-P 2" "ours best / PyTorch best"
+printf '\n%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s\n' size round "ours 1" "ours 2" "ours-P 1" "ours-P 2" "PT 1" "PT 2" "PT-P 1" "PT-P 2" "ours best / PyTorch best"
 for round in $(seq 1 "$rounds"); do
   for size in ${sizes//,/ }; do
-    ours=$(project "$size")
+    ours=$(project "$size" "")
     pt=$(pytorch "$size" "")
+    oursp=$(project "$size" PASSIVE)
     ptp=$(pytorch "$size" PASSIVE)
-    o=$(rate <<< "$ours") p=$(printf '%s\n%s\n' "$pt" "$ptp" | rate)
-    printf '%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s / %s = %.2fx\n' "$size" "$round" \
-      "$(at 1 <<< "$ours")" "$(at 2 <<< "$ours")" "$(at 1 <<< "$pt")" "$(at 2 <<< "$pt")" "$(at 1 <<< "$ptp")" "$(at 2 <<< "$ptp")" \
+    o=$(printf '%s\n%s\n' "$ours" "$oursp" | rate) p=$(printf '%s\n%s\n' "$pt" "$ptp" | rate)
+    printf '%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s / %s = %.2fx\n' "$size" "$round" \
+      "$(at 1 <<< "$ours")" "$(at 2 <<< "$ours")" "$(at 1 <<< "$oursp")" "$(at 2 <<< "$oursp")" \
+      "$(at 1 <<< "$pt")" "$(at 2 <<< "$pt")" "$(at 1 <<< "$ptp")" "$(at 2 <<< "$ptp")" \
       "$o" "$p" "$(awk "BEGIN{print $o/$p}")"
   done
 done
 echo
-echo "images/s. ours: this project (benchmarks/EfficientViT.Benchmarks --training); PT: the official model in PyTorch"
-echo "(libgomp's default wait policy); PT-P: the same with OMP_WAIT_POLICY=PASSIVE, the project's default."
+echo "images/s. ours: this project (benchmarks/EfficientViT.Benchmarks --training); PT: the official model in PyTorch;"
+echo "both with libgomp's default wait policy. -P: the same with OMP_WAIT_POLICY=PASSIVE (the setting for shared cores)."
+echo "Best = the best of the four figures of each side."
 echo "finished $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"

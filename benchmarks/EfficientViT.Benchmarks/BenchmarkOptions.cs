@@ -22,6 +22,8 @@ internal sealed record BenchmarkOptions
                                  64x64, batch 128, AdamW; images/s at each --threads count)
           --training-size 64     input side of --training (a multiple of 16; demo --long uses 112)
           --rounds 2             rounds of --training, each measuring every thread count in turn
+          --optimizers flat      AdamW updates of --training, taking turns in each round: flat (one buffer
+                                 for all parameters, the trainer's) and/or per-tensor
           -h, --help             show this help
         """;
 
@@ -34,6 +36,7 @@ internal sealed record BenchmarkOptions
     public bool Training { get; init; }
     public int TrainingImageSize { get; init; } = 64;
     public int TrainingRounds { get; init; } = 2;
+    public IReadOnlyList<string> TrainingOptimizers { get; init; } = ["flat"];
 
     /// <summary>The published CPU protocol (EfficientViT paper): 1 thread, batch 16, 224x224, BN fused.</summary>
     public const int ImageSize = 224;
@@ -64,6 +67,13 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--rounds":
                     options = options with { TrainingRounds = ParsePositiveInt(arg, ValueOf(args, ref i)) };
+                    break;
+                case "--optimizers":
+                    options = options with
+                    {
+                        TrainingOptimizers = ParseList(arg, ValueOf(args, ref i), s => s is "flat" or "per-tensor"
+                            ? s : throw new ArgumentException($"--optimizers takes flat and per-tensor; found '{s}'.")),
+                    };
                     break;
                 case "--variants":
                     options = options with { Variants = ParseList(arg, ValueOf(args, ref i), ParseVariant) };

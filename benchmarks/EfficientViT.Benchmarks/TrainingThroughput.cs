@@ -24,18 +24,29 @@ internal static class TrainingThroughput
 
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
-        var table = new TextTable("threads", "round", "images/s", "ms/step", "forward ms", "backward ms", "clip ms", "optimizer ms");
-        using var speed = new TrainingSpeed(EfficientVitVariant.M0, options.TrainingImageSize, Batch);
-        for (var round = 1; round <= options.TrainingRounds; round++)
+        var table = new TextTable("threads", "round", "images/s", "ms/step", "forward ms", "backward ms", "clip ms", "optimizer ms", "optimizer");
+        var speeds = options.TrainingOptimizers.Select(name => (Name: name, Speed: new TrainingSpeed(EfficientVitVariant.M0, options.TrainingImageSize, Batch, flatOptimizer: name == "flat"))).ToList();
+        try
         {
-            foreach (var threads in options.Threads)
+            for (var round = 1; round <= options.TrainingRounds; round++)
             {
-                set_num_threads(threads);
-                var t = speed.Measure(TimeSpan.FromSeconds(MinimumSeconds(options)), MinimumSteps, WarmupSteps);
-                table.AddRow(threads.ToString(), round.ToString(), t.ImagesPerSecond.ToString("F1"), t.MillisecondsPerStep.ToString("F1"),
-                    Ms(t.Forward), Ms(t.Backward), Ms(t.Clip), Ms(t.Optimizer));
-                Console.Error.WriteLine($"  training, {threads} thread(s), round {round}: {t.ImagesPerSecond:F1} images/s");
+                foreach (var threads in options.Threads)
+                {
+                    set_num_threads(threads);
+                    foreach (var (name, speed) in speeds)
+                    {
+                        var t = speed.Measure(TimeSpan.FromSeconds(MinimumSeconds(options)), MinimumSteps, WarmupSteps);
+                        table.AddRow(threads.ToString(), round.ToString(), t.ImagesPerSecond.ToString("F1"), t.MillisecondsPerStep.ToString("F1"),
+                            Ms(t.Forward), Ms(t.Backward), Ms(t.Clip), Ms(t.Optimizer), name);
+                        Console.Error.WriteLine($"  training, {threads} thread(s), {name} AdamW, round {round}: {t.ImagesPerSecond:F1} images/s");
+                    }
+                }
             }
+        }
+        finally
+        {
+            foreach (var (_, speed) in speeds)
+                speed.Dispose();
         }
         output.WriteLine($"### Training throughput: EfficientViT-M0, {options.TrainingImageSize}x{options.TrainingImageSize}, batch {Batch}, AdamW steps (no data loading)");
         output.WriteLine();

@@ -16,6 +16,19 @@ public sealed record AdamWWithGroups(AdamW Optimizer, IReadOnlyList<OptimizerGro
     /// <summary>Sets every group's learning rate to <paramref name="learningRate"/> times its scale.</summary>
     public void SetLearningRate(double learningRate) => CosineSchedule.Apply(Optimizer, learningRate, LearningRateScales);
 
+    /// <summary>
+    /// Clips the gradients of the optimizer's parameters between <c>backward()</c> and the step, as
+    /// <see cref="GradientClipping.Apply"/> does; over the flat gradient buffer in a few calls when the
+    /// optimizer keeps one.
+    /// </summary>
+    public void ClipGradients(GradientClipMode mode, double value)
+    {
+        if (Optimizer is ScalarSafeAdamW { Flat: { } flat })
+            FlatGradientClipping.Apply(flat, mode, value);
+        else
+            GradientClipping.Apply(Optimizer.ParamGroups.Cast<ParamGroup>().SelectMany(group => group.Parameters), mode, value);
+    }
+
     /// <summary>Disposes the optimizer and its state.</summary>
     public void Dispose() => Optimizer.Dispose();
 }

@@ -68,6 +68,11 @@ public sealed class EfficientVitTrainer
             run!.RequireCheckpoint();
         if (options.Threads is { } threads)
             set_num_threads(threads);
+        // Without a set count, training steps run at whichever of all cores and one core times faster
+        // (see ThreadCountTuner); everything else keeps all cores. One core is timed first, so that all
+        // cores, when they collapse, are dropped after a single step.
+        var allThreads = get_num_threads();
+        var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([1, allThreads]) : null;
 
         model.SetDropPathRate(recipe.DropPath);
         if (options.FreezeBackbone)
@@ -75,8 +80,13 @@ public sealed class EfficientVitTrainer
             foreach (var (name, parameter) in model.named_parameters())
                 parameter.requires_grad = !OptimizerFactory.IsBackboneParameter(name);
         }
+        // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
+        // caller need them contiguous, so they are restored around every save and when training ends.
+        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
+        // Laid out before the optimizer is built: its flat buffer keeps the layout it finds, and takes the
+        // weights back into that layout after each save.
+        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
         using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, OptimizerFactory.IsBackboneParameter, options.BackboneLearningRateScale);
-        var trainable = model.parameters().Where(p => p.requires_grad).ToList();
         using var loader = new ImageBatchLoader(train, trainTransform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);
         var stepsPerEpoch = loader.BatchesPerEpoch;
         var schedule = CosineSchedule.ForRecipe(recipe, stepsPerEpoch);
@@ -93,10 +103,6 @@ public sealed class EfficientVitTrainer
                 throw new InvalidOperationException($"{run.LastPath} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
         }
 
-        // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
-        // caller need them contiguous, so they are restored around every save and when training ends.
-        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
-        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
         void Save(TrainingState position)
         {
             layout?.Restore();
@@ -109,70 +115,85 @@ public sealed class EfficientVitTrainer
         var bestEpoch = state.BestEpoch;
         var started = Stopwatch.StartNew();
         var stepsAtStart = step;
-        for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
+        try
         {
-            var epochClock = Stopwatch.StartNew();
-            SetTrainMode();
-            var (lossSum, lossCount, images) = (0.0, 0, 0L);
-            var batchIndex = epoch == state.Epoch ? state.BatchesDoneInEpoch : 0;
-            foreach (var batch in loader.Epoch(epoch, batchIndex))
+            for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
             {
-                using var owned = batch;
-                if (cancellationToken.IsCancellationRequested)
+                var epochClock = Stopwatch.StartNew();
+                SetTrainMode();
+                var (lossSum, lossCount, images) = (0.0, 0, 0L);
+                var batchIndex = epoch == state.Epoch ? state.BatchesDoneInEpoch : 0;
+                foreach (var batch in loader.Epoch(epoch, batchIndex))
                 {
+                    using var owned = batch;
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
+                        var saved = run is null ? "" : $"; the run was saved in {run.LastPath} and can be resumed from there";
+                        return new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true };
+                    }
+
+                    var learningRate = schedule.LearningRate(step);
+                    optimizer.SetLearningRate(learningRate);
+                    if (tuner is not null && get_num_threads() != tuner.ThreadsForNextStep)
+                        set_num_threads(tuner.ThreadsForNextStep);
+                    var stepStart = Stopwatch.GetTimestamp();
+                    var loss = TrainStep(optimizer, batch, mixer, step);
+                    tuner?.Report(Stopwatch.GetElapsedTime(stepStart));
+                    if (!double.IsFinite(loss))
+                    {
+                        var kept = run is { HasCheckpoint: true } ? $"; the last good checkpoint is kept in {run.LastPath}" : "";
+                        return new TrainingResult(summaries, false,
+                            $"the loss became {loss} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G3}){kept}. Lower the learning rate or enable gradient clipping.",
+                            bestTop1, step);
+                    }
+                    ema?.Update(model);
+                    step++;
+                    batchIndex++;
+                    lossSum += loss;
+                    lossCount++;
+                    images += batch.Count;
+                    var rate = images / epochClock.Elapsed.TotalSeconds;
+                    var done = step - stepsAtStart;
+                    var eta = done == 0 ? TimeSpan.Zero : started.Elapsed / done * (totalSteps - step);
+                    progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
+                    if (step >= totalSteps)
+                        break;
+                }
+
+                if (batchIndex < stepsPerEpoch)
+                {
+                    // MaxSteps ended the run inside the epoch: keep the position so that resuming finishes it.
                     Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-                    var saved = run is null ? "" : $"; the run was saved in {run.LastPath} and can be resumed from there";
-                    return new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true };
+                    return new TrainingResult(summaries, true, null, bestTop1, step);
                 }
 
-                var learningRate = schedule.LearningRate(step);
-                optimizer.SetLearningRate(learningRate);
-                var loss = TrainStep(optimizer.Optimizer, trainable, batch, mixer, step);
-                if (!double.IsFinite(loss))
-                {
-                    var kept = run is { HasCheckpoint: true } ? $"; the last good checkpoint is kept in {run.LastPath}" : "";
-                    return new TrainingResult(summaries, false,
-                        $"the loss became {loss} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G3}){kept}. Lower the learning rate or enable gradient clipping.",
-                        bestTop1, step);
-                }
-                ema?.Update(model);
-                step++;
-                batchIndex++;
-                lossSum += loss;
-                lossCount++;
-                images += batch.Count;
-                var rate = images / epochClock.Elapsed.TotalSeconds;
-                var done = step - stepsAtStart;
-                var eta = done == 0 ? TimeSpan.Zero : started.Elapsed / done * (totalSteps - step);
-                progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
-                if (step >= totalSteps)
-                    break;
+                if (tuner is not null)
+                    set_num_threads(allThreads);
+                var (validationLoss, top1, top5) = Validate(validation, evalTransform, ema, cancellationToken);
+                var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
+                    schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
+                summaries.Add(summary);
+                var improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
+                if (improved)
+                    (bestTop1, bestEpoch) = (top1, epoch + 1);
+                Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
+                progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
             }
-
-            if (batchIndex < stepsPerEpoch)
-            {
-                // MaxSteps ended the run inside the epoch: keep the position so that resuming finishes it.
-                Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-                return new TrainingResult(summaries, true, null, bestTop1, step);
-            }
-
-            var (validationLoss, top1, top5) = Validate(validation, evalTransform, ema, cancellationToken);
-            var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
-                schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
-            summaries.Add(summary);
-            var improved = !double.IsNaN(top1) && (double.IsNaN(bestTop1) || top1 > bestTop1);
-            if (improved)
-                (bestTop1, bestEpoch) = (top1, epoch + 1);
-            Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-            progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
+            layout?.Restore();
+            ema?.CopyTo(model);
+            model.eval();
+            return new TrainingResult(summaries, true, null, bestTop1, step);
         }
-        layout?.Restore();
-        ema?.CopyTo(model);
-        model.eval();
-        return new TrainingResult(summaries, true, null, bestTop1, step);
+        finally
+        {
+            // The tuner may have left one thread; the caller gets the count it had.
+            if (tuner is not null)
+                set_num_threads(allThreads);
+        }
     }
 
-    private double TrainStep(optim.Optimizer optimizer, List<Parameter> trainable, ImageBatch batch, MixupCutmix? mixer, long step)
+    private double TrainStep(AdamWWithGroups optimizer, ImageBatch batch, MixupCutmix? mixer, long step)
     {
         using var scope = NewDisposeScope();
         // Drop path draws from torch's generator: seeding it per step makes a resumed run draw the same masks.
@@ -199,10 +220,10 @@ public sealed class EfficientVitTrainer
             loss = Losses.Distillation(logits, distillationLogits, options.Teacher!.Logits(images), targetsLoss,
                 recipe.Distillation, recipe.DistillationAlpha, recipe.DistillationTau);
         }
-        optimizer.zero_grad();
+        optimizer.Optimizer.zero_grad();
         loss.backward();
-        GradientClipping.Apply(trainable, recipe.GradientClipMode, recipe.GradientClip);
-        optimizer.step();
+        optimizer.ClipGradients(recipe.GradientClipMode, recipe.GradientClip);
+        optimizer.Optimizer.step();
         return loss.item<float>();
     }
 

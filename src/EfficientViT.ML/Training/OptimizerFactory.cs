@@ -25,7 +25,12 @@ public static class OptimizerFactory
     /// <param name="recipe">Supplies the rate (<see cref="TrainingRecipe.ScaledLearningRate"/>), weight decay, epsilon and betas.</param>
     /// <param name="isBackbone">Tells backbone parameters by name, e.g. <see cref="IsBackboneParameter"/>; null puts every parameter in the head groups.</param>
     /// <param name="backboneLearningRateScale">Multiplier of the backbone groups' rate (for example 0.1 when fine-tuning).</param>
-    public static AdamWWithGroups CreateAdamW(EfficientVit model, TrainingRecipe recipe, Func<string, bool>? isBackbone = null, double backboneLearningRateScale = 1.0)
+    /// <param name="flat">
+    /// Whether the parameters, their gradients and the optimizer's moments move into one buffer each, so that
+    /// a step (and <see cref="AdamWWithGroups.ClipGradients"/>) is a few native calls per group instead of
+    /// several per tensor. Lay the weights out (channels-last) before: the buffer keeps the layout it finds.
+    /// </param>
+    public static AdamWWithGroups CreateAdamW(EfficientVit model, TrainingRecipe recipe, Func<string, bool>? isBackbone = null, double backboneLearningRateScale = 1.0, bool flat = true)
     {
         if (backboneLearningRateScale < 0)
             throw new ArgumentOutOfRangeException(nameof(backboneLearningRateScale), backboneLearningRateScale, "The backbone learning rate scale must not be negative.");
@@ -62,7 +67,7 @@ public static class OptimizerFactory
                 eps: recipe.AdamEpsilon, weight_decay: weightDecay));
         }
 
-        var optimizer = new ScalarSafeAdamW(paramGroups, learningRate, recipe.AdamBeta1, recipe.AdamBeta2, recipe.AdamEpsilon, recipe.WeightDecay);
+        var optimizer = new ScalarSafeAdamW(paramGroups, learningRate, recipe.AdamBeta1, recipe.AdamBeta2, recipe.AdamEpsilon, recipe.WeightDecay, flat);
         return new AdamWWithGroups(optimizer, groups);
     }
 }

@@ -27,7 +27,12 @@ public sealed class TrainerOptions
     /// <summary>Data-loading worker threads.</summary>
     public int Workers { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
 
-    /// <summary>Torch intra-op threads; null keeps libtorch's default (all cores).</summary>
+    /// <summary>
+    /// Torch intra-op threads. Null: training steps run on all cores or on one, whichever the trainer
+    /// times faster (compared again as the run goes on, since other work on the machine changes the answer),
+    /// and validation on all cores. A set count gives runs that repeat bit for bit (float sums split over
+    /// threads round differently).
+    /// </summary>
     public int? Threads { get; set; }
 
     /// <summary>Stop after this many optimizer steps in total (tests and quick checks); null runs every epoch.</summary>

@@ -30,7 +30,7 @@ internal static class TrainCommand
         var mixup = new Option<bool>("--mixup") { Description = "Use mixup 0.8 / cutmix 1.0 (the official recipe; helps long runs)." };
         var ema = new Option<bool>("--ema") { Description = "Keep a model EMA and validate it." };
         var dropPath = new Option<double>("--drop-path") { DefaultValueFactory = _ => 0.0 };
-        var threads = new Option<int?>("--threads") { Description = "Torch threads (default: all cores)." };
+        var threads = new Option<int?>("--threads") { Description = "Torch threads (default: training steps on all cores or one, whichever is timed faster; set a count for bit-for-bit repeatable runs)." };
         var workers = new Option<int?>("--workers") { Description = "Data-loading threads." };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many steps (quick checks)." };
         var skipCorrupt = new Option<bool>("--skip-corrupt") { Description = "Skip unreadable images (each reported) instead of failing." };
