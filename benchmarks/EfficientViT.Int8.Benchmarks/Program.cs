@@ -70,15 +70,7 @@ static void Accuracy(string checkpoint, int trainCount, int testCount, int calib
 {
     using var loaded = EfficientVitCheckpoint.Load(checkpoint);
     var model = loaded.Model;
-    var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
-    var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
-    var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
-    // Calibration images come from the end of the training set, apart from the images the heads learn from.
-    var calibrationImages = Enumerable.Range(train.Count - calibrationCount, calibrationCount).Select(i => transform.Apply(train.Get(i))).ToArray();
-    var trainImages = Enumerable.Range(0, trainCount).Select(i => transform.Apply(train.Get(i))).ToArray();
-    var testImages = Enumerable.Range(0, testCount).Select(i => transform.Apply(test.Get(i))).ToArray();
-    var trainLabels = Enumerable.Range(0, trainCount).Select(train.LabelOf).ToArray();
-    var testLabels = Enumerable.Range(0, testCount).Select(test.LabelOf).ToArray();
+    var (calibrationImages, trainImages, trainLabels, testImages, testLabels) = FashionMnistImages(loaded, calibrationCount, trainCount, testCount);
     var side = loaded.Metadata.Preprocessing.ImageSize;
 
     Console.WriteLine($"EfficientViT-{loaded.Metadata.Variant} {side}x{side}, Fashion-MNIST: heads trained on {trainCount} training images, " +
@@ -92,20 +84,24 @@ static void Accuracy(string checkpoint, int trainCount, int testCount, int calib
     var calibrations = new Dictionary<Int8CalibrationMethod, Int8Calibration>();
     foreach (var method in Enum.GetValues<Int8CalibrationMethod>())
         calibrations[method] = Int8Calibrator.Calibrate(model, calibrationImages, floatOptions, method);
-    var variants = new (string Name, Int8CalibrationMethod Method, bool Depthwise, bool MatMuls)[]
+    var variants = new (string Name, Int8CalibrationMethod Method, bool Depthwise, bool MatMuls, bool Residuals)[]
     {
-        ("int8 min/max", Int8CalibrationMethod.MinMax, true, false),
-        ("int8 percentile", Int8CalibrationMethod.Percentile, true, false),
-        ("int8 entropy", Int8CalibrationMethod.Entropy, true, false),
-        ("int8 percentile, depthwise float", Int8CalibrationMethod.Percentile, false, false),
-        ("int8 percentile, attention products int8", Int8CalibrationMethod.Percentile, true, true),
+        ("int8 min/max", Int8CalibrationMethod.MinMax, true, false, true),
+        ("int8 percentile (default)", Int8CalibrationMethod.Percentile, true, false, true),
+        ("int8 entropy", Int8CalibrationMethod.Entropy, true, false, true),
+        ("int8 percentile, residual stream float", Int8CalibrationMethod.Percentile, true, false, false),
+        ("int8 percentile, depthwise float", Int8CalibrationMethod.Percentile, false, false, true),
+        ("int8 percentile, attention products int8", Int8CalibrationMethod.Percentile, true, true, true),
     };
-    foreach (var (name, method, depthwise, matMuls) in variants)
+    foreach (var (name, method, depthwise, matMuls, residuals) in variants)
     {
         var options = new OnnxExportOptions
         {
             IncludeLogits = false,
-            Int8 = new OnnxInt8Options { Calibration = calibrations[method], QuantizeDepthwiseConvolutions = depthwise, QuantizeAttentionMatMuls = matMuls },
+            Int8 = new OnnxInt8Options
+            {
+                Calibration = calibrations[method], QuantizeDepthwiseConvolutions = depthwise, QuantizeAttentionMatMuls = matMuls, QuantizeResiduals = residuals,
+            },
         };
         var graph = EfficientVitOnnxExporter.ToBytes(model, options);
         var int8Test = Featurize(graph, testImages, side);
@@ -122,11 +118,7 @@ static void Sensitivity(string checkpoint, int testCount, int calibrationCount, 
 {
     using var loaded = EfficientVitCheckpoint.Load(checkpoint);
     var model = loaded.Model;
-    var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
-    var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
-    var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
-    var calibrationImages = Enumerable.Range(train.Count - calibrationCount, calibrationCount).Select(i => transform.Apply(train.Get(i))).ToArray();
-    var testImages = Enumerable.Range(0, testCount).Select(i => transform.Apply(test.Get(i))).ToArray();
+    var (calibrationImages, _, _, testImages, _) = FashionMnistImages(loaded, calibrationCount, 0, testCount);
     var side = loaded.Metadata.Preprocessing.ImageSize;
     var floatOptions = new OnnxExportOptions { IncludeLogits = false };
     Console.WriteLine($"EfficientViT-{loaded.Metadata.Variant} {side}x{side} ({checkpoint}): {testCount} Fashion-MNIST test images, {calibrationCount} calibration images");
@@ -231,6 +223,21 @@ static void PointErrors(EfficientVit model, OnnxExportOptions floatOptions, Dict
     for (var k = 0; k < pointCount; k++)
         Console.WriteLine($"| {k} | {pointStatistics[k].Describe()} |");
 
+}
+
+// Fashion-MNIST through the checkpoint's evaluation transform: calibration images from the end of the
+// training set, apart from the first trainCount that the heads learn from, and the first testCount test images.
+static (float[][] Calibration, float[][] Train, int[] TrainLabels, float[][] Test, int[] TestLabels) FashionMnistImages(
+    LoadedCheckpoint loaded, int calibrationCount, int trainCount, int testCount)
+{
+    var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
+    var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
+    var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
+    return (Enumerable.Range(train.Count - calibrationCount, calibrationCount).Select(i => transform.Apply(train.Get(i))).ToArray(),
+        Enumerable.Range(0, trainCount).Select(i => transform.Apply(train.Get(i))).ToArray(),
+        Enumerable.Range(0, trainCount).Select(train.LabelOf).ToArray(),
+        Enumerable.Range(0, testCount).Select(i => transform.Apply(test.Get(i))).ToArray(),
+        Enumerable.Range(0, testCount).Select(test.LabelOf).ToArray());
 }
 
 static float[][] Featurize(byte[] graph, float[][] images, int side, bool optimize = true)
