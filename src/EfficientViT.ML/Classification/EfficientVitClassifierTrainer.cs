@@ -146,7 +146,13 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         graphOptions.ProbabilitiesOutputName = names.Probabilities;
         graphOptions.DropBatchAxis = true;
         if (options.Quantization == EfficientVitQuantization.Int8)
-            graphOptions.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(model, CalibrationPixels(preprocessing, names), graphOptions) };
+        {
+            // Calibrated in batches on the batched graph: dropping the batch axis changes only the outputs'
+            // shapes, not the activations the ranges are for.
+            var batched = graphOptions.Copy();
+            batched.DropBatchAxis = false;
+            graphOptions.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(model, CalibrationPixels(preprocessing, names), batched) };
+        }
         var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
         return BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
     }
