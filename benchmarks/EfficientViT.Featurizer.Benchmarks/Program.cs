@@ -142,7 +142,8 @@ internal static class Program
                 .Fit(sample), "Features"),
         };
         // Int8 featurizers calibrated on 32 of the images (random weights: the timing does not depend on them).
-        var calibration = mlContext.Data.LoadFromEnumerable(images.Rows(32).ToArray());
+        // Each gets images of its own: ResizeImages passes in-memory images of the model's size through
+        // and releases them as its cursor moves on, so such data can be read once.
         foreach (var (variant, model) in models)
         {
             foreach (var quantization in new[] { EfficientVitQuantization.None, EfficientVitQuantization.Int8 })
@@ -150,7 +151,7 @@ internal static class Program
                 pipelines.Add(($"EfficientViT-{variant}{(quantization == EfficientVitQuantization.Int8 ? " int8" : "")} EfficientVitFeaturize", mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
                 {
                     InputColumnName = "Image", OutputColumnName = "Features", Model = model, BatchSize = 16, Threads = Threads,
-                    Quantization = quantization, CalibrationData = quantization == EfficientVitQuantization.Int8 ? calibration : null,
+                    Quantization = quantization, CalibrationData = quantization == EfficientVitQuantization.Int8 ? mlContext.Data.LoadFromEnumerable(images.Rows(32).ToArray()) : null,
                 }).Fit(sample), "Features"));
             }
         }

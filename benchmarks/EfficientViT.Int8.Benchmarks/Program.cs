@@ -10,6 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 //   accuracy CHECKPOINT [--train N] [--test N] [--calibration N]: Fashion-MNIST through the checkpoint's
 //     featurizer (its own preprocessing), float32 against int8 graphs calibrated and placed several ways:
 //     mean cosine of the features and the top-1 of an ML.NET LbfgsMaximumEntropy head trained on each.
+//   profile GRAPH [--batch N] [--runs N] [--extended]: ONNX Runtime's own profile of a graph (224x224 input), time per operator type.
 //   optimized GRAPH OUT: ONNX Runtime's optimized graph (all optimizations), to see what it fused.
 //   sensitivity CHECKPOINT [--test N] [--calibration N] [--per-convolution] [--no-points]: what each
 //     activation, group of convolutions and convolution costs in feature cosine.
@@ -17,6 +18,8 @@ using Microsoft.ML.OnnxRuntime;
 //     images) for ../shared/anchors/graph-duel, which times them interleaved.
 if (args.Length >= 2 && args[0] == "sensitivity")
     Sensitivity(args[1], Option("--test", 64), Option("--calibration", 256), args.Contains("--per-convolution"), !args.Contains("--no-points"));
+else if (args.Length >= 2 && args[0] == "profile")
+    Profile(args[1], Option("--batch", 16), Option("--runs", 20), args.Contains("--extended"));
 else if (args.Length >= 3 && args[0] == "optimized")
     Optimized(args[1], args[2]);
 else if (args.Length >= 2 && args[0] == "accuracy")
@@ -30,6 +33,39 @@ int Option(string name, int fallback)
 {
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1]) : fallback;
+}
+
+static void Profile(string graph, int batch, int runs, bool extended)
+{
+    using var options = new SessionOptions { IntraOpNumThreads = 2, EnableProfiling = true, ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "int8-profile") };
+    // --extended: ONNX Runtime's optimizations without the layout ones (NHWC for int8, NCHWc for float).
+    if (extended)
+        options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
+    using var session = new InferenceSession(graph, options);
+    var input = new float[batch * 3 * 224 * 224];
+    new Random(0).NextBytes(new byte[1]);
+    for (var i = 0; i < input.Length; i++)
+        input[i] = (float)Math.Sin(i * 0.001);
+    using var runOptions = new RunOptions();
+    for (var r = 0; r < runs; r++)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 224, 224]);
+        using var outputs = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+    }
+    var file = session.EndProfiling();
+    using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+    var perType = new Dictionary<string, double>();
+    foreach (var e in json.RootElement.EnumerateArray())
+    {
+        if (e.GetProperty("cat").GetString() != "Node" || !e.TryGetProperty("args", out var a) || !a.TryGetProperty("op_name", out var op))
+            continue;
+        if (!e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+            continue;
+        perType[op.GetString()!] = perType.GetValueOrDefault(op.GetString()!) + e.GetProperty("dur").GetDouble();
+    }
+    var total = perType.Values.Sum();
+    foreach (var (op, us) in perType.OrderByDescending(p => p.Value))
+        Console.WriteLine($"{op,-28} {us / runs / 1000,8:F2} ms/run  {us / total,6:P1}");
 }
 
 static void Optimized(string graph, string output)
