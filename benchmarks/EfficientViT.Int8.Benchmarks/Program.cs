@@ -43,7 +43,6 @@ static void Profile(string graph, int batch, int runs, bool extended)
         options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
     using var session = new InferenceSession(graph, options);
     var input = new float[batch * 3 * 224 * 224];
-    new Random(0).NextBytes(new byte[1]);
     for (var i = 0; i < input.Length; i++)
         input[i] = (float)Math.Sin(i * 0.001);
     using var runOptions = new RunOptions();
