@@ -37,7 +37,9 @@ int Option(string name, int fallback)
 
 static void Profile(string graph, int batch, int runs, bool extended)
 {
-    using var options = new SessionOptions { IntraOpNumThreads = 2, EnableProfiling = true, ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "int8-profile") };
+    // The prefix before EnableProfiling: ONNX Runtime takes it when profiling is switched on.
+    using var options = new SessionOptions { IntraOpNumThreads = 2, ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "int8-profile") };
+    options.EnableProfiling = true;
     // --extended: ONNX Runtime's optimizations without the layout ones (NHWC for int8, NCHWc for float).
     if (extended)
         options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
@@ -53,6 +55,7 @@ static void Profile(string graph, int batch, int runs, bool extended)
     }
     var file = session.EndProfiling();
     using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+    File.Delete(file);
     var perType = new Dictionary<string, double>();
     foreach (var e in json.RootElement.EnumerateArray())
     {
