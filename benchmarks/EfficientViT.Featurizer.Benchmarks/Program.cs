@@ -142,8 +142,8 @@ internal static class Program
                 .Fit(sample), "Features"),
         };
         // Int8 featurizers calibrated on 32 of the images (random weights: the timing does not depend on them).
-        // Each gets images of its own: ResizeImages passes in-memory images of the model's size through
-        // and releases them as its cursor moves on, so such data can be read once.
+        // Each gets images of its own: a second featurizer calibrated on the same in-memory images found
+        // them disposed by the first one's read.
         foreach (var (variant, model) in models)
         {
             foreach (var quantization in new[] { EfficientVitQuantization.None, EfficientVitQuantization.Int8 })
