@@ -50,15 +50,21 @@ internal static class Program
         m4.eval();
         var models = new[] { (EfficientVitVariant.M0, m0), (EfficientVitVariant.M4, m4) };
 
-        // --serving: only the saved-model comparison (ServingBenchmark.cs).
-        if (!args.Contains("--serving"))
-        {
+        // --serving: only the saved-model comparison (ServingBenchmark.cs); --pipelines-only: the whole-pipeline
+        // comparison alone (float32 and int8 against ResNet18).
+        var serving = args.Contains("--serving");
+        var pipelinesOnly = args.Contains("--pipelines-only");
+        if (!serving && !pipelinesOnly)
             Graph(models, markdown);
+        if (!serving)
             Pipelines(models, new SyntheticImages(32, 224, seed: 1), images, markdown);
+        if (!serving && !pipelinesOnly)
+        {
             Latency(models, new SyntheticImages(8, 224, seed: 2), markdown);
             Streaming(m0, new SyntheticImages(32, 224, seed: 3), stream, markdown);
         }
-        ServingBenchmark.Run(models, new SyntheticImages(32, 224, seed: 4), ArgValue(args, "--serving-images", 256), Threads, markdown);
+        if (!pipelinesOnly)
+            ServingBenchmark.Run(models, new SyntheticImages(32, 224, seed: 4), ArgValue(args, "--serving-images", 256), Threads, markdown);
 
         Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
         return 0;
@@ -140,12 +146,19 @@ internal static class Program
                 .Append(mlContext.Transforms.DnnFeaturizeImage("Features", m => m.ModelSelector.ResNet18(mlContext, m.OutputColumn, m.InputColumn), "Pixels"))
                 .Fit(sample), "Features"),
         };
+        // Int8 featurizers calibrated on 32 of the images (random weights: the timing does not depend on them).
+        // Each gets images of its own: a second featurizer calibrated on the same in-memory images found
+        // them disposed by the first one's read.
         foreach (var (variant, model) in models)
         {
-            pipelines.Add(($"EfficientViT-{variant} EfficientVitFeaturize", mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+            foreach (var quantization in new[] { EfficientVitQuantization.None, EfficientVitQuantization.Int8 })
             {
-                InputColumnName = "Image", OutputColumnName = "Features", Model = model, BatchSize = 16, Threads = Threads,
-            }).Fit(sample), "Features"));
+                pipelines.Add(($"EfficientViT-{variant}{(quantization == EfficientVitQuantization.Int8 ? " int8" : "")} EfficientVitFeaturize", mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+                {
+                    InputColumnName = "Image", OutputColumnName = "Features", Model = model, BatchSize = 16, Threads = Threads,
+                    Quantization = quantization, CalibrationData = quantization == EfficientVitQuantization.Int8 ? mlContext.Data.LoadFromEnumerable(images.Rows(32).ToArray()) : null,
+                }).Fit(sample), "Features"));
+            }
         }
 
         var rates = pipelines.ToDictionary(p => p.Name, _ => new List<double>());

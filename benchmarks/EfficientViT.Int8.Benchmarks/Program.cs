@@ -10,9 +10,19 @@ using Microsoft.ML.OnnxRuntime;
 //   accuracy CHECKPOINT [--train N] [--test N] [--calibration N]: Fashion-MNIST through the checkpoint's
 //     featurizer (its own preprocessing), float32 against int8 graphs calibrated and placed several ways:
 //     mean cosine of the features and the top-1 of an ML.NET LbfgsMaximumEntropy head trained on each.
+//   profile GRAPH [--batch N] [--runs N] [--extended]: ONNX Runtime's own profile of a graph (224x224 input), time per operator type.
+//   optimized GRAPH OUT: ONNX Runtime's optimized graph (all optimizations), to see what it fused.
+//   sensitivity CHECKPOINT [--test N] [--calibration N] [--per-convolution] [--no-points]: what each
+//     activation, group of convolutions and convolution costs in feature cosine.
 //   graphs VARIANT OUTDIR: a float32 and an int8 graph of a variant (random weights, calibrated on random
 //     images) for ../shared/anchors/graph-duel, which times them interleaved.
-if (args.Length >= 2 && args[0] == "accuracy")
+if (args.Length >= 2 && args[0] == "sensitivity")
+    Sensitivity(args[1], Option("--test", 64), Option("--calibration", 256), args.Contains("--per-convolution"), !args.Contains("--no-points"));
+else if (args.Length >= 2 && args[0] == "profile")
+    Profile(args[1], Option("--batch", 16), Option("--runs", 20), args.Contains("--extended"));
+else if (args.Length >= 3 && args[0] == "optimized")
+    Optimized(args[1], args[2]);
+else if (args.Length >= 2 && args[0] == "accuracy")
     Accuracy(args[1], Option("--train", 2000), Option("--test", 1000), Option("--calibration", 256));
 else if (args.Length >= 3 && args[0] == "graphs")
     Graphs(Enum.Parse<EfficientVitVariant>(args[1], ignoreCase: true), args[2]);
@@ -25,6 +35,48 @@ int Option(string name, int fallback)
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1]) : fallback;
 }
 
+static void Profile(string graph, int batch, int runs, bool extended)
+{
+    // The prefix before EnableProfiling: ONNX Runtime takes it when profiling is switched on.
+    using var options = new SessionOptions { IntraOpNumThreads = 2, ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "int8-profile") };
+    options.EnableProfiling = true;
+    // --extended: ONNX Runtime's optimizations without the layout ones (NHWC for int8, NCHWc for float).
+    if (extended)
+        options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
+    using var session = new InferenceSession(graph, options);
+    var input = new float[batch * 3 * 224 * 224];
+    for (var i = 0; i < input.Length; i++)
+        input[i] = (float)Math.Sin(i * 0.001);
+    using var runOptions = new RunOptions();
+    for (var r = 0; r < runs; r++)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 224, 224]);
+        using var outputs = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+    }
+    var file = session.EndProfiling();
+    using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+    File.Delete(file);
+    var perType = new Dictionary<string, double>();
+    foreach (var e in json.RootElement.EnumerateArray())
+    {
+        if (e.GetProperty("cat").GetString() != "Node" || !e.TryGetProperty("args", out var a) || !a.TryGetProperty("op_name", out var op))
+            continue;
+        if (!e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+            continue;
+        perType[op.GetString()!] = perType.GetValueOrDefault(op.GetString()!) + e.GetProperty("dur").GetDouble();
+    }
+    var total = perType.Values.Sum();
+    foreach (var (op, us) in perType.OrderByDescending(p => p.Value))
+        Console.WriteLine($"{op,-28} {us / runs / 1000,8:F2} ms/run  {us / total,6:P1}");
+}
+
+static void Optimized(string graph, string output)
+{
+    using var options = new SessionOptions { OptimizedModelFilePath = output, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+    using var session = new InferenceSession(graph, options);
+    Console.WriteLine($"wrote {output}");
+}
+
 static void Graphs(EfficientVitVariant variant, string outputFolder)
 {
     using var model = EfficientVit.Create(variant, imageSize: 224, numClasses: 0);
@@ -35,12 +87,18 @@ static void Graphs(EfficientVitVariant variant, string outputFolder)
     var name = variant.ToString().ToLowerInvariant();
     EfficientVitOnnxExporter.Export(model, Path.Combine(outputFolder, $"{name}_fp32.onnx"));
     var calibration = Int8Calibrator.Calibrate(model, images);
-    foreach (var (suffix, depthwise, matMuls) in new[] { ("int8", true, false), ("int8_dwfloat", false, false), ("int8_mm", true, true) })
+    foreach (var (suffix, depthwise, matMuls, residuals) in new[]
+    {
+        ("int8", true, false, true), ("int8_floatresiduals", true, false, false), ("int8_dwfloat", false, false, true), ("int8_mm", true, true, true),
+    })
     {
         var path = Path.Combine(outputFolder, $"{name}_{suffix}.onnx");
         EfficientVitOnnxExporter.Export(model, path, new OnnxExportOptions
         {
-            Int8 = new OnnxInt8Options { Calibration = calibration, QuantizeDepthwiseConvolutions = depthwise, QuantizeAttentionMatMuls = matMuls },
+            Int8 = new OnnxInt8Options
+            {
+                Calibration = calibration, QuantizeDepthwiseConvolutions = depthwise, QuantizeAttentionMatMuls = matMuls, QuantizeResiduals = residuals,
+            },
         });
         Console.WriteLine($"wrote {path}");
     }
@@ -50,15 +108,7 @@ static void Accuracy(string checkpoint, int trainCount, int testCount, int calib
 {
     using var loaded = EfficientVitCheckpoint.Load(checkpoint);
     var model = loaded.Model;
-    var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
-    var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
-    var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
-    // Calibration images come from the end of the training set, apart from the images the heads learn from.
-    var calibrationImages = Enumerable.Range(train.Count - calibrationCount, calibrationCount).Select(i => transform.Apply(train.Get(i))).ToArray();
-    var trainImages = Enumerable.Range(0, trainCount).Select(i => transform.Apply(train.Get(i))).ToArray();
-    var testImages = Enumerable.Range(0, testCount).Select(i => transform.Apply(test.Get(i))).ToArray();
-    var trainLabels = Enumerable.Range(0, trainCount).Select(train.LabelOf).ToArray();
-    var testLabels = Enumerable.Range(0, testCount).Select(test.LabelOf).ToArray();
+    var (calibrationImages, trainImages, trainLabels, testImages, testLabels) = FashionMnistImages(loaded, calibrationCount, trainCount, testCount);
     var side = loaded.Metadata.Preprocessing.ImageSize;
 
     Console.WriteLine($"EfficientViT-{loaded.Metadata.Variant} {side}x{side}, Fashion-MNIST: heads trained on {trainCount} training images, " +
@@ -72,20 +122,24 @@ static void Accuracy(string checkpoint, int trainCount, int testCount, int calib
     var calibrations = new Dictionary<Int8CalibrationMethod, Int8Calibration>();
     foreach (var method in Enum.GetValues<Int8CalibrationMethod>())
         calibrations[method] = Int8Calibrator.Calibrate(model, calibrationImages, floatOptions, method);
-    var variants = new (string Name, Int8CalibrationMethod Method, bool Depthwise, bool MatMuls)[]
+    var variants = new (string Name, Int8CalibrationMethod Method, bool Depthwise, bool MatMuls, bool Residuals)[]
     {
-        ("int8 min/max", Int8CalibrationMethod.MinMax, true, false),
-        ("int8 percentile", Int8CalibrationMethod.Percentile, true, false),
-        ("int8 entropy", Int8CalibrationMethod.Entropy, true, false),
-        ("int8 percentile, depthwise float", Int8CalibrationMethod.Percentile, false, false),
-        ("int8 percentile, attention products int8", Int8CalibrationMethod.Percentile, true, true),
+        ("int8 min/max", Int8CalibrationMethod.MinMax, true, false, true),
+        ("int8 percentile (default)", Int8CalibrationMethod.Percentile, true, false, true),
+        ("int8 entropy", Int8CalibrationMethod.Entropy, true, false, true),
+        ("int8 percentile, residual stream float", Int8CalibrationMethod.Percentile, true, false, false),
+        ("int8 percentile, depthwise float", Int8CalibrationMethod.Percentile, false, false, true),
+        ("int8 percentile, attention products int8", Int8CalibrationMethod.Percentile, true, true, true),
     };
-    foreach (var (name, method, depthwise, matMuls) in variants)
+    foreach (var (name, method, depthwise, matMuls, residuals) in variants)
     {
         var options = new OnnxExportOptions
         {
             IncludeLogits = false,
-            Int8 = new OnnxInt8Options { Calibration = calibrations[method], QuantizeDepthwiseConvolutions = depthwise, QuantizeAttentionMatMuls = matMuls },
+            Int8 = new OnnxInt8Options
+            {
+                Calibration = calibrations[method], QuantizeDepthwiseConvolutions = depthwise, QuantizeAttentionMatMuls = matMuls, QuantizeResiduals = residuals,
+            },
         };
         var graph = EfficientVitOnnxExporter.ToBytes(model, options);
         var int8Test = Featurize(graph, testImages, side);
@@ -95,9 +149,139 @@ static void Accuracy(string checkpoint, int trainCount, int testCount, int calib
     }
 }
 
-static float[][] Featurize(byte[] graph, float[][] images, int side)
+// Which convolutions cost the accuracy: quantization error of every activation on its own (the
+// float graph's value against its fake-quantized copy), then feature cosine with one group or one
+// convolution int8 and the rest float, and the reverse.
+static void Sensitivity(string checkpoint, int testCount, int calibrationCount, bool perConvolution, bool pointErrors)
 {
-    using var session = new InferenceSession(graph);
+    using var loaded = EfficientVitCheckpoint.Load(checkpoint);
+    var model = loaded.Model;
+    var (calibrationImages, _, _, testImages, _) = FashionMnistImages(loaded, calibrationCount, 0, testCount);
+    var side = loaded.Metadata.Preprocessing.ImageSize;
+    var floatOptions = new OnnxExportOptions { IncludeLogits = false };
+    Console.WriteLine($"EfficientViT-{loaded.Metadata.Variant} {side}x{side} ({checkpoint}): {testCount} Fashion-MNIST test images, {calibrationCount} calibration images");
+    var floatFeatures = Featurize(EfficientVitOnnxExporter.ToBytes(model, floatOptions), testImages, side);
+    var calibrations = Enum.GetValues<Int8CalibrationMethod>().ToDictionary(m => m, m => Int8Calibrator.Calibrate(model, calibrationImages, floatOptions, m));
+    var convolutions = EfficientVitOnnxExporter.QuantizableConvolutions(model, floatOptions);
+
+    // Residual streams follow the convolutions: int8 only when every convolution is (else "only X int8" would quantize them all).
+    (double Mean, double Min) Cosines(Int8CalibrationMethod method, Func<int, bool> quantize, bool matMuls = false, bool weights = true, bool activations = true, bool optimize = true, bool? residuals = null)
+    {
+        var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions
+        {
+            IncludeLogits = false,
+            Int8 = new OnnxInt8Options
+            {
+                Calibration = calibrations[method], QuantizeConvolution = quantize, QuantizeAttentionMatMuls = matMuls,
+                QuantizeWeights = weights, QuantizeActivations = activations,
+                QuantizeResiduals = residuals ?? (activations && Enumerable.Range(0, convolutions.Count).All(quantize)),
+            },
+        });
+        var cosines = floatFeatures.Zip(Featurize(graph, testImages, side, optimize), Cosine).ToArray();
+        return (cosines.Average(), cosines.Min());
+    }
+
+    Console.WriteLine("\nFeature cosine to float32 (mean / min over the test images):");
+    Console.WriteLine("| configuration | min/max | percentile | entropy |");
+    Console.WriteLine("|---|---|---|---|");
+    void Row(string name, Func<int, bool> quantize, bool matMuls = false, bool weights = true, bool activations = true, bool? residuals = null)
+    {
+        var methods = name.StartsWith("all convolutions") ? Enum.GetValues<Int8CalibrationMethod>() : [Int8CalibrationMethod.MinMax, Int8CalibrationMethod.Percentile];
+        var cells = methods.Select(m => Cosines(m, quantize, matMuls, weights, activations, residuals: residuals)).Select(c => $"{c.Mean:F4} / {c.Min:F4}");
+        Console.WriteLine($"| {name} | {string.Join(" | ", cells)} |");
+    }
+    // How much the float network itself amplifies small errors: Gaussian noise on the input image.
+    foreach (var sigma in new[] { 0.001f, 0.005f, 0.02f })
+    {
+        var noise = new Random(1);
+        var noisy = testImages.Select(image => image.Select(v => v + sigma * (float)(Math.Sqrt(-2 * Math.Log(1 - noise.NextDouble())) * Math.Cos(2 * Math.PI * noise.NextDouble()))).ToArray()).ToArray();
+        var cosines = floatFeatures.Zip(Featurize(EfficientVitOnnxExporter.ToBytes(model, floatOptions), noisy, side), Cosine).ToArray();
+        Console.WriteLine($"| float32, input noise sigma {sigma} | {cosines.Average():F4} / {cosines.Min():F4} | | |");
+    }
+    Row("all convolutions int8", _ => true);
+    Row("all convolutions int8, residual stream float", _ => true, residuals: false);
+    var simulated = Cosines(Int8CalibrationMethod.Percentile, _ => true, optimize: false);
+    Console.WriteLine($"| all int8, ONNX Runtime's fusions off (float QDQ simulation) | | {simulated.Mean:F4} / {simulated.Min:F4} | |");
+    Row("weights only int8 (activations float)", _ => true, weights: true, activations: false);
+    Row("activations only int8 (weights float)", _ => true, weights: false, activations: true);
+    Row("all int8, attention products too", _ => true, matMuls: true);
+    var groups = new (string Name, Func<int, bool> Member)[]
+    {
+        ("patch embedding (first 4)", i => i < 4),
+        ("depthwise", i => convolutions[i].Contains(" dw")),
+        ("1x1", i => convolutions[i].Contains(" 1x1/")),
+        ("dense 3x3", i => convolutions[i].Contains(" 3x3/") && !convolutions[i].Contains(" dw")),
+        ("last 10", i => i >= convolutions.Count - 10),
+    };
+    foreach (var (name, member) in groups)
+    {
+        Row($"only {name} int8", member);
+        Row($"all but {name} int8", i => !member(i));
+    }
+    if (perConvolution)
+        PerConvolution();
+    void PerConvolution()
+    {
+    Console.WriteLine("\nOne convolution at a time (percentile): only it int8 / all but it int8");
+    Console.WriteLine("| # | convolution | only it: mean / min | all but it: mean / min |");
+    Console.WriteLine("|---|---|---|---|");
+    for (var i = 0; i < convolutions.Count; i++)
+    {
+        var only = Cosines(Int8CalibrationMethod.Percentile, k => k == i);
+        var allBut = Cosines(Int8CalibrationMethod.Percentile, k => k != i);
+        Console.WriteLine($"| {i} | {convolutions[i]} | {only.Mean:F4} / {only.Min:F4} | {allBut.Mean:F4} / {allBut.Min:F4} |");
+    }
+    }
+    if (pointErrors)
+        PointErrors(model, floatOptions, calibrations, testImages, side);
+    return;
+}
+
+static void PointErrors(EfficientVit model, OnnxExportOptions floatOptions, Dictionary<Int8CalibrationMethod, Int8Calibration> calibrations, float[][] testImages, int side)
+{
+    Console.WriteLine("\nEvery activation fake-quantized alone (float graph values on the test images):");
+    Console.WriteLine("| point | value | shape | channel spread (max/median abs max) | cosine min/max | cosine percentile | cosine entropy |");
+    Console.WriteLine("|---|---|---|---|---|---|---|");
+    var (calibrationGraph, pointCount) = EfficientVitOnnxExporter.CalibrationGraph(model, floatOptions);
+    var pointStatistics = Enumerable.Range(0, pointCount).Select(_ => new PointError(calibrations.Values.ToArray())).ToArray();
+    using (var session = new InferenceSession(calibrationGraph))
+    using (var runOptions = new RunOptions())
+    {
+        var names = Enumerable.Range(0, pointCount).Select(EfficientVitOnnxExporter.CalibrationOutputName).ToArray();
+        for (var start = 0; start < testImages.Length; start += 8)
+        {
+            var count = Math.Min(8, testImages.Length - start);
+            var data = testImages.Skip(start).Take(count).SelectMany(image => image).ToArray();
+            using var input = OrtValue.CreateTensorValueFromMemory(data, [count, 3, side, side]);
+            using var outputs = session.Run(runOptions, ["input"], [input], names);
+            for (var k = 0; k < pointCount; k++)
+                pointStatistics[k].Add(k, outputs[k].GetTensorDataAsSpan<float>(), outputs[k].GetTensorTypeAndShape().Shape);
+        }
+    }
+    for (var k = 0; k < pointCount; k++)
+        Console.WriteLine($"| {k} | {pointStatistics[k].Describe()} |");
+
+}
+
+// Fashion-MNIST through the checkpoint's evaluation transform: calibration images from the end of the
+// training set, apart from the first trainCount that the heads learn from, and the first testCount test images.
+static (float[][] Calibration, float[][] Train, int[] TrainLabels, float[][] Test, int[] TestLabels) FashionMnistImages(
+    LoadedCheckpoint loaded, int calibrationCount, int trainCount, int testCount)
+{
+    var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
+    var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
+    var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
+    return (Enumerable.Range(train.Count - calibrationCount, calibrationCount).Select(i => transform.Apply(train.Get(i))).ToArray(),
+        Enumerable.Range(0, trainCount).Select(i => transform.Apply(train.Get(i))).ToArray(),
+        Enumerable.Range(0, trainCount).Select(train.LabelOf).ToArray(),
+        Enumerable.Range(0, testCount).Select(i => transform.Apply(test.Get(i))).ToArray(),
+        Enumerable.Range(0, testCount).Select(test.LabelOf).ToArray());
+}
+
+static float[][] Featurize(byte[] graph, float[][] images, int side, bool optimize = true)
+{
+    using var sessionOptions = new SessionOptions { GraphOptimizationLevel = optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL };
+    using var session = new InferenceSession(graph, sessionOptions);
     var result = new List<float[]>();
     const int batch = 16;
     using var runOptions = new RunOptions();
@@ -145,4 +329,56 @@ sealed class Row
 {
     public float[] Features { get; set; } = [];
     public uint Label { get; set; }
+}
+
+// One activation's quantization error over the test images, for each calibration's range.
+sealed class PointError(Int8Calibration[] calibrations)
+{
+    private readonly double[] dot = new double[calibrations.Length];
+    private readonly double[] quantizedSquares = new double[calibrations.Length];
+    private double squares;
+    private float[]? channelMax;
+    private string shape = "";
+    private float min = float.PositiveInfinity, max = float.NegativeInfinity;
+
+    public void Add(int point, ReadOnlySpan<float> values, long[] dimensions)
+    {
+        shape = string.Join("x", dimensions.Skip(1));
+        var channels = (int)dimensions[1];
+        var perChannel = (int)(dimensions.Skip(2).Aggregate(1L, (a, b) => a * b));
+        channelMax ??= new float[channels];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var v = values[i];
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+            var c = i / perChannel % channels;
+            channelMax[c] = Math.Max(channelMax[c], Math.Abs(v));
+            squares += (double)v * v;
+        }
+        for (var m = 0; m < calibrations.Length; m++)
+        {
+            var range = calibrations[m].Ranges[point];
+            var low = Math.Min(range.Min, 0f);
+            var high = Math.Max(range.Max, 0f);
+            var scale = (high - low) / 255f;
+            if (!(scale > 0f))
+                scale = 1f;
+            var zero = MathF.Round(-low / scale);
+            foreach (var v in values)
+            {
+                var q = (Math.Clamp(MathF.Round(v / scale) + zero, 0f, 255f) - zero) * scale;
+                dot[m] += (double)v * q;
+                quantizedSquares[m] += (double)q * q;
+            }
+        }
+    }
+
+    public string Describe()
+    {
+        var sorted = channelMax!.Order().ToArray();
+        var median = Math.Max(sorted[sorted.Length / 2], 1e-12f);
+        var cosines = dot.Select((d, m) => d / Math.Sqrt(squares * quantizedSquares[m] + 1e-30)).Select(c => c.ToString("F4"));
+        return $"[{min:G3}, {max:G3}] | {shape} | {sorted[^1] / median:F1} | {string.Join(" | ", cosines)}";
+    }
 }

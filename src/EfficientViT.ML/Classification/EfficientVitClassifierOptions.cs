@@ -1,5 +1,7 @@
+using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Training;
+using Microsoft.ML;
 
 namespace EfficientViT.ML.Classification;
 
@@ -69,6 +71,20 @@ public sealed class EfficientVitClassifierOptions
 
     /// <summary>Stops the training (after saving a checkpoint when <see cref="OutputDirectory"/> is set); <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>
+    /// <see cref="EfficientVitQuantization.Int8"/>: after training, the classifier's ONNX network is written
+    /// in int8, with activation ranges calibrated on <see cref="CalibrationData"/> (see docs/guide/int8.md).
+    /// Default <see cref="EfficientVitQuantization.None"/>.
+    /// </summary>
+    public EfficientVitQuantization Quantization { get; set; }
+
+    /// <summary>
+    /// With <see cref="EfficientVitQuantization.Int8"/>: a few hundred images in a column named
+    /// <see cref="ImageColumnName"/> (<c>MLImage</c>, from <c>LoadImages</c>); labels are not read. Checked
+    /// before training starts.
+    /// </summary>
+    public IDataView? CalibrationData { get; set; }
 
     /// <summary>A copy, so that the trainer neither changes the caller's object nor sees its later changes.</summary>
     internal EfficientVitClassifierOptions Copy() => (EfficientVitClassifierOptions)MemberwiseClone();

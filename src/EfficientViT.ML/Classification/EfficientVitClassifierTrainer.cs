@@ -1,5 +1,6 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
+using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Pipelines;
@@ -45,6 +46,10 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: MinCropScale must be in (0, 1]; found {options.MinCropScale}.");
         if (!(options.RandomErasing is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: RandomErasing must be in [0, 1]; found {options.RandomErasing}.");
+        if (options.Quantization == EfficientVitQuantization.Int8 && options.CalibrationData is null)
+            throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: Quantization Int8 needs CalibrationData: a few hundred of your images to measure the int8 activation ranges on.");
+        if (options.Quantization == EfficientVitQuantization.None && options.CalibrationData is not null)
+            throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: CalibrationData is set but Quantization is None; set Quantization to Int8 or leave CalibrationData null.");
         this.options = options;
         host = environment?.Register(nameof(EfficientVitClassifierTrainer));
         // The chain's steps belong to the caller's MLContext, so that its log and cancellation reach them.
@@ -81,6 +86,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         var imageColumn = input.Schema.GetColumnOrNull(options.ImageColumnName);
         if (imageColumn?.Type is not ImageDataViewType)
             throw new ArgumentOutOfRangeException(nameof(input), $"EfficientVit trainer: image column '{options.ImageColumnName}' must hold images (MLImage, from LoadImages).");
+
+        // Before the training, so that a mistake in it does not cost a training run.
+        CheckCalibrationData();
 
         // Progress goes to the MLContext's log (epochs as Info, steps as Trace) and to options.Progress.
         using var channel = host?.Start("Training");
@@ -137,6 +145,14 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         graphOptions.IncludeLogits = false;
         graphOptions.ProbabilitiesOutputName = names.Probabilities;
         graphOptions.DropBatchAxis = true;
+        if (options.Quantization == EfficientVitQuantization.Int8)
+        {
+            // Calibrated in batches on the batched graph: dropping the batch axis changes only the outputs'
+            // shapes, not the activations the ranges are for.
+            var batched = graphOptions.Copy();
+            batched.DropBatchAxis = false;
+            graphOptions.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(model, CalibrationPixels(preprocessing, names), batched) };
+        }
         var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
         return BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
     }
@@ -155,6 +171,32 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             .Append(transforms.CustomMapping(new PredictedIndexMapping().GetMapping(), PredictedIndexMapping.ContractName), PredictedIndexMapping.IndexColumnName)
             .Append(transforms.Conversion.MapValue(options.PredictedLabelColumnName, keys, PredictedIndexMapping.IndexColumnName, treatValuesAsKeyType: true))
             .TakeStepsAndDropIntermediates();
+    }
+
+    private void CheckCalibrationData()
+    {
+        if (options.CalibrationData is not { } data)
+            return;
+        var column = data.Schema.GetColumnOrNull(options.ImageColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(options),
+                $"EfficientVit trainer: CalibrationData has no column '{options.ImageColumnName}'; it has {string.Join(", ", data.Schema.Select(c => $"'{c.Name}'"))}.");
+        if (column.Type is not ImageDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(options),
+                $"EfficientVit trainer: CalibrationData's column '{options.ImageColumnName}' has type {column.Type}; it must hold images (MLImage, from LoadImages) like the training data.");
+        using var cursor = data.GetRowCursor([column]);
+        if (!cursor.MoveNext())
+            throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: CalibrationData has no rows; int8 calibration needs a few hundred images.");
+    }
+
+    // The calibration images as the trained chain's network receives them: resized by ML.NET, pixels 0–255.
+    private List<float[]> CalibrationPixels(ImagePreprocessing preprocessing, ScoringColumnNames names)
+    {
+        var data = options.CalibrationData!;
+        var pixels = new ScoringChainBuilder(transforms)
+            .ResizeImages(preprocessing, options.ImageColumnName, names.Resized)
+            .ExtractPixels(names.Resized, names.Pixels)
+            .TakeSteps().Fit(data).Transform(data);
+        return pixels.GetColumn<float[]>(names.Pixels).ToList();
     }
 
     private static string[] ClassNames(DataViewSchema.Column label, int count)

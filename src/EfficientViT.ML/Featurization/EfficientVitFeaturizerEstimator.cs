@@ -39,6 +39,10 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "EfficientVitFeaturize: BatchSize must be at least 1.");
         if ((options.ModelPath is null) == (options.Model is null))
             throw new ArgumentException("EfficientVitFeaturize: set exactly one of ModelPath and Model.", nameof(options));
+        if (options.Quantization == EfficientVitQuantization.Int8 && options.CalibrationData is null)
+            throw new ArgumentException("EfficientVitFeaturize: Quantization Int8 needs CalibrationData: a few hundred of your images to measure the int8 activation ranges on.", nameof(options));
+        if (options.Quantization == EfficientVitQuantization.None && options.CalibrationData is not null)
+            throw new ArgumentException("EfficientVitFeaturize: CalibrationData is set but Quantization is None; set Quantization to Int8 or leave CalibrationData null.", nameof(options));
 
         if (options.ImageSize is { } requested && options.Preprocessing is { } given && given.ImageSize != requested)
             throw new ArgumentException($"EfficientVitFeaturize: ImageSize is {requested}, but the Preprocessing is for {given.ImageSize}x{given.ImageSize} images; set one of them.", nameof(options));

@@ -1,5 +1,6 @@
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Preprocessing;
+using Microsoft.ML;
 
 namespace EfficientViT.ML.Featurization;
 
@@ -42,6 +43,29 @@ public sealed class EfficientVitFeaturizerOptions
     /// How many batches <c>Transform</c> scores at once, each in a one-thread ONNX Runtime session; null: one per core.
     /// </summary>
     public int? Threads { get; set; }
+
+    /// <summary>
+    /// <see cref="EfficientVitQuantization.Int8"/> makes <c>Fit</c> calibrate an int8 network on
+    /// <see cref="CalibrationData"/> and featurize (and save) with it. Default <see cref="EfficientVitQuantization.None"/>.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var featurizer = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+    /// {
+    ///     ModelPath = "efficientvit_m4.pth",
+    ///     Quantization = EfficientVitQuantization.Int8,
+    ///     CalibrationData = mlContext.Data.TakeRows(images, 300),   // the same "Image" column
+    /// });
+    /// </code>
+    /// </example>
+    public EfficientVitQuantization Quantization { get; set; }
+
+    /// <summary>
+    /// Images to measure the int8 activation ranges on (needed with <see cref="EfficientVitQuantization.Int8"/>):
+    /// a few hundred of your own images, in a column named <see cref="InputColumnName"/> of the same type
+    /// as the data the featurizer is fitted on. Every row is read once when the featurizer is fitted.
+    /// </summary>
+    public IDataView? CalibrationData { get; set; }
 
     /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
     internal EfficientVitFeaturizerOptions Copy() => (EfficientVitFeaturizerOptions)MemberwiseClone();

@@ -29,13 +29,19 @@ internal sealed class FeatureNetwork
     public EfficientVitConfig Config => config;
 
     /// <summary>The ONNX graph that <see cref="EfficientVitOnnxExporter"/> writes with <paramref name="options"/>.</summary>
-    public byte[] Export(OnnxExportOptions options)
+    public byte[] Export(OnnxExportOptions options) => WithModel(model => EfficientVitOnnxExporter.ToBytes(model, options));
+
+    /// <summary>Int8 activation ranges of the graph written with <paramref name="options"/>, measured on <paramref name="inputs"/> (its input format).</summary>
+    public Int8Calibration Calibrate(OnnxExportOptions options, IReadOnlyList<float[]> inputs) =>
+        WithModel(model => Int8Calibrator.Calibrate(model, inputs, options));
+
+    private T WithModel<T>(Func<EfficientVit, T> use)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var model = new EfficientVit(config);
         foreach (var (key, tensor) in model.state_dict())
             tensor.bytes = weights[key];
-        return EfficientVitOnnxExporter.ToBytes(model, options);
+        return use(model);
     }
 }

@@ -15,26 +15,66 @@ namespace EfficientViT.ML.Featurization;
 /// </remarks>
 internal sealed class FeaturizerGraphs
 {
+    private readonly FeatureNetwork network;
+    private readonly ImagePreprocessing preprocessing;
+    private readonly ScoringColumnNames names;
+    private readonly string pixelVectorColumn;
+    private readonly Int8Calibration? int8;
+
     public FeaturizerGraphs(FeatureNetwork network, ImagePreprocessing preprocessing, ScoringColumnNames names, string pixelVectorColumn)
+        : this(network, preprocessing, names, pixelVectorColumn, int8: null)
     {
-        OnnxExportOptions Images(bool resizeInGraph, bool dropBatchAxis)
-        {
-            var options = preprocessing.GraphOptions(names.Pixels);
-            options.FeaturesOutputName = names.Features;
-            options.ResizeInGraph = resizeInGraph;
-            options.InputCentered = !resizeInGraph;
-            options.DropBatchAxis = dropBatchAxis;
-            return options;
-        }
-        OnnxExportOptions PixelVectors(bool dropBatchAxis) =>
-            new() { InputName = pixelVectorColumn, FeaturesOutputName = names.Features, DropBatchAxis = dropBatchAxis };
-        Lazy<byte[]> Export(Func<OnnxExportOptions> options) => new(() => network.Export(options()), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    private FeaturizerGraphs(FeatureNetwork network, ImagePreprocessing preprocessing, ScoringColumnNames names, string pixelVectorColumn, Int8Calibration? int8)
+    {
+        this.network = network;
+        this.preprocessing = preprocessing;
+        this.names = names;
+        this.pixelVectorColumn = pixelVectorColumn;
+        this.int8 = int8;
+        Lazy<byte[]> Export(Func<OnnxExportOptions> options) => new(() => network.Export(WithInt8(options())), LazyThreadSafetyMode.ExecutionAndPublication);
 
         ImageBatch = Export(() => Images(resizeInGraph: true, dropBatchAxis: false));
         ImageRow = Export(() => Images(resizeInGraph: true, dropBatchAxis: true));
         ResampledImageBatch = Export(() => Images(resizeInGraph: false, dropBatchAxis: false));
         PixelVectorBatch = Export(() => PixelVectors(dropBatchAxis: false));
         PixelVectorRow = Export(() => PixelVectors(dropBatchAxis: true));
+    }
+
+    /// <summary>
+    /// Measures int8 activation ranges on model inputs as the in-memory scorer receives them (resampled,
+    /// centred images, or pixel vectors): the graphs of one input kind differ only before the first
+    /// convolution, whose input is the same centred image whether the resize runs in the graph or not, so
+    /// one calibration serves all of that kind's graphs.
+    /// </summary>
+    public Int8Calibration Calibrate(bool images, IReadOnlyList<float[]> inputs) =>
+        network.Calibrate(images ? Images(resizeInGraph: false, dropBatchAxis: false) : PixelVectors(dropBatchAxis: false), inputs);
+
+    /// <summary>True when the graphs are int8.</summary>
+    public bool IsQuantized => int8 is not null;
+
+    /// <summary>The same graphs in int8 with <paramref name="calibration"/>, which fits only the input kind it was measured for.</summary>
+    public FeaturizerGraphs Quantized(Int8Calibration calibration) => new(network, preprocessing, names, pixelVectorColumn, calibration);
+
+    private OnnxExportOptions Images(bool resizeInGraph, bool dropBatchAxis)
+    {
+        var options = preprocessing.GraphOptions(names.Pixels);
+        options.FeaturesOutputName = names.Features;
+        options.ResizeInGraph = resizeInGraph;
+        options.InputCentered = !resizeInGraph;
+        options.DropBatchAxis = dropBatchAxis;
+        return options;
+    }
+
+    private OnnxExportOptions PixelVectors(bool dropBatchAxis) =>
+        new() { InputName = pixelVectorColumn, FeaturesOutputName = names.Features, DropBatchAxis = dropBatchAxis };
+
+    private OnnxExportOptions WithInt8(OnnxExportOptions options)
+    {
+        if (int8 is not null)
+            options.Int8 = new OnnxInt8Options { Calibration = int8 };
+        return options;
     }
 
     /// <summary>Pixels 0–255 of the S×S image in, with the bicubic resize, crop and normalization in the graph; batched.</summary>

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Serving;
@@ -69,9 +70,11 @@ internal sealed class FeaturizerPlan
         return new SchemaShape(columns);
     }
 
-    /// <summary>Fits the three parts of the chain on <paramref name="input"/>.</summary>
+    /// <summary>Fits the three parts of the chain on <paramref name="input"/>; for int8, first calibrates the graphs.</summary>
     public EfficientVitFeaturizerTransformer Fit(IDataView input)
     {
+        if (options.Quantization == EfficientVitQuantization.Int8 && !graphs.IsQuantized)
+            return new FeaturizerPlan(kind, graphs.Quantized(Calibrate()), Names, preprocessing, options, catalog).Fit(input);
         var builder = new ScoringChainBuilder(catalog);
         AppendPreparation(builder);
         var preparation = builder.TakeSteps().Fit(input);
@@ -96,6 +99,55 @@ internal sealed class FeaturizerPlan
             $"(a saved model, a PredictionEngine) cannot read. Give it a fixed size of 3x{side}x{side} = {3 * side * side}: " +
             $"[VectorType(3, {side}, {side})] on the float[] property, or a schema with VectorDataViewType(NumberDataViewType.Single, 3, {side}, {side}).";
     }
+
+    // The calibration images go through the same preparation as the data and are read as the in-memory
+    // scorer reads its batches, so the ranges are those of the values the int8 graphs will see.
+    private Int8Calibration Calibrate()
+    {
+        var data = options.CalibrationData!;
+        var column = options.InputColumnName;
+        FeaturizerInputKind calibrationKind;
+        try
+        {
+            calibrationKind = FeaturizerInput.Classify(data.Schema, column, preprocessing.ImageSize);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException($"EfficientVitFeaturize: CalibrationData: {e.Message}", nameof(options), e);
+        }
+        if (calibrationKind != kind)
+            throw new ArgumentException(
+                $"EfficientVitFeaturize: CalibrationData's column '{column}' holds {Describe(calibrationKind)}, but the data the featurizer is fitted on holds {Describe(kind)}; give the calibration images in the same form.",
+                nameof(options));
+
+        var builder = new ScoringChainBuilder(catalog);
+        AppendPreparation(builder);
+        var prepared = builder.TakeSteps().Fit(data).Transform(data);
+        var modelInput = CreateModelInput();
+        var inputLength = 3 * preprocessing.ImageSize * preprocessing.ImageSize;
+        var inputs = new List<float[]>();
+        using (var cursor = prepared.GetRowCursor([prepared.Schema[modelInput.ColumnName]]))
+        using (var reader = modelInput.Open(cursor))
+        {
+            while (cursor.MoveNext())
+            {
+                reader.Fetch();
+                var values = new float[inputLength];
+                reader.Write(cursor.Position, values);
+                inputs.Add(values);
+            }
+        }
+        if (inputs.Count == 0)
+            throw new ArgumentException("EfficientVitFeaturize: CalibrationData has no rows; int8 calibration needs a few hundred images.", nameof(options));
+        return graphs.Calibrate(FromImages, inputs);
+    }
+
+    private static string Describe(FeaturizerInputKind inputKind) => inputKind switch
+    {
+        FeaturizerInputKind.Image => "images (MLImage)",
+        FeaturizerInputKind.EncodedImage => "encoded image bytes",
+        _ => "float pixel vectors",
+    };
 
     /// <summary>Where the in-memory featurizer reads its batches: the resized images, or the user's pixel vectors.</summary>
     public ModelInput CreateModelInput() => FromImages

@@ -73,6 +73,16 @@ public static class EfficientVitOnnxExporter
         return (bytes, points.Count);
     }
 
+    /// <summary>The quantizable convolutions of the graph, in the order <see cref="OnnxInt8Options.QuantizeConvolution"/> numbers them, described.</summary>
+    internal static IReadOnlyList<string> QuantizableConvolutions(EfficientVit model, OnnxExportOptions options)
+    {
+        var floatOptions = options.Copy();
+        floatOptions.Int8 = null;
+        QdqPlacer? recorder = null;
+        Build(model, floatOptions, graph => recorder = QdqPlacer.ForCalibration(graph));
+        return recorder!.Convolutions;
+    }
+
     /// <summary>Name of the k-th calibration output of <see cref="CalibrationGraph"/>.</summary>
     internal static string CalibrationOutputName(int point) => $"calibration_{point}";
 
@@ -189,7 +199,7 @@ public static class EfficientVitOnnxExporter
         {
             Conv2dBN convBn => Conv(convBn, x),
             ReLU => x with { Name = graph.AddNode("Relu", [x.Name]) },
-            Residual residual => x with { Name = graph.AddNode("Add", [x.Name, Emit(residual.Branch, x).Name]) },
+            Residual residual => ResidualNode(residual, x),
             Sequential sequential => EmitSequence(sequential.children().Cast<nn.Module<Tensor, Tensor>>().ToArray(), x),
             FeedForward ffn => Conv(ffn.Pw2, Conv(ffn.Pw1, x, relu: true)),
             PatchMerging merging => Conv(merging.Conv3, SqueezeExcite(merging.Se, Conv(merging.Conv2, Conv(merging.Conv1, x, relu: true), relu: true))),
@@ -197,6 +207,18 @@ public static class EfficientVitOnnxExporter
             LocalWindowAttention attention => WindowAttention(attention, x),
             _ => throw new NotSupportedException($"ONNX export has no rule for module {module.GetType().Name}."),
         };
+
+        /// <summary>
+        /// x + branch(x). In int8 with <see cref="OnnxInt8Options.QuantizeResiduals"/>, the skip path reads the
+        /// same dequantized x as the branch, so that the sum's only consumer is the next QuantizeLinear: ONNX
+        /// Runtime then adds in uint8 (QLinearAdd) and the residual stream stays int8 between convolutions.
+        /// </summary>
+        private Activation ResidualNode(Residual residual, Activation x)
+        {
+            // Numbered as a point whatever the options, so that one calibration serves every choice.
+            var input = qdq is null ? x : x with { Name = qdq.Activation(x.Name, 4, qdq.QuantizeResiduals) };
+            return x with { Name = graph.AddNode("Add", [input.Name, Emit(residual.Branch, input).Name]) };
+        }
 
         private Activation EmitSequence(nn.Module<Tensor, Tensor>[] modules, Activation x)
         {
@@ -345,13 +367,15 @@ public static class EfficientVitOnnxExporter
         {
             var points = qdq is not null && quantizable;
             var depthwise = groups > 1 && groups == x.Channels;
-            var quantize = points && (!depthwise || qdq!.QuantizeDepthwise);
-            var input = points ? qdq!.Activation(x.Name, 4, quantize) : x.Name;
+            var quantize = points && qdq!.Convolution($"{x.Channels}->{weight.shape[0]} {kernel}x{kernel}/{stride}{(depthwise ? " dw" : "")} at {x.Height}x{x.Width}")
+                && (!depthwise || qdq!.QuantizeDepthwise);
+            var quantizeActivations = quantize && qdq!.QuantizeActivations;
+            var input = points ? qdq!.Activation(x.Name, 4, quantizeActivations) : x.Name;
             string weightName, biasName;
-            if (quantize && qdq!.Quantizing)
+            if (quantize && qdq!.Quantizing && qdq.QuantizeWeights)
             {
                 (weightName, var weightScales) = qdq.Weight(weight);
-                biasName = qdq.Bias(bias, qdq.ScaleOf(input), weightScales);
+                biasName = quantizeActivations ? qdq.Bias(bias, qdq.ScaleOf(input), weightScales) : graph.AddInitializer("conv.bias", bias);
             }
             else
             {
@@ -365,7 +389,7 @@ public static class EfficientVitOnnxExporter
             if (relu)
                 output = graph.AddNode("Relu", [output]);
             if (points)
-                output = qdq!.Activation(output, 4, quantize);
+                output = qdq!.Activation(output, 4, quantizeActivations);
             var height = (x.Height + 2 * padding - kernel) / stride + 1;
             var width = (x.Width + 2 * padding - kernel) / stride + 1;
             return new Activation(output, weight.shape[0], height, width);

@@ -31,4 +31,23 @@ public sealed class OnnxInt8Options
     /// false (measured: see docs/guide/int8.md).
     /// </summary>
     public bool QuantizeAttentionMatMuls { get; init; }
+
+    /// <summary>
+    /// Keep the residual stream int8: the skip path of every residual block reads the same quantized
+    /// input as the block, and ONNX Runtime adds in uint8 (QLinearAdd) instead of converting to float and
+    /// back around every addition. Default true (measured: see docs/guide/int8.md).
+    /// </summary>
+    public bool QuantizeResiduals { get; init; } = true;
+
+    /// <summary>
+    /// For sensitivity analysis: whether the k-th quantizable convolution (in the exporter's order) is
+    /// quantized; null quantizes all that the other options allow.
+    /// </summary>
+    internal Func<int, bool>? QuantizeConvolution { get; init; }
+
+    /// <summary>For sensitivity analysis: false leaves the quantized convolutions' weights float.</summary>
+    internal bool QuantizeWeights { get; init; } = true;
+
+    /// <summary>For sensitivity analysis: false leaves the quantized convolutions' inputs and outputs float.</summary>
+    internal bool QuantizeActivations { get; init; } = true;
 }

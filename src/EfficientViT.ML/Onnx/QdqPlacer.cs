@@ -18,6 +18,7 @@ internal sealed class QdqPlacer
     private readonly OnnxGraphBuilder graph;
     private readonly OnnxInt8Options? int8;
     private readonly List<(string Name, int Rank)> points = [];
+    private readonly List<string> convolutions = [];
     // Index of each point by the name it was asked for under, and by the name of its DequantizeLinear output.
     private readonly Dictionary<string, int> pointOf = new(StringComparer.Ordinal);
     // Per point: the DequantizeLinear output and scale, once the pair is in the graph.
@@ -43,6 +44,29 @@ internal sealed class QdqPlacer
 
     /// <summary>See <see cref="OnnxInt8Options.QuantizeAttentionMatMuls"/>; true while recording.</summary>
     public bool QuantizeAttentionMatMuls => int8?.QuantizeAttentionMatMuls ?? true;
+
+    /// <summary>
+    /// Counts a quantizable convolution, described for analysis, and says whether the options quantize it
+    /// (always true while recording).
+    /// </summary>
+    public bool Convolution(string description)
+    {
+        var index = convolutions.Count;
+        convolutions.Add(description);
+        return int8?.QuantizeConvolution?.Invoke(index) ?? true;
+    }
+
+    /// <summary>The quantizable convolutions met so far, described (kind, channels, kernel, map size).</summary>
+    public IReadOnlyList<string> Convolutions => convolutions;
+
+    /// <summary>See <see cref="OnnxInt8Options.QuantizeResiduals"/>; true while recording.</summary>
+    public bool QuantizeResiduals => int8?.QuantizeResiduals ?? true;
+
+    /// <summary>See <see cref="OnnxInt8Options.QuantizeWeights"/>.</summary>
+    public bool QuantizeWeights => int8?.QuantizeWeights ?? true;
+
+    /// <summary>See <see cref="OnnxInt8Options.QuantizeActivations"/>.</summary>
+    public bool QuantizeActivations => int8?.QuantizeActivations ?? true;
 
     /// <summary>The points met so far: the value's name in the graph and its rank.</summary>
     public IReadOnlyList<(string Name, int Rank)> Points => points;

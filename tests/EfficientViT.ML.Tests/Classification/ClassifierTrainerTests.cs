@@ -1,4 +1,5 @@
 using EfficientViT.ML.Classification;
+using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Featurization;
 using EfficientViT.ML.Tests.Training;
@@ -63,6 +64,62 @@ public class ClassifierTrainerTests
         Assert.Equal(labels, fresh.Select(f => f.Label));
         var maxDiff = scores.Zip(fresh, (a, b) => a.Zip(b.Features, (x, y) => Math.Abs(x - y)).Max()).Max();
         Assert.True(maxDiff <= 1e-6, $"scores differ by {maxDiff} in the fresh process");
+    }
+
+    [Fact]
+    public void An_int8_classifier_predicts_like_the_float_one_trained_with_the_same_seed()
+    {
+        using var dir = new TempDirectory();
+        var train = TestImages.WriteColorImages(dir.Path, perClass: 16, size: 40, seed: 31);
+        var test = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 48, seed: 32);
+        var mlContext = new MLContext(seed: 0);
+        var load = mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath));
+        var trainData = mlContext.Data.LoadFromEnumerable(train);
+        var testData = mlContext.Data.LoadFromEnumerable(test);
+        var calibration = load.Fit(trainData).Transform(trainData);
+
+        List<float[]> Scores(EfficientVitQuantization quantization)
+        {
+            var options = Options();
+            options.Quantization = quantization;
+            options.CalibrationData = quantization == EfficientVitQuantization.Int8 ? calibration : null;
+            var model = load.Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
+                .Append(mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options))
+                .Fit(trainData);
+            return model.Transform(testData).GetColumn<float[]>("Score").ToList();
+        }
+
+        var floatScores = Scores(EfficientVitQuantization.None);
+        var int8Scores = Scores(EfficientVitQuantization.Int8);
+        static int ArgMax(float[] values) => Array.IndexOf(values, values.Max());
+        var agreement = floatScores.Zip(int8Scores, (a, b) => ArgMax(a) == ArgMax(b)).Count(same => same) / (double)floatScores.Count;
+        var maxDiff = floatScores.Zip(int8Scores, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
+        Console.WriteLine($"int8 against float32: {agreement:P0} of the predictions agree; probabilities differ by at most {maxDiff}");
+        Assert.True(maxDiff > 1e-6, "the int8 classifier scored exactly like the float one: it did not run in int8");
+        Assert.True(agreement >= 0.9, $"only {agreement:P0} of the int8 predictions agree with the float ones");
+    }
+
+    [Fact]
+    public void Int8_without_calibration_data_or_with_calibration_data_lacking_the_image_column_is_refused_before_training()
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 1, size: 16, seed: 34);
+        var mlContext = new MLContext();
+        var paths = mlContext.Data.LoadFromEnumerable(rows);
+        var data = mlContext.Transforms.Conversion.MapValueToKey("Label").Append(mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)))
+            .Fit(paths).Transform(paths);
+        var options = Options();
+        options.Quantization = EfficientVitQuantization.Int8;
+
+        var missing = Assert.Throws<ArgumentOutOfRangeException>(() => mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options));
+        Assert.Contains("needs CalibrationData", missing.Message);
+
+        options.CalibrationData = paths;
+        var reports = new List<TrainingProgress>();
+        options.Progress = new ListProgress(reports);
+        var withoutColumn = Assert.Throws<ArgumentOutOfRangeException>(() => mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options).Fit(data));
+        Assert.Contains("CalibrationData has no column 'Image'", withoutColumn.Message);
+        Assert.Empty(reports);
     }
 
     [Fact]

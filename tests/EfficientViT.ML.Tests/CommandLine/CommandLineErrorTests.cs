@@ -43,6 +43,35 @@ public class CommandLineErrorTests
         return root;
     }
 
+    [Fact]
+    public void Eval_compares_exported_float_and_int8_classifiers_and_refuses_a_graph_without_logits()
+    {
+        using var dir = new TempDirectory();
+        var images = ImageFolder(dir);
+        using var model = EfficientViT.ML.Modeling.EfficientVit.Create(EfficientViT.ML.Modeling.EfficientVitVariant.M0, imageSize: 64, numClasses: 3);
+        model.eval();
+        var random = new Random(0);
+        var calibration = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 3 * 64 * 64).Select(_ => (float)random.NextDouble() - 0.5f).ToArray()).ToArray();
+        var floatPath = dir.File("m0.onnx");
+        var int8Path = dir.File("m0-int8.onnx");
+        var featuresPath = dir.File("m0-features.onnx");
+        EfficientViT.ML.Onnx.EfficientVitOnnxExporter.Export(model, floatPath);
+        EfficientViT.ML.Onnx.EfficientVitOnnxExporter.Export(model, int8Path, new EfficientViT.ML.Onnx.OnnxExportOptions
+        {
+            Int8 = new EfficientViT.ML.Onnx.OnnxInt8Options { Calibration = EfficientViT.ML.Onnx.Int8Calibrator.Calibrate(model, calibration) },
+        });
+        EfficientViT.ML.Onnx.EfficientVitOnnxExporter.Export(model, featuresPath, new EfficientViT.ML.Onnx.OnnxExportOptions { IncludeLogits = false });
+
+        var (exitCode, errors, output) = Run("eval", "--onnx", floatPath, "--onnx", int8Path, "--data", images);
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{output}");
+        Assert.Contains("9 images of", output);
+        Assert.Contains("m0.onnx (float32)", output);
+        Assert.Contains("m0-int8.onnx (int8 (QDQ, Percentile calibration))", output);
+        Assert.Contains("points against m0.onnx (float32)", output);
+
+        AssertOneErrorLine(Run("eval", "--onnx", featuresPath, "--data", images), "m0-features.onnx", "has no 'logits' output", "--features-only");
+    }
+
     [Theory]
     [InlineData("--threads", "0", "must be at least 1")]
     [InlineData("--batch-size", "0", "must be at least 1")]
