@@ -5,7 +5,7 @@ namespace EfficientViT.Service;
 /// <summary>Loads the model zip the service scores with, or says in one sentence why it cannot.</summary>
 public static class ModelLoading
 {
-    /// <summary>Loads <paramref name="path"/> as an ML.NET model zip.</summary>
+    /// <summary>Loads <paramref name="path"/> as an ML.NET model zip whose EfficientViT steps score many images per ONNX Runtime call.</summary>
     /// <exception cref="ModelLoadException">The file is missing or is not a model zip ML.NET can load.</exception>
     public static ITransformer Load(MLContext mlContext, string path)
     {
@@ -13,7 +13,7 @@ public static class ModelLoading
             throw new ModelLoadException($"model file '{Path.GetFullPath(path)}' not found (pass --model PATH; 'efficientvit demo', run by scripts/demo.sh, writes runs/demo/fashion-mnist-efficientvit-m0.zip).");
         try
         {
-            return mlContext.Model.Load(path, out _);
+            return mlContext.Model.LoadWithBatchedScoring(path, out _);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
