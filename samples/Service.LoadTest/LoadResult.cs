@@ -8,7 +8,7 @@ namespace EfficientViT.Service.LoadTest;
 /// <param name="LatenciesMs">Each request's latency, sorted.</param>
 /// <param name="Errors">Requests that failed or did not answer 200.</param>
 /// <param name="Mismatches">Answers that differ from the serial answer for the same image.</param>
-/// <param name="MeanBatch">Mean images per Transform call (batched scoring), else null.</param>
+/// <param name="MeanBatch">Mean images per gathered batch (batched scoring), else null.</param>
 public sealed record LoadResult(string Configuration, int Clients, int Requests, double Seconds, double[] LatenciesMs, int Errors, int Mismatches, double? MeanBatch)
 {
     /// <summary>Requests per second.</summary>
@@ -23,5 +23,5 @@ public sealed record LoadResult(string Configuration, int Clients, int Requests,
         $"| {Configuration} | {Clients} | {Requests} | {Rate:F1} | {Percentile(0.5):F1} | {Percentile(0.99):F1} | {Errors} | {Mismatches} | {(MeanBatch is { } b ? b.ToString("F2") : "-")} |";
 
     /// <summary>The table's header.</summary>
-    public const string Header = "| model / scoring | clients | requests | req/s | p50 ms | p99 ms | errors | mismatches | images per Transform |\n|---|---|---|---|---|---|---|---|---|";
+    public const string Header = "| model / scoring | clients | requests | req/s | p50 ms | p99 ms | errors | mismatches | images per batch |\n|---|---|---|---|---|---|---|---|---|";
 }

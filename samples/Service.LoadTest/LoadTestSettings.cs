@@ -25,6 +25,11 @@ internal sealed record LoadTestSettings
 
     public double BatchWaitMs { get; init; } = 2;
 
+    public int RowThreads { get; init; } = new ServiceOptions().RowThreads;
+
+    // Null: the service measures it at start-up.
+    public int? MinBatch { get; init; }
+
     // Batched ONNX scoring (the model fitted in memory) and ML.NET's one-row scoring differ in the last bits.
     public float Tolerance { get; init; } = 1e-4f;
 
@@ -47,9 +52,11 @@ internal sealed record LoadTestSettings
                 "--images" => settings with { Images = Count(1) },
                 "--max-batch" => settings with { MaxBatch = Count(1) },
                 "--batch-wait-ms" => settings with { BatchWaitMs = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--row-threads" => settings with { RowThreads = Count(1) },
+                "--min-batch" => settings with { MinBatch = Count(2) },
                 // Short enough for CI: a few seconds per configuration.
                 "--quick" => settings with { Requests = 96, SingleClientRequests = 24, Rounds = 1, Images = 16, DirectImages = 32 },
-                _ => throw new ArgumentException($"unknown option '{args[i]}'; options: --model PATH, --save-model PATH, --clients N, --requests N, --single-client-requests N, --rounds N, --images N, --max-batch N, --batch-wait-ms MS, --quick"),
+                _ => throw new ArgumentException($"unknown option '{args[i]}'; options: --model PATH, --save-model PATH, --clients N, --requests N, --single-client-requests N, --rounds N, --images N, --max-batch N, --batch-wait-ms MS, --row-threads N, --min-batch N, --quick"),
             };
         }
         return settings;

@@ -16,19 +16,19 @@ using Microsoft.ML.Data;
 var settings = LoadTestSettings.Parse(args);
 Console.WriteLine($"machine: {MachineDescription.Summary()}");
 Console.WriteLine($"load average at start: {LoadAverage()}");
-Console.WriteLine($"{settings.Clients} clients, {settings.Requests} requests each run ({settings.SingleClientRequests} for one client), {settings.Rounds} round(s), batching: at most {settings.MaxBatch} images, {settings.BatchWaitMs} ms wait");
+Console.WriteLine($"{settings.Clients} clients, {settings.Requests} requests each run ({settings.SingleClientRequests} for one client), {settings.Rounds} round(s), batching: at most {settings.MaxBatch} images, {settings.BatchWaitMs} ms wait; an image scored alone on {settings.RowThreads} ONNX Runtime thread(s)");
 
 var data = FashionMnistDataset.Load(FashionMnistSplit.Test);
 var images = Enumerable.Range(5000, settings.Images).Select(i => PngImages.Encode(data.Get(i))).ToArray();
 var models = new List<ImageClassifier>();
 using var temporary = new TemporaryFolder();
 if (settings.ModelPath is { } modelPath)
-    models.Add(ImageClassifier.Load(modelPath));
+    models.Add(ImageClassifier.Load(modelPath, settings.RowThreads));
 else
 {
     var zip = settings.SaveModelPath ?? Path.Combine(temporary.Path, "fashion-mnist-small.zip");
     var (context, fitted) = FashionMnistClassifier.FitAndSave(data, zip);
-    models.Add(ImageClassifier.Load(zip));
+    models.Add(ImageClassifier.Load(zip, settings.RowThreads));
     models.Add(new ImageClassifier(context, fitted, "fitted in memory"));
 }
 
@@ -37,6 +37,7 @@ Console.WriteLine();
 DirectScoring.Print(models.Select(m => (Name(m), m)).ToArray(), images, [1, 4, 16], settings.DirectImages, settings.Rounds + 1);
 
 var results = new List<LoadResult>();
+var minBatches = new List<string>();
 Console.WriteLine();
 Console.WriteLine(LoadResult.Header);
 for (var round = 0; round < settings.Rounds; round++)
@@ -50,6 +51,7 @@ for (var round = 0; round < settings.Rounds; round++)
         {
             await using var app = ServiceHost.Build(
             [
+                .. settings.MinBatch is { } fewest ? ["--min-batch", fewest.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>(),
                 "--urls", "http://127.0.0.1:0", "--scoring", mode,
                 "--max-batch", settings.MaxBatch.ToString(CultureInfo.InvariantCulture),
                 "--batch-wait-ms", settings.BatchWaitMs.ToString(CultureInfo.InvariantCulture),
@@ -58,6 +60,8 @@ for (var round = 0; round < settings.Rounds; round++)
             await app.StartAsync();
             using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
             var scorer = (IImageScorer)app.Services.GetService(typeof(IImageScorer))!;
+            if (scorer is BatchingScorer { MinBatchSize: var minBatch })
+                minBatches.Add($"{name} {minBatch}");
             var runner = new LoadRunner(client, images, expected, settings.Tolerance);
             await runner.RunAsync("warm-up", settings.Clients, images.Length);
             foreach (var (clients, requests) in new[] { (1, settings.SingleClientRequests), (settings.Clients, settings.Requests) })
@@ -86,6 +90,7 @@ foreach (var group in results.GroupBy(r => r.Configuration))
     var many = group.Where(r => r.Clients > 1).Average(r => r.Rate);
     Console.WriteLine($"| {group.Key} | {single:F1} | {many:F1} | {many / single:F2}x |");
 }
+Console.WriteLine($"batched scoring: the fewest images per Transform (smaller batches on engines), as chosen at each start: {string.Join(", ", minBatches)}");
 Console.WriteLine($"load average at end: {LoadAverage()}");
 var failures = results.Sum(r => r.Errors + r.Mismatches);
 if (failures > 0)

@@ -5,9 +5,9 @@ namespace EfficientViT.Service;
 /// <summary>
 /// Concurrent requests gathered into small batches, each scored by one <c>Transform</c> over an
 /// <c>IDataView</c> of its images (see <see cref="MicroBatcher{TIn, TOut}"/>). It pays when the model
-/// scores a batch in fewer, larger network calls than one per image. A request that finds no other
-/// within the wait is scored alone on a pooled <c>PredictionEngine</c>, which costs less than a
-/// <c>Transform</c> of one row.
+/// scores a batch in fewer, larger network calls than one per image, and only past a batch size: a
+/// <c>Transform</c> has a fixed cost per call. A batch smaller than that (down to a request that found
+/// no other within the wait) is scored one image at a time on pooled <c>PredictionEngine</c>s.
 /// </summary>
 public sealed class BatchingScorer : IImageScorer, IAsyncDisposable
 {
@@ -22,11 +22,13 @@ public sealed class BatchingScorer : IImageScorer, IAsyncDisposable
     /// <param name="maxBatchSize">The most images in one Transform call.</param>
     /// <param name="maxWait">How long a short batch waits for more requests.</param>
     /// <param name="workers">How many batches are scored at once.</param>
-    public BatchingScorer(ImageClassifier classifier, int maxBatchSize, TimeSpan maxWait, int workers)
+    /// <param name="minBatchSize">The fewest images scored by one Transform (see <see cref="ScoringCost"/>).</param>
+    public BatchingScorer(ImageClassifier classifier, int maxBatchSize, TimeSpan maxWait, int workers, int minBatchSize)
     {
         var alone = new EnginePoolScorer(classifier, retained: workers);
+        MinBatchSize = Math.Max(2, minBatchSize);
         batcher = new MicroBatcher<MLImage, float[]>(
-            images => images.Count == 1 ? [alone.Score(images[0])] : classifier.ScoreBatch(images),
+            images => images.Count < MinBatchSize ? images.Select(alone.Score).ToArray() : classifier.ScoreBatch(images),
             maxBatchSize, maxWait, workers)
         {
             BatchScored = size =>
@@ -40,7 +42,10 @@ public sealed class BatchingScorer : IImageScorer, IAsyncDisposable
     /// <inheritdoc/>
     public string Name => ModeName;
 
-    /// <summary>Transform calls and the images they scored, so far.</summary>
+    /// <summary>The fewest images scored by one Transform; smaller batches are scored one image per engine call.</summary>
+    public int MinBatchSize { get; }
+
+    /// <summary>Batches gathered and the images in them, so far (those below <see cref="MinBatchSize"/> were scored on engines).</summary>
     public (long Batches, long Images) Counts => (Interlocked.Read(ref batches), Interlocked.Read(ref images));
 
     /// <inheritdoc/>

@@ -53,11 +53,14 @@ public sealed class ImageClassifier
     /// </summary>
     public bool ScoresRowByRow => ContainsRowByRowNetwork(Model);
 
-    /// <summary>Loads a model zip (see <see cref="ModelLoading"/>).</summary>
-    public static ImageClassifier Load(string path)
+    /// <summary>Loads a model zip (see <see cref="ModelLoading"/>) with the service's default threads.</summary>
+    public static ImageClassifier Load(string path) => Load(path, new ServiceOptions().RowThreads);
+
+    /// <summary>Loads a model zip (see <see cref="ModelLoading"/>); an image scored alone uses <paramref name="rowThreads"/> ONNX Runtime threads.</summary>
+    public static ImageClassifier Load(string path, int rowThreads)
     {
         var mlContext = new MLContext(seed: 0);
-        return new ImageClassifier(mlContext, ModelLoading.Load(mlContext, path), path);
+        return new ImageClassifier(mlContext, ModelLoading.Load(mlContext, path, rowThreads), path);
     }
 
     /// <summary>Scores <paramref name="images"/> with one <c>Transform</c> call; the scores come back in their order.</summary>

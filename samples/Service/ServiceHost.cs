@@ -14,19 +14,20 @@ public static class ServiceHost
     {
         var builder = WebApplication.CreateBuilder(args);
         var options = ServiceOptions.From(builder.Configuration);
-        classifier ??= ImageClassifier.Load(options.ModelPath);
+        classifier ??= ImageClassifier.Load(options.ModelPath, options.RowThreads);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes);
         builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = options.MaxBodyBytes);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(classifier);
         builder.Services.AddSingleton<IImageScorer>(_ => options.ScoringFor(classifier) == EnginePoolScorer.ModeName
             ? new EnginePoolScorer(classifier, retained: 4 * Environment.ProcessorCount)
-            : new BatchingScorer(classifier, options.MaxBatchSize, TimeSpan.FromMilliseconds(options.BatchWaitMilliseconds), options.BatchWorkers));
+            : new BatchingScorer(classifier, options.MaxBatchSize, TimeSpan.FromMilliseconds(options.BatchWaitMilliseconds), options.BatchWorkers,
+                options.MinBatchSize ?? ScoringCost.SmallestWorthwhileBatch(classifier, options.MaxBatchSize)));
 
         var app = builder.Build();
         app.MapGet("/", () => Results.Content(IndexPage.Html, "text/html; charset=utf-8"));
         app.MapGet("/health", (ImageClassifier model, IImageScorer scorer) =>
-            Results.Json(new { status = "ok", model = model.Source, classes = model.Labels.Count, scoring = scorer.Name }));
+            Results.Json(new { status = "ok", model = model.Source, classes = model.Labels.Count, scoring = scorer.Name, minBatch = (scorer as BatchingScorer)?.MinBatchSize }));
         app.MapPost("/predict", PredictAsync);
         return app;
     }

@@ -26,8 +26,20 @@ public sealed record ServiceOptions
     /// <summary><c>--batch-wait-ms</c>: how long a short batch waits for more requests.</summary>
     public double BatchWaitMilliseconds { get; init; } = 2;
 
+    /// <summary>
+    /// <c>--min-batch</c>: the fewest gathered requests scored by one <c>Transform</c>; fewer are scored one by one on
+    /// engines. Null (the default): measured at start-up, see <see cref="ScoringCost"/>.
+    /// </summary>
+    public int? MinBatchSize { get; init; }
+
     /// <summary><c>--batch-workers</c>: batches scored at once; default one per core.</summary>
     public int BatchWorkers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// <c>--row-threads</c>: ONNX Runtime threads for an image scored alone. Default 1: concurrent requests
+    /// already keep every core busy, and a one-thread call wastes none of its time sharing small operations.
+    /// </summary>
+    public int RowThreads { get; init; } = 1;
 
     /// <summary><c>--max-body-mb</c>: the largest request body, in MB (larger: 413).</summary>
     public double MaxBodyMegabytes { get; init; } = 10;
@@ -53,6 +65,8 @@ public sealed record ServiceOptions
             MaxBatchSize = (int)Number(configuration, "max-batch", defaults.MaxBatchSize, 1, 1024),
             BatchWaitMilliseconds = Number(configuration, "batch-wait-ms", defaults.BatchWaitMilliseconds, 0, 1000),
             BatchWorkers = (int)Number(configuration, "batch-workers", defaults.BatchWorkers, 1, 256),
+            RowThreads = (int)Number(configuration, "row-threads", defaults.RowThreads, 1, 256),
+            MinBatchSize = configuration["min-batch"] is null ? null : (int)Number(configuration, "min-batch", 2, 2, 1025),
             MaxBodyMegabytes = Number(configuration, "max-body-mb", defaults.MaxBodyMegabytes, 0.001, 1024),
             MaxMegapixels = Number(configuration, "max-megapixels", defaults.MaxMegapixels, 0.000001, 1000),
         };

@@ -54,8 +54,9 @@ public sealed class ServiceFixture : IAsyncLifetime
         engine = reference.Model.CreatePredictionEngine<ImageInput, ScoreOutput>(model, inputSchemaDefinition: SchemaDefinition.Create(typeof(ImageInput)));
         Labels = new ImageClassifier(reference, model, ModelPath).Labels;
 
-        // Batched, although "auto" would choose engines for this zip: the batching is what needs testing.
-        app = ServiceHost.Build(["--model", ModelPath, "--scoring", "batched", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        // Batched, with a Transform from two images on (start-up might measure that larger batches only pay):
+        // the batching is what needs testing.
+        app = ServiceHost.Build(["--model", ModelPath, "--scoring", "batched", "--min-batch", "2", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync();
         Client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -210,6 +211,11 @@ internal sealed class BatchedFeaturesDataView : IDataView
                 // A batch still being scored writes into buffers this cursor owns: let it finish first.
                 foreach (var batch in scoring)
                     batch.Wait();
+                foreach (var batch in scoring.Concat(free).Append(current))
+                    batch?.Return();
+                scoring.Clear();
+                free.Clear();
+                current = null;
                 main.Dispose();
                 reader?.Dispose();
                 lookAhead?.Dispose();
@@ -219,11 +225,15 @@ internal sealed class BatchedFeaturesDataView : IDataView
     }
 
     /// <summary>One batch's buffers and the ONNX Runtime call scoring it.</summary>
+    /// <remarks>
+    /// The buffers are rented: a cursor over a few rows (a service scoring a handful of requests per
+    /// Transform) would otherwise allocate and clear megabytes on the large object heap each time.
+    /// </remarks>
     private sealed class Batch(int capacity, IFeatureScorer session)
     {
-        public float[] Inputs { get; } = new float[capacity * session.InputSize];
+        public float[] Inputs { get; private set; } = ArrayPool<float>.Shared.Rent(capacity * session.InputSize);
 
-        public float[] Features { get; } = new float[capacity * session.FeatureSize];
+        public float[] Features { get; private set; } = ArrayPool<float>.Shared.Rent(capacity * session.FeatureSize);
 
         public int Count { get; set; }
 
@@ -249,6 +259,14 @@ internal sealed class BatchedFeaturesDataView : IDataView
         {
             Scoring?.GetAwaiter().GetResult();
             Scoring = null;
+        }
+
+        /// <summary>Gives the buffers back to the pool; the batch must not be scoring.</summary>
+        public void Return()
+        {
+            ArrayPool<float>.Shared.Return(Inputs);
+            ArrayPool<float>.Shared.Return(Features);
+            Inputs = Features = [];
         }
 
         /// <summary>Waits for the scoring to end, ignoring its outcome (the cursor is closing).</summary>

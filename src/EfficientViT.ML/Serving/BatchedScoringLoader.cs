@@ -34,6 +34,16 @@ internal static class BatchedScoringLoader
     public static ITransformer Replace(ITransformer loaded, BatchedScoringOptions options) =>
         loaded is TransformerChain<ITransformer> chain ? Rebuild(chain, options) : loaded;
 
+    /// <summary>Ends the threads and sessions of the batched steps that <see cref="Replace"/> put in <paramref name="batched"/>, leaving the steps they replaced as they are.</summary>
+    public static void ReleaseSessions(ITransformer batched)
+    {
+        if (batched is BatchedOnnxStep step)
+            step.ReleaseSessions();
+        else if (batched is TransformerChain<ITransformer> chain)
+            foreach (var inner in chain)
+                ReleaseSessions(inner);
+    }
+
     private static TransformerChain<ITransformer> Rebuild(TransformerChain<ITransformer> chain, BatchedScoringOptions options)
     {
         var steps = chain.ToArray();

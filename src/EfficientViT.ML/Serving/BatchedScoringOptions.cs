@@ -10,8 +10,9 @@ public sealed class BatchedScoringOptions
     public int? Threads { get; set; }
 
     /// <summary>
-    /// ONNX Runtime's threads for one image scored alone (a <c>PredictionEngine</c>); null: ONNX Runtime's default,
-    /// one per core, as ML.NET's own ONNX scoring uses. Set 1 when many requests are scored at once.
+    /// ONNX Runtime's threads for one image scored alone (a <c>PredictionEngine</c>); null: one thread or one per core,
+    /// whichever scores a probe image faster on this machine (timed once, at the first prediction engine). Set 1 when
+    /// many requests are scored at once: they keep the cores busy already.
     /// </summary>
     public int? RowThreads { get; set; }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using EfficientViT.ML;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.IO;
 using EfficientViT.ML.Data;
@@ -42,6 +43,8 @@ internal static class DemoCommand
                 run.RequireCheckpoint();
             var folder = run.Path;
             var clock = Stopwatch.StartNew();
+            // Times depend on the machine (the same code ran 2.5x slower on one machine of a kind than on another).
+            Console.WriteLine($"machine: {MachineDescription.Summary()}");
 
             var train = FashionMnistDataset.Load(FashionMnistSplit.Train);
             var test = FashionMnistDataset.Load(FashionMnistSplit.Test);
@@ -73,6 +76,7 @@ internal static class DemoCommand
             Console.WriteLine($"| the same, with flip averaging at test time | {flipped.Top1Accuracy:P2} |");
             Console.WriteLine($"| training time (data loading and validation included) | {trainingTime:hh\\:mm\\:ss} |");
             Console.WriteLine($"| training throughput, last epoch | {result.Epochs[^1].ImagesPerSecond:F0} img/s |");
+            Console.WriteLine($"| machine | {MachineDescription.Summary()} |");
             Console.WriteLine($"| ML.NET EfficientVitFeaturize -> LbfgsMaximumEntropy, test micro-accuracy | {mlnet.MicroAccuracy:P2} |");
             Console.WriteLine($"| ML.NET test macro-accuracy / log-loss | {mlnet.MacroAccuracy:P2} / {mlnet.LogLoss:F4} |");
             Console.WriteLine($"| ML.NET featurization | {featurizeRate:F0} img/s |");

@@ -56,6 +56,17 @@ public class ClassifierTrainerTests
         Assert.All(scores, s => Assert.Equal(1f, s.Sum(), 3));
         Assert.All(labels, l => Assert.Contains(l, TestImages.ColorClasses));
 
+        // In memory the network scores in batches (Transform) and alone through bound buffers (PredictionEngine);
+        // both must give exactly what the saved chain of ML.NET steps, one ONNX Runtime call per image, gives.
+        var classifier = model.OfType<EfficientVitClassifierTransformer>().Single();
+        Assert.True(classifier.ScoresInBatches);
+        var classifierInput = new TransformerChain<ITransformer>([.. model.TakeWhile(step => step is not EfficientVitClassifierTransformer)]).Transform(testData);
+        var rowByRow = classifier.AsMLNetChain().Transform(classifierInput).GetColumn<float[]>("Score").ToList();
+        Assert.Equal(rowByRow, classifier.Transform(classifierInput).GetColumn<float[]>("Score").ToList());
+        Assert.Equal(rowByRow, scores);
+        var engine = mlContext.Model.CreatePredictionEngine<ImageRow, ScoreRow>(model);
+        Assert.Equal(rowByRow, test.Select(row => engine.Predict(row).Score).ToList());
+
         var path = Path.Combine(dir.Path, "classifier.zip");
         mlContext.Model.Save(model, trainData.Schema, path);
         // The predicted-index step is a CustomMapping: the loading process registers this library, by path only.
@@ -64,6 +75,9 @@ public class ClassifierTrainerTests
         Assert.Equal(labels, fresh.Select(f => f.Label));
         var maxDiff = scores.Zip(fresh, (a, b) => a.Zip(b.Features, (x, y) => Math.Abs(x - y)).Max()).Max();
         Assert.True(maxDiff <= 1e-6, $"scores differ by {maxDiff} in the fresh process");
+
+        classifier.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => classifier.Transform(classifierInput));
     }
 
     [Fact]
@@ -218,6 +232,11 @@ public class ClassifierTrainerTests
             .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
             .Append(mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options));
         Assert.Throws<OperationCanceledException>(() => pipeline.Fit(mlContext.Data.LoadFromEnumerable(rows)));
+    }
+
+    private sealed class ScoreRow
+    {
+        public float[] Score { get; set; } = [];
     }
 
     private sealed class ListProgress(List<TrainingProgress> reports, Action<TrainingProgress>? also = null) : IProgress<TrainingProgress>
