@@ -32,7 +32,6 @@ else
     models.Add(new ImageClassifier(context, fitted, "fitted in memory"));
 }
 
-Console.WriteLine($"--scoring auto chooses: {string.Join(", ", models.Select(m => $"{Name(m)} -> {new ServiceOptions().ScoringFor(m)}"))}");
 Console.WriteLine();
 DirectScoring.Print(models.Select(m => (Name(m), m)).ToArray(), images, [1, 4, 16], settings.DirectImages, settings.Rounds + 1);
 

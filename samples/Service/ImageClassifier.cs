@@ -47,12 +47,6 @@ public sealed class ImageClassifier
     /// <summary>The class of each score, from the score column's slot names (the training labels), else "0", "1", ...</summary>
     public IReadOnlyList<string> Labels { get; }
 
-    /// <summary>
-    /// Whether the model runs a network in ML.NET's <c>OnnxTransformer</c>, which makes one ONNX Runtime call
-    /// per row also inside a <c>Transform</c> over many rows (a zip loaded with plain <c>Model.Load</c>).
-    /// </summary>
-    public bool ScoresRowByRow => ContainsRowByRowNetwork(Model);
-
     /// <summary>Loads a model zip (see <see cref="ModelLoading"/>) with the service's default threads.</summary>
     public static ImageClassifier Load(string path) => Load(path, new ServiceOptions().RowThreads);
 
@@ -92,13 +86,6 @@ public sealed class ImageClassifier
     /// <summary>A new single-image engine (not thread-safe: one per thread at a time).</summary>
     public PredictionEngine<ImageInput, ScoreOutput> CreateEngine() =>
         mlContext.Model.CreatePredictionEngine<ImageInput, ScoreOutput>(Model, inputSchemaDefinition: inputDefinition);
-
-    private static bool ContainsRowByRowNetwork(ITransformer transformer) => transformer switch
-    {
-        OnnxTransformer => true,
-        IEnumerable<ITransformer> chain => chain.Any(ContainsRowByRowNetwork),
-        _ => false,
-    };
 
     private static string[] ClassNames(DataViewSchema.Column score, int count)
     {

@@ -19,7 +19,7 @@ public static class ServiceHost
         builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = options.MaxBodyBytes);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(classifier);
-        builder.Services.AddSingleton<IImageScorer>(_ => options.ScoringFor(classifier) == EnginePoolScorer.ModeName
+        builder.Services.AddSingleton<IImageScorer>(_ => options.Scoring == EnginePoolScorer.ModeName
             ? new EnginePoolScorer(classifier, retained: 4 * Environment.ProcessorCount)
             : new BatchingScorer(classifier, options.MaxBatchSize, TimeSpan.FromMilliseconds(options.BatchWaitMilliseconds), options.BatchWorkers,
                 options.MinBatchSize ?? ScoringCost.SmallestWorthwhileBatch(classifier, options.MaxBatchSize)));

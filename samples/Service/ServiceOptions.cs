@@ -11,14 +11,12 @@ public sealed record ServiceOptions
     /// <summary>The model zip (<c>--model</c>).</summary>
     public string ModelPath { get; init; } = DemoModelPath;
 
-    /// <summary>The default <c>--scoring</c>: batched when the model scores a Transform's rows in batches, else engines.</summary>
-    public const string AutomaticScoring = "auto";
-
     /// <summary>
-    /// <c>--scoring</c>: "batched" (concurrent requests gathered into one Transform), "engines" (a pool of
-    /// PredictionEngines), or "auto" (see <see cref="ScoringFor"/>).
+    /// <c>--scoring</c>: "engines" (the default: each request scored at once on a pooled PredictionEngine) or "batched"
+    /// (concurrent requests gathered into one Transform). Engines served more requests in every quiet load test on
+    /// 2 cores, for the loaded zip and the model fitted in memory alike; see README.md.
     /// </summary>
-    public string Scoring { get; init; } = AutomaticScoring;
+    public string Scoring { get; init; } = EnginePoolScorer.ModeName;
 
     /// <summary><c>--max-batch</c>: the most images in one Transform call.</summary>
     public int MaxBatchSize { get; init; } = 16;
@@ -70,20 +68,10 @@ public sealed record ServiceOptions
             MaxBodyMegabytes = Number(configuration, "max-body-mb", defaults.MaxBodyMegabytes, 0.001, 1024),
             MaxMegapixels = Number(configuration, "max-megapixels", defaults.MaxMegapixels, 0.000001, 1000),
         };
-        if (options.Scoring is not (AutomaticScoring or BatchingScorer.ModeName or EnginePoolScorer.ModeName))
-            throw new ArgumentException($"--scoring {options.Scoring}: expected '{AutomaticScoring}', '{BatchingScorer.ModeName}' or '{EnginePoolScorer.ModeName}'.");
+        if (options.Scoring is not (BatchingScorer.ModeName or EnginePoolScorer.ModeName))
+            throw new ArgumentException($"--scoring {options.Scoring}: expected '{EnginePoolScorer.ModeName}' or '{BatchingScorer.ModeName}'.");
         return options;
     }
-
-    /// <summary>
-    /// The scoring mode for <paramref name="model"/>. "auto" gives engines for a model whose network runs row by
-    /// row in ML.NET's OnnxTransformer: a Transform over N rows then costs more per image than N PredictionEngine
-    /// calls, and batching requests loses. Other models (the featurizer fitted in memory, a zip loaded with batched
-    /// scoring) score a Transform's rows a batch per network call, and batching requests wins; see README.md.
-    /// </summary>
-    public string ScoringFor(ImageClassifier model) => Scoring != AutomaticScoring
-        ? Scoring
-        : model.ScoresRowByRow ? EnginePoolScorer.ModeName : BatchingScorer.ModeName;
 
     private static double Number(IConfiguration configuration, string key, double fallback, double min, double max)
     {

@@ -8,34 +8,14 @@ using Microsoft.ML;
 
 namespace EfficientViT.Service.Tests;
 
-/// <summary>Which scoring "auto" chooses, and that both scorers answer concurrent requests as the serial engine does.</summary>
+/// <summary>Both scorers answer concurrent requests as the serial engine does.</summary>
 [Collection(ServiceCollection.Name)]
 public class ScoringModeTests(ServiceFixture service)
 {
     [Fact]
-    public void A_zip_loaded_with_plain_Model_Load_scores_row_by_row_so_auto_chooses_engines()
+    public async Task By_default_the_engine_pool_gives_each_concurrent_request_the_serial_answer()
     {
-        var mlContext = new MLContext(seed: 0);
-        var classifier = new ImageClassifier(mlContext, mlContext.Model.Load(service.ModelPath, out _), service.ModelPath);
-        Assert.True(classifier.ScoresRowByRow);
-        Assert.Equal(EnginePoolScorer.ModeName, new ServiceOptions().ScoringFor(classifier));
-        Assert.Equal(BatchingScorer.ModeName, new ServiceOptions { Scoring = BatchingScorer.ModeName }.ScoringFor(classifier));
-    }
-
-    [Fact]
-    public void The_model_fitted_in_memory_scores_in_batches_so_auto_chooses_batched()
-    {
-        using var folder = new TemporaryFolder();
-        var (context, fitted) = FashionMnistClassifier.FitAndSave(FashionMnistDataset.Load(FashionMnistSplit.Test), Path.Combine(folder.Path, "model.zip"), perClass: 1);
-        var classifier = new ImageClassifier(context, fitted, "fitted in memory");
-        Assert.False(classifier.ScoresRowByRow);
-        Assert.Equal(BatchingScorer.ModeName, new ServiceOptions().ScoringFor(classifier));
-    }
-
-    [Fact]
-    public async Task The_engine_pool_gives_each_concurrent_request_the_serial_answer()
-    {
-        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--scoring", "engines", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync();
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
         Assert.Equal(EnginePoolScorer.ModeName, (await client.GetFromJsonAsync<Dictionary<string, System.Text.Json.JsonElement>>("health"))!["scoring"].GetString());

@@ -33,7 +33,7 @@ public class StartupTests
     {
         var (exitCode, stderr) = RunService("--model", "unused.zip", "--scoring", "fastest");
         Assert.Equal(2, exitCode);
-        Assert.Equal("error: --scoring fastest: expected 'auto', 'batched' or 'engines'.", Assert.Single(stderr));
+        Assert.Equal("error: --scoring fastest: expected 'engines' or 'batched'.", Assert.Single(stderr));
     }
 
     private static (int ExitCode, List<string> Stderr) RunService(params string[] args)
