@@ -20,12 +20,9 @@ internal static class Program
 {
     private const int Threads = 2;
 
-    // PyTorch's own ONNX export of the official fused model in ONNX Runtime 1.31, 2 threads, on this machine kind.
-    private static readonly Dictionary<(EfficientVitVariant, int), double> PyTorchExportImagesPerSecond = new()
-    {
-        [(EfficientVitVariant.M0, 16)] = 408, [(EfficientVitVariant.M4, 16)] = 168,
-        [(EfficientVitVariant.M0, 1)] = 148, [(EfficientVitVariant.M4, 1)] = 70,
-    };
+    // PyTorch's own ONNX export of the official fused model (../shared/anchors/pytorch-export), timed in the same
+    // run when its files are there: a figure from another run or machine is no comparison.
+    private static readonly string PyTorchExportFolder = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "anchors", "pytorch-export"));
 
     public static int Main(string[] args)
     {
@@ -73,13 +70,15 @@ internal static class Program
     /// <summary>The exported graph alone in ONNX Runtime, and the same fused model in TorchSharp.</summary>
     private static void Graph((EfficientVitVariant Variant, EfficientVit Model)[] models, bool markdown)
     {
-        var table = new TextTable("variant", "batch", "ONNX Runtime img/s", "vs PyTorch export (published)", "TorchSharp fused img/s", "ONNX Runtime / TorchSharp");
+        var table = new TextTable("variant", "batch", "ONNX Runtime img/s", "vs PyTorch's export (same run)", "TorchSharp fused img/s", "ONNX Runtime / TorchSharp");
         var sideBySide = new List<string>();
         foreach (var (variant, model) in models)
         {
             var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeLogits = false });
             using var options = new SessionOptions { IntraOpNumThreads = Threads };
             using var session = new InferenceSession(graph, options);
+            var anchorPath = Path.Combine(PyTorchExportFolder, $"efficientvit_{variant.ToString().ToLowerInvariant()}_features.onnx");
+            using var anchor = File.Exists(anchorPath) ? new InferenceSession(anchorPath, options) : null;
             using var fused = EfficientVit.Create(variant, numClasses: 0);
             fused.load_state_dict(model.state_dict());
             fused.FuseBatchNorm();
@@ -92,6 +91,12 @@ internal static class Program
                     using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 224, 224]);
                     using var outputs = session.Run(new RunOptions(), ["input"], [value], ["features"]);
                 });
+                // The anchor's input and output are named as the exporter names ours ("input", "features").
+                var pyTorchExport = anchor is null ? (double?)null : Rate(batch, () =>
+                {
+                    using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 224, 224]);
+                    using var outputs = anchor.Run(new RunOptions(), ["input"], [value], ["features"]);
+                });
                 using var tensor = torch.tensor(input, batch, 3, 224, 224);
                 var torchSharp = Rate(batch, () =>
                 {
@@ -99,7 +104,7 @@ internal static class Program
                     using var noGrad = torch.no_grad();
                     fused.PooledFeatures(tensor);
                 });
-                table.AddRow(variant.ToString(), batch.ToString(), F(ort), $"{ort / PyTorchExportImagesPerSecond[(variant, batch)]:F2}x ({PyTorchExportImagesPerSecond[(variant, batch)]})",
+                table.AddRow(variant.ToString(), batch.ToString(), F(ort), pyTorchExport is { } anchorRate ? $"{ort / anchorRate:F2}x ({F(anchorRate)})" : "- (no anchor file)",
                     F(torchSharp), $"{ort / torchSharp:F2}x");
                 if (batch == 16)
                 {
@@ -108,7 +113,7 @@ internal static class Program
                 }
             }
         }
-        Section("Exported graph (2 threads)", table, markdown);
+        Section($"Exported graph (2 threads; PyTorch's export looked for in {PyTorchExportFolder})", table, markdown);
         Console.WriteLine($"Batch 16 in two one-thread sessions side by side, as the featurizer's Transform scores: {string.Join(", ", sideBySide)} of one session over 2 threads.");
         Console.WriteLine();
     }

@@ -196,7 +196,7 @@ internal sealed class BatchedFeaturesDataView : IDataView
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.input.UserColumn}'): {Cause(e).Message}", e);
+                throw new InvalidOperationException($"EfficientVitFeaturize: could not read the image of row {row} (column '{parent.input.UserColumn}'): {Cause(e).Message}{ImageReadHints.For(Cause(e))}", e);
             }
         }
 

@@ -131,7 +131,14 @@ internal sealed class FeaturizerPlan
         {
             while (cursor.MoveNext())
             {
-                reader.Fetch();
+                try
+                {
+                    reader.Fetch();
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    throw new ArgumentException($"EfficientVitFeaturize: CalibrationData: could not read the image of row {cursor.Position} (column '{column}'): {e.Message}{ImageReadHints.For(e)}", nameof(options), e);
+                }
                 var values = new float[inputLength];
                 reader.Write(cursor.Position, values);
                 inputs.Add(values);

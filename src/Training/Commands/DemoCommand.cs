@@ -24,9 +24,9 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 8, about 15 minutes in all on 2 cores; --long: 12)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 8: 10-22 minutes in all on 2 cores, depending on the machine; --long: 12)." };
         var imageSize = new Option<int?>("--image-size") { Description = "Input side, a multiple of 16 (default 64; --long: 112, a 7x7 token grid)." };
-        var longRun = new Option<bool>("--long") { Description = "Train longer for the best accuracy: 12 epochs at 112x112, about 30 minutes in all on 2 cores." };
+        var longRun = new Option<bool>("--long") { Description = "Train longer for the best accuracy: 12 epochs at 112x112, 25-60 minutes in all on 2 cores, depending on the machine." };
         var output = new Option<string>("--output", "-o") { Description = "Folder for checkpoints, metrics, curves and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted demo run." };
         var mlnetImages = new Option<int>("--mlnet-images") { Description = "Training images for the ML.NET head (features of the trained backbone).", DefaultValueFactory = _ => 10_000 };

@@ -21,6 +21,12 @@ public class FeaturizerBehaviourTests
         public MLImage? Image { get; set; }
     }
 
+    private sealed class SmallInMemoryImage
+    {
+        [ImageType(64, 64)]
+        public MLImage? Image { get; set; }
+    }
+
     private sealed class FeaturesRow
     {
         public float[] Features { get; set; } = [];
@@ -91,6 +97,28 @@ public class FeaturizerBehaviourTests
             foreach (var run in concurrent)
                 Assert.Equal(batched[i], run[i]);
         }
+    }
+
+    [Fact]
+    public void In_memory_images_already_at_the_model_size_read_a_second_time_get_an_error_that_says_why()
+    {
+        // ML.NET's ResizeImages hands on an image that needs no resizing and disposes it once read, so a
+        // second pass over the same MLImage objects finds them disposed; the error must say so, not just "disposed object".
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
+        model.eval();
+        var mlContext = new MLContext();
+        var images = Enumerable.Range(0, 2).Select(_ => MLImage.CreateFromPixels(64, 64, MLPixelFormat.Rgba32, new byte[64 * 64 * 4])).ToArray();
+        var data = mlContext.Data.LoadFromEnumerable(images.Select(image => new SmallInMemoryImage { Image = image }));
+        var featurizer = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
+        {
+            InputColumnName = "Image", Model = model, Preprocessing = new ImagePreprocessing(64, CropPercent: 1.0, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]),
+        }).Fit(data);
+        Assert.Equal(2, featurizer.Transform(data).GetColumn<float[]>("Features").Count());
+
+        var error = Assert.ThrowsAny<Exception>(() => featurizer.Transform(data).GetColumn<float[]>("Features").ToList());
+        var messages = TestFiles.Messages(error);
+        Assert.True(messages.Any(m => m.Contains("row 0", StringComparison.Ordinal) && m.Contains("'Image'", StringComparison.Ordinal)
+            && m.Contains("ResizeImages", StringComparison.Ordinal) && m.Contains("new MLImage objects", StringComparison.Ordinal)), string.Join(" / ", messages));
     }
 
     [Fact]
