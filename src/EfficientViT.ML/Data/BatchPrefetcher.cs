@@ -11,19 +11,19 @@ namespace EfficientViT.ML.Data;
 /// </summary>
 internal sealed class BatchPrefetcher : IDisposable
 {
-    private readonly IImageDataset _dataset;
-    private readonly ImageTransform _transform;
-    private readonly int[] _order;
-    private readonly int _batchSize;
-    private readonly int _batchCount;
-    private readonly int _seed;
-    private readonly int _epoch;
-    private readonly BlockingCollection<(Job Job, int Slot)> _work = new();
-    private readonly CancellationTokenSource _stop;
-    private readonly Thread[] _threads;
-    private readonly Queue<Job> _inFlight = new();
-    private readonly Stack<float[]> _freeBuffers = new();
-    private int _nextBatch;
+    private readonly IImageDataset dataset;
+    private readonly ImageTransform transform;
+    private readonly int[] order;
+    private readonly int batchSize;
+    private readonly int batchCount;
+    private readonly int seed;
+    private readonly int epoch;
+    private readonly BlockingCollection<(Job Job, int Slot)> work = new();
+    private readonly CancellationTokenSource stop;
+    private readonly Thread[] threads;
+    private readonly Queue<Job> inFlight = new();
+    private readonly Stack<float[]> freeBuffers = new();
+    private int nextBatch;
 
     /// <summary>Starts the worker threads and queues the first batches.</summary>
     /// <param name="dataset">Where samples come from.</param>
@@ -40,22 +40,22 @@ internal sealed class BatchPrefetcher : IDisposable
     public BatchPrefetcher(IImageDataset dataset, ImageTransform transform, int[] order, int batchSize, int batchCount,
         int seed, int epoch, int firstBatch, int workers, int prefetch, CancellationToken cancel)
     {
-        _dataset = dataset;
-        _transform = transform;
-        _order = order;
-        _batchSize = batchSize;
-        _batchCount = batchCount;
-        _seed = seed;
-        _epoch = epoch;
-        _nextBatch = firstBatch;
-        _stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        _threads = new Thread[workers];
+        this.dataset = dataset;
+        this.transform = transform;
+        this.order = order;
+        this.batchSize = batchSize;
+        this.batchCount = batchCount;
+        this.seed = seed;
+        this.epoch = epoch;
+        nextBatch = firstBatch;
+        stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        threads = new Thread[workers];
         for (var i = 0; i < workers; i++)
         {
             // Dedicated threads rather than thread-pool tasks: they block for long stretches and must not
             // starve, or be starved by, other thread-pool work in the process.
-            _threads[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"ImageBatchLoader worker {i}" };
-            _threads[i].Start();
+            threads[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"ImageBatchLoader worker {i}" };
+            threads[i].Start();
         }
         for (var i = 0; i <= prefetch; i++)
             ScheduleNext();
@@ -66,15 +66,15 @@ internal sealed class BatchPrefetcher : IDisposable
     /// <exception cref="OperationCanceledException">The loader was disposed.</exception>
     public Job Next()
     {
-        var job = _inFlight.Dequeue();
+        var job = inFlight.Dequeue();
         // Queue one more before waiting, so the workers stay busy while the consumer uses this batch.
         ScheduleNext();
-        job.Done.Wait(_stop.Token);
+        job.Done.Wait(stop.Token);
         if (job.Failure is { } failure)
         {
             var what = failure.Source is null ? $"data set index {job.Indices[failure.Slot]}" : $"'{failure.Source}' (data set index {job.Indices[failure.Slot]})";
             throw new InvalidOperationException(
-                $"Loading sample {what} for batch {job.BatchIndex} of epoch {_epoch} failed: {failure.Error.Message}", failure.Error);
+                $"Loading sample {what} for batch {job.BatchIndex} of epoch {epoch} failed: {failure.Error.Message}", failure.Error);
         }
         return job;
     }
@@ -82,44 +82,44 @@ internal sealed class BatchPrefetcher : IDisposable
     /// <summary>Gives a consumed batch's buffer back for reuse.</summary>
     public void Release(Job job)
     {
-        _freeBuffers.Push(job.Images);
+        freeBuffers.Push(job.Images);
         job.Done.Dispose();
     }
 
     /// <summary>Stops the workers (a sample being processed is finished first) and waits for them.</summary>
     public void Dispose()
     {
-        _stop.Cancel();
-        _work.CompleteAdding();
-        foreach (var thread in _threads)
+        stop.Cancel();
+        work.CompleteAdding();
+        foreach (var thread in threads)
             thread.Join();
-        foreach (var job in _inFlight)
+        foreach (var job in inFlight)
             job.Done.Dispose();
-        _work.Dispose();
-        _stop.Dispose();
+        work.Dispose();
+        stop.Dispose();
     }
 
     private void ScheduleNext()
     {
-        if (_nextBatch >= _batchCount)
+        if (nextBatch >= batchCount)
             return;
-        var first = _nextBatch * _batchSize;
-        var count = Math.Min(_batchSize, _order.Length - first);
-        var length = _transform.OutputLength;
+        var first = nextBatch * batchSize;
+        var count = Math.Min(batchSize, order.Length - first);
+        var length = transform.OutputLength;
         // Buffers are sized for a full batch so that any of them fits any batch of the epoch.
-        var images = _freeBuffers.Count > 0 ? _freeBuffers.Pop() : new float[_batchSize * length];
-        var job = new Job(_nextBatch, first, _order.AsSpan(first, count).ToArray(), images);
-        _inFlight.Enqueue(job);
+        var images = freeBuffers.Count > 0 ? freeBuffers.Pop() : new float[batchSize * length];
+        var job = new Job(nextBatch, first, order.AsSpan(first, count).ToArray(), images);
+        inFlight.Enqueue(job);
         for (var slot = 0; slot < count; slot++)
-            _work.Add((job, slot));
-        _nextBatch++;
+            work.Add((job, slot));
+        nextBatch++;
     }
 
     private void WorkerLoop()
     {
         try
         {
-            foreach (var (job, slot) in _work.GetConsumingEnumerable(_stop.Token))
+            foreach (var (job, slot) in work.GetConsumingEnumerable(stop.Token))
                 Process(job, slot);
         }
         catch (OperationCanceledException)
@@ -133,12 +133,12 @@ internal sealed class BatchPrefetcher : IDisposable
         string? source = null;
         try
         {
-            var sample = _dataset.Get(job.Indices[slot]);
+            var sample = dataset.Get(job.Indices[slot]);
             source = sample.Source;
             var position = job.FirstPosition + slot;
-            var random = new Random(SampleSeeds.ForSample(_seed, _epoch, position));
-            var length = _transform.OutputLength;
-            _transform.Apply(sample, random, job.Images.AsSpan(slot * length, length));
+            var random = new Random(SampleSeeds.ForSample(seed, epoch, position));
+            var length = transform.OutputLength;
+            transform.Apply(sample, random, job.Images.AsSpan(slot * length, length));
             job.Labels[slot] = sample.Label;
         }
         catch (Exception e)
@@ -155,7 +155,7 @@ internal sealed class BatchPrefetcher : IDisposable
     /// <summary>One batch being loaded: its samples, output buffers and completion signal.</summary>
     internal sealed class Job
     {
-        private readonly Lock _failureLock = new();
+        private readonly Lock failureLock = new();
 
         /// <summary>Creates the job of one batch.</summary>
         public Job(int batchIndex, int firstPosition, int[] indices, float[] images)
@@ -195,7 +195,7 @@ internal sealed class BatchPrefetcher : IDisposable
         /// <summary>Records a failure, keeping the lowest slot's so that the reported error does not depend on timing.</summary>
         public void Fail(int slot, Exception error, string? source)
         {
-            lock (_failureLock)
+            lock (failureLock)
             {
                 if (Failure is null || slot < Failure.Value.Slot)
                     Failure = (slot, error, source);

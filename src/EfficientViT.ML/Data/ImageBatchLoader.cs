@@ -13,7 +13,7 @@ namespace EfficientViT.ML.Data;
 /// </summary>
 public sealed class ImageBatchLoader : IDisposable
 {
-    private readonly CancellationTokenSource _disposed = new();
+    private readonly CancellationTokenSource disposed = new();
 
     /// <summary>Creates a loader; nothing is loaded until an epoch is enumerated.</summary>
     /// <param name="dataset">The samples.</param>
@@ -99,7 +99,7 @@ public sealed class ImageBatchLoader : IDisposable
     /// <exception cref="InvalidOperationException">(During enumeration) a sample could not be loaded or transformed; the message names its source.</exception>
     public IEnumerable<ImageBatch> Epoch(int epoch, int skipBatches = 0)
     {
-        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        ObjectDisposedException.ThrowIf(disposed.IsCancellationRequested, this);
         if (skipBatches < 0 || skipBatches > BatchesPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(skipBatches), skipBatches, $"an epoch has {BatchesPerEpoch} batches");
         return Batches(epoch, skipBatches);
@@ -108,9 +108,9 @@ public sealed class ImageBatchLoader : IDisposable
     /// <summary>Stops the background work of any epoch being enumerated; later enumeration steps throw.</summary>
     public void Dispose()
     {
-        if (_disposed.IsCancellationRequested)
+        if (disposed.IsCancellationRequested)
             return;
-        _disposed.Cancel();
+        disposed.Cancel();
         // The source is not disposed: running prefetchers hold tokens linked to it until they stop.
     }
 
@@ -119,7 +119,7 @@ public sealed class ImageBatchLoader : IDisposable
         if (skipBatches == BatchesPerEpoch)
             yield break;
         using var prefetcher = new BatchPrefetcher(Dataset, Transform, EpochOrder(epoch), BatchSize, BatchesPerEpoch,
-            Seed, epoch, skipBatches, Workers, PrefetchBatches, _disposed.Token);
+            Seed, epoch, skipBatches, Workers, PrefetchBatches, disposed.Token);
         for (var b = skipBatches; b < BatchesPerEpoch; b++)
         {
             BatchPrefetcher.Job job;
@@ -127,7 +127,7 @@ public sealed class ImageBatchLoader : IDisposable
             {
                 job = prefetcher.Next();
             }
-            catch (OperationCanceledException) when (_disposed.IsCancellationRequested)
+            catch (OperationCanceledException) when (disposed.IsCancellationRequested)
             {
                 throw new ObjectDisposedException(nameof(ImageBatchLoader), "the loader was disposed while an epoch was being read");
             }

@@ -18,7 +18,7 @@ public sealed class ImageTransform
 {
     // Per channel, the normalized value of each byte value: computed once in double, so that the result is
     // exactly (v/255 − mean)/std rounded to float, and the per-pixel work is a table look-up.
-    private readonly float[][] _normalized;
+    private readonly float[][] normalized;
 
     /// <summary>Creates a transform with the augmentation options at their defaults (timm's ImageNet training recipe).</summary>
     /// <param name="preprocessing">The output size S, the evaluation crop, and the per-channel mean and std (checked).</param>
@@ -28,12 +28,12 @@ public sealed class ImageTransform
         ArgumentNullException.ThrowIfNull(preprocessing);
         Preprocessing = preprocessing.Validate();
         Train = train;
-        _normalized = new float[3][];
+        normalized = new float[3][];
         for (var c = 0; c < 3; c++)
         {
-            _normalized[c] = new float[256];
+            normalized[c] = new float[256];
             for (var v = 0; v < 256; v++)
-                _normalized[c][v] = (float)((v / 255.0 - preprocessing.Mean[c]) / preprocessing.Std[c]);
+                normalized[c][v] = (float)((v / 255.0 - preprocessing.Mean[c]) / preprocessing.Std[c]);
         }
     }
 
@@ -165,7 +165,7 @@ public sealed class ImageTransform
         var size = ImageSize;
         for (var c = 0; c < 3; c++)
         {
-            var table = _normalized[c];
+            var table = normalized[c];
             var sourceChannel = channels == 1 ? 0 : c;
             var plane = destination.Slice(c * size * size, size * size);
             for (var y = 0; y < size; y++)

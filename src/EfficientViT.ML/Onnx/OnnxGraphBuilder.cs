@@ -33,23 +33,23 @@ public sealed class OnnxGraphBuilder
     /// <summary>The default <c>producer_name</c>.</summary>
     public const string DefaultProducerName = "EfficientViT.ML";
 
-    private readonly string _graphName;
+    private readonly string graphName;
     // Every value name in use: graph inputs, initializers and node outputs.
-    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly HashSet<string> names = new(StringComparer.Ordinal);
     // Next suffix to try per name hint, so that making many names from one hint stays linear.
-    private readonly Dictionary<string, int> _nextSuffix = new(StringComparer.Ordinal);
-    private readonly List<ValueInfo> _inputs = [];
-    private readonly List<ValueInfo> _outputs = [];
-    private readonly List<Initializer> _initializers = [];
-    private readonly List<Node> _nodes = [];
-    private readonly List<KeyValuePair<string, string>> _metadata = [];
+    private readonly Dictionary<string, int> nextSuffix = new(StringComparer.Ordinal);
+    private readonly List<ValueInfo> inputs = [];
+    private readonly List<ValueInfo> outputs = [];
+    private readonly List<Initializer> initializers = [];
+    private readonly List<Node> nodes = [];
+    private readonly List<KeyValuePair<string, string>> metadata = [];
 
     /// <summary>Starts an empty graph.</summary>
     /// <param name="graphName">The graph's name (<c>GraphProto.name</c>); not empty.</param>
     public OnnxGraphBuilder(string graphName)
     {
         ArgumentException.ThrowIfNullOrEmpty(graphName);
-        _graphName = graphName;
+        this.graphName = graphName;
     }
 
     /// <summary>A human-readable description of the model (<c>ModelProto.doc_string</c>); empty leaves it out.</summary>
@@ -69,7 +69,7 @@ public sealed class OnnxGraphBuilder
     {
         ArgumentNullException.ThrowIfNull(shape);
         ClaimExactName(name);
-        _inputs.Add(new ValueInfo(name, type, (OnnxDimension[])shape.Clone()));
+        inputs.Add(new ValueInfo(name, type, (OnnxDimension[])shape.Clone()));
         return name;
     }
 
@@ -82,11 +82,11 @@ public sealed class OnnxGraphBuilder
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(shape);
-        if (!_names.Contains(name))
-            throw new ArgumentException($"'{name}' is not a value of graph '{_graphName}': add the node that produces it first.", nameof(name));
-        if (_outputs.Any(o => o.Name == name))
-            throw new ArgumentException($"'{name}' is already an output of graph '{_graphName}'.", nameof(name));
-        _outputs.Add(new ValueInfo(name, type, (OnnxDimension[])shape.Clone()));
+        if (!names.Contains(name))
+            throw new ArgumentException($"'{name}' is not a value of graph '{graphName}': add the node that produces it first.", nameof(name));
+        if (outputs.Any(o => o.Name == name))
+            throw new ArgumentException($"'{name}' is already an output of graph '{graphName}'.", nameof(name));
+        outputs.Add(new ValueInfo(name, type, (OnnxDimension[])shape.Clone()));
     }
 
     /// <summary>Adds a constant float32 tensor.</summary>
@@ -156,7 +156,7 @@ public sealed class OnnxGraphBuilder
     {
         ArgumentNullException.ThrowIfNull(values);
         var name = AddInitializerCore(nameHint, OnnxElementType.String, shape, values.LongLength, []);
-        _initializers[^1] = _initializers[^1] with { Strings = (string[])values.Clone() };
+        initializers[^1] = initializers[^1] with { Strings = (string[])values.Clone() };
         return name;
     }
 
@@ -227,9 +227,9 @@ public sealed class OnnxGraphBuilder
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(value);
-        if (_metadata.Any(entry => entry.Key == key))
+        if (metadata.Any(entry => entry.Key == key))
             throw new ArgumentException($"Metadata key '{key}' was already added.", nameof(key));
-        _metadata.Add(new(key, value));
+        metadata.Add(new(key, value));
     }
 
     /// <summary>Serializes the model: a <c>ModelProto</c> with the graph, its operator set import and metadata.</summary>
@@ -242,11 +242,11 @@ public sealed class OnnxGraphBuilder
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(opsetVersion, 1);
         ArgumentNullException.ThrowIfNull(producerName);
-        if (_outputs.Count == 0)
-            throw new InvalidOperationException($"Graph '{_graphName}' has no output: call AddOutput first.");
+        if (outputs.Count == 0)
+            throw new InvalidOperationException($"Graph '{graphName}' has no output: call AddOutput first.");
 
         // Initial capacity: the tensor data plus some room for everything else, to avoid most regrowth.
-        long dataBytes = _initializers.Sum(i => (long)i.RawData.Length);
+        long dataBytes = initializers.Sum(i => (long)i.RawData.Length);
         var writer = new ProtobufWriter((int)Math.Min(dataBytes + 64 * 1024, Array.MaxLength));
 
         // ModelProto, fields in field-number order as protobuf serializers write them.
@@ -261,7 +261,7 @@ public sealed class OnnxGraphBuilder
             opset.WriteString(1, ""); // OperatorSetIdProto.domain: the default ONNX domain
             opset.WriteVarint(2, opsetVersion);
         });
-        foreach (var entry in _metadata)
+        foreach (var entry in metadata)
         {
             writer.WriteMessage(14, prop =>
             {
@@ -312,7 +312,7 @@ public sealed class OnnxGraphBuilder
                 $"Initializer '{nameHint}': shape [{string.Join(", ", shape)}] holds {expected} elements but {count} were given.", nameof(shape));
 
         string name = ClaimUniqueName(nameHint);
-        _initializers.Add(new Initializer(name, type, (long[])shape.Clone(), raw));
+        initializers.Add(new Initializer(name, type, (long[])shape.Clone(), raw));
         return name;
     }
 
@@ -322,14 +322,14 @@ public sealed class OnnxGraphBuilder
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(attributes);
 
-        string nodeName = $"{opType}_{_nodes.Count}";
+        string nodeName = $"{opType}_{nodes.Count}";
         string[] inputArray = inputs.ToArray();
         foreach (string input in inputArray)
         {
             if (input is null)
                 throw new ArgumentException($"Node {nodeName}: an input is null; use \"\" for an omitted optional input.", nameof(inputs));
             // "" is ONNX's marker of an omitted optional input, not a reference.
-            if (input.Length > 0 && !_names.Contains(input))
+            if (input.Length > 0 && !names.Contains(input))
                 throw new ArgumentException(
                     $"Node {nodeName}: input '{input}' is not a graph input, initializer or output of an earlier node.", nameof(inputs));
         }
@@ -356,29 +356,29 @@ public sealed class OnnxGraphBuilder
                 outputs[k] = ClaimUniqueName(outputCount == 1 ? nodeName : $"{nodeName}_{k}");
         }
 
-        _nodes.Add(new Node(nodeName, opType, inputArray, outputs, (OnnxAttribute[])attributes.Clone()));
+        nodes.Add(new Node(nodeName, opType, inputArray, outputs, (OnnxAttribute[])attributes.Clone()));
         return outputs;
     }
 
     private void ClaimExactName(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (!_names.Add(name))
-            throw new ArgumentException($"'{name}' is already used in graph '{_graphName}'.", nameof(name));
+        if (!names.Add(name))
+            throw new ArgumentException($"'{name}' is already used in graph '{graphName}'.", nameof(name));
     }
 
     private string ClaimUniqueName(string hint)
     {
-        if (_names.Add(hint))
+        if (names.Add(hint))
             return hint;
-        int suffix = _nextSuffix.GetValueOrDefault(hint, 1);
+        int suffix = nextSuffix.GetValueOrDefault(hint, 1);
         string candidate;
         do
         {
             candidate = $"{hint}_{suffix++}";
         }
-        while (!_names.Add(candidate));
-        _nextSuffix[hint] = suffix;
+        while (!names.Add(candidate));
+        nextSuffix[hint] = suffix;
         return candidate;
     }
 
@@ -397,14 +397,14 @@ public sealed class OnnxGraphBuilder
     private void WriteGraph(ProtobufWriter graph)
     {
         // GraphProto, in field-number order: node = 1, name = 2, initializer = 5, input = 11, output = 12.
-        foreach (Node node in _nodes)
+        foreach (Node node in nodes)
             graph.WriteMessage(1, w => WriteNode(w, node));
-        graph.WriteString(2, _graphName);
-        foreach (Initializer initializer in _initializers)
+        graph.WriteString(2, graphName);
+        foreach (Initializer initializer in initializers)
             graph.WriteMessage(5, w => WriteTensor(w, initializer));
-        foreach (ValueInfo input in _inputs)
+        foreach (ValueInfo input in inputs)
             graph.WriteMessage(11, w => WriteValueInfo(w, input));
-        foreach (ValueInfo output in _outputs)
+        foreach (ValueInfo output in outputs)
             graph.WriteMessage(12, w => WriteValueInfo(w, output));
     }
 
