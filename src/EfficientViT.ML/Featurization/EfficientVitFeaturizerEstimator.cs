@@ -1,8 +1,10 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Classification;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Preprocessing;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 
 namespace EfficientViT.ML.Featurization;
 
@@ -49,6 +51,14 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         if (options.ImageSize is { } size && (size < 32 || size % 16 != 0))
             throw new ArgumentOutOfRangeException(nameof(options), size, "EfficientVitFeaturize: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride).");
         var (model, metadata, owned) = LoadModel(options, options.ImageSize ?? options.Preprocessing?.ImageSize);
+        // Said in the MLContext's log (a warning, as ML.NET's components report doubtful input): the features are
+        // still computed, and a user fine-tuning at the new size downstream wants them.
+        if (metadata.TrainedImageSize is { } trainedSize && trainedSize != model.Config.ImageSize
+            && ImageSizeTransfer.UntrainedWeightsWarning(model.Config with { ImageSize = trainedSize }, model.Config.ImageSize) is { } warning)
+        {
+            using var channel = CatalogEnvironment.Of(catalog)?.Register(nameof(EfficientVitFeaturizerEstimator)).Start("Model");
+            channel?.Warning(MessageSensitivity.None, $"EfficientVitFeaturize: the model was {warning}");
+        }
         try
         {
             preprocessing = options.Preprocessing ?? metadata.Preprocessing.WithImageSize(model.Config.ImageSize);

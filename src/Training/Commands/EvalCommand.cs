@@ -36,6 +36,7 @@ internal static class EvalCommand
             var dataset = DataArguments.Load(dataValue, FashionMnistSplit.Test, parse.GetValue(skipCorrupt));
             using var loaded = EfficientVitCheckpoint.Load(checkpointFile.FullName,
                 new CheckpointLoadOptions { ImageSize = size, BiasResampling = parse.GetValue(biasResampling) });
+            OptionChecks.WarnIfResizedWeightsUntrained(checkpointFile.FullName, loaded);
             // The checkpoint's preprocessing is the contract its weights were trained under.
             var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
             var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, batchSize, flipAverage: parse.GetValue(flip));

@@ -29,6 +29,7 @@ internal static class ExportCommand
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName, new CheckpointLoadOptions { ImageSize = OptionChecks.ImageSize(parse, imageSize), BiasResampling = parse.GetValue(biasResampling) });
+            OptionChecks.WarnIfResizedWeightsUntrained(parse.GetValue(checkpoint)!.FullName, loaded);
             var path = parse.GetValue(output)!.FullName;
             var options = new OnnxExportOptions
             {

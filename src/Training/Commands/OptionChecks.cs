@@ -1,5 +1,6 @@
 using System.CommandLine;
 
+using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
 
 namespace EfficientViT.Training.Commands;
@@ -74,5 +75,13 @@ internal static class OptionChecks
         var value = parse.GetValue(option);
         Check(value is null || (value > 0 && value % 16 == 0), option, value, "must be a positive multiple of 16");
         return value;
+    }
+
+    /// <summary>Warns on stderr when --image-size runs <paramref name="loaded"/> where some of its weights never trained (see <see cref="ImageSizeTransfer"/>).</summary>
+    public static void WarnIfResizedWeightsUntrained(string path, LoadedCheckpoint loaded)
+    {
+        if (loaded.Metadata.TrainedImageSize is { } trainedSize && trainedSize != loaded.Model.Config.ImageSize
+            && ImageSizeTransfer.UntrainedWeightsWarning(loaded.Model.Config with { ImageSize = trainedSize }, loaded.Model.Config.ImageSize) is { } warning)
+            Console.Error.WriteLine($"warning: {path}: {warning}");
     }
 }

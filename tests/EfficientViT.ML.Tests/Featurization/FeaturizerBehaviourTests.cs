@@ -99,6 +99,24 @@ public class FeaturizerBehaviourTests
         }
     }
 
+    [Theory]
+    [InlineData(112, true)]
+    [InlineData(64, false)]
+    public void A_model_trained_with_1x1_maps_run_at_a_larger_size_is_warned_about_in_the_ml_context_s_log(int imageSize, bool warned)
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
+        var mlContext = new MLContext();
+        var warnings = new List<string>();
+        mlContext.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
+                lock (warnings)
+                    warnings.Add(e.Message);
+        };
+        mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions { InputColumnName = "Image", Model = model, ImageSize = imageSize });
+        Assert.Equal(warned, warnings.Any(w => w.Contains("stage 3 (blocks3) had 1x1 feature maps", StringComparison.Ordinal) && w.Contains("112x112", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void In_memory_images_already_at_the_model_size_read_a_second_time_get_an_error_that_says_why()
     {
