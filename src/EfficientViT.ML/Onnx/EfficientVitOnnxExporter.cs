@@ -134,7 +134,7 @@ public static class EfficientVitOnnxExporter
             foreach (var module in stage)
                 x = builder.Emit(module, x);
 
-        var pooled = graph.AddNode("GlobalAveragePool", [x.Name]);
+        var pooled = graph.AddNode("GlobalAveragePool", [builder.ChannelsFirst(x).Name]);
         var features = graph.AddNode("Flatten", [pooled], OnnxAttribute.Int("axis", 1));
         builder.Output(features, options.FeaturesOutputName, config.FeatureDim, options.DropBatchAxis);
 
@@ -186,15 +186,36 @@ public static class EfficientVitOnnxExporter
                 graph.AddOutput(output, OnnxElementType.Float, Enumerable.Range(0, rank).Select(d => (OnnxDimension)$"{output}_d{d}").ToArray());
             }
         }
+        // A quantized activation gets a DequantizeLinear for the stream's layout when it is made, unread when
+        // its only consumer is a convolution (which reads channels-first).
+        graph.RemoveUnusedNodes();
         return (graph.ToBytes(options.Opset), points);
     }
 
-    /// <summary>A value of the graph with its (fixed) channels and spatial size; the batch is dynamic.</summary>
-    private readonly record struct Activation(string Name, long Channels, long Height, long Width);
+    /// <summary>
+    /// A value of the graph with its (fixed) channels and spatial size; the batch is dynamic. Laid out
+    /// (batch, C, H, W), or (batch, H, W, C) when <paramref name="ChannelsLast"/>.
+    /// </summary>
+    private readonly record struct Activation(string Name, long Channels, long Height, long Width, bool ChannelsLast = false);
 
     /// <summary>Emits the ONNX nodes of each module kind.</summary>
+    /// <remarks>
+    /// In the int8 graph the activations between convolutions are channels-last, the layout ONNX Runtime runs
+    /// its int8 convolutions in: each convolution reads its input through a transpose to channels-first and
+    /// writes its output through one back, both between the QuantizeLinear/DequantizeLinear pair, and ONNX
+    /// Runtime cancels them against the transposes it puts around each int8 convolution. Left channels-first,
+    /// the attention's splits and reshapes and the residual additions keep those transposes in the graph.
+    /// </remarks>
     private sealed class Emitter(OnnxGraphBuilder graph, QdqPlacer? qdq)
     {
+        private readonly bool channelsLast = qdq is { Quantizing: true };
+
+        /// <summary><paramref name="x"/> laid out channels-first, as the ONNX operators other than the elementwise ones need it.</summary>
+        public Activation ChannelsFirst(Activation x) =>
+            x.ChannelsLast ? x with { Name = Transposed(x.Name, 0, 3, 1, 2), ChannelsLast = false } : x;
+
+        private string Transposed(string value, params long[] order) => graph.AddNode("Transpose", [value], OnnxAttribute.Ints("perm", order));
+
         public Activation Emit(nn.Module<Tensor, Tensor> module, Activation x) => module switch
         {
             Conv2dBN convBn => Conv(convBn, x),
@@ -216,7 +237,7 @@ public static class EfficientVitOnnxExporter
         private Activation ResidualNode(Residual residual, Activation x)
         {
             // Numbered as a point whatever the options, so that one calibration serves every choice.
-            var input = qdq is null ? x : x with { Name = qdq.Activation(x.Name, 4, qdq.QuantizeResiduals) };
+            var input = qdq is null ? x : x with { Name = qdq.Activation(x.Name, 4, qdq.QuantizeResiduals, x.ChannelsLast) };
             return x with { Name = graph.AddNode("Add", [input.Name, Emit(residual.Branch, input).Name]) };
         }
 
@@ -370,7 +391,7 @@ public static class EfficientVitOnnxExporter
             var quantize = points && qdq!.Convolution($"{x.Channels}->{weight.shape[0]} {kernel}x{kernel}/{stride}{(depthwise ? " dw" : "")} at {x.Height}x{x.Width}")
                 && (!depthwise || qdq!.QuantizeDepthwise);
             var quantizeActivations = quantize && qdq!.QuantizeActivations;
-            var input = points ? qdq!.Activation(x.Name, 4, quantizeActivations) : x.Name;
+            var input = points ? qdq!.Activation(x.Name, 4, quantizeActivations, x.ChannelsLast, readChannelsLast: false) : ChannelsFirst(x).Name;
             string weightName, biasName;
             if (quantize && qdq!.Quantizing && qdq.QuantizeWeights)
             {
@@ -388,21 +409,25 @@ public static class EfficientVitOnnxExporter
                 OnnxAttribute.Int("group", groups));
             if (relu)
                 output = graph.AddNode("Relu", [output]);
+            // The network's convolutions write the stream's layout; the squeeze-and-excitation ones keep their input's.
+            var outputChannelsLast = quantizable ? channelsLast : x.ChannelsLast;
             if (points)
-                output = qdq!.Activation(output, 4, quantizeActivations);
+                output = qdq!.Activation(output, 4, quantizeActivations, channelsLast: false, readChannelsLast: outputChannelsLast);
+            else if (outputChannelsLast)
+                output = Transposed(output, 0, 2, 3, 1);
             var height = (x.Height + 2 * padding - kernel) / stride + 1;
             var width = (x.Width + 2 * padding - kernel) / stride + 1;
-            return new Activation(output, weight.shape[0], height, width);
+            return new Activation(output, weight.shape[0], height, width, outputChannelsLast);
         }
 
         private Activation SqueezeExcite(SqueezeExcite se, Activation x)
         {
-            var squeezed = new Activation(graph.AddNode("GlobalAveragePool", [x.Name]), x.Channels, 1, 1);
+            var squeezed = new Activation(graph.AddNode("GlobalAveragePool", [ChannelsFirst(x).Name]), x.Channels, 1, 1);
             // Float: one pixel per image is nothing to speed up, and the sigmoid gate scales whole channels.
             var reduced = ConvNode(squeezed, se.Fc1.weight, se.Fc1.bias!, 1, 1, 0, 1, relu: true, quantizable: false);
             var expanded = ConvNode(reduced, se.Fc2.weight, se.Fc2.bias!, 1, 1, 0, 1, quantizable: false);
-            var gate = graph.AddNode("Sigmoid", [expanded.Name]);
-            return x with { Name = graph.AddNode("Mul", [x.Name, gate]) };
+            var gate = graph.AddNode("Sigmoid", [ChannelsFirst(expanded).Name]);
+            return x with { Name = graph.AddNode("Mul", [x.Name, x.ChannelsLast ? Transposed(gate, 0, 2, 3, 1) : gate]) };
         }
 
         private Activation WindowAttention(LocalWindowAttention attention, Activation x)
@@ -417,10 +442,14 @@ public static class EfficientVitOnnxExporter
             var padded = x;
             if (padBottom > 0 || padRight > 0)
             {
-                padded = new Activation(graph.AddNode("Pad", [x.Name, Ints("window_pads", 0, 0, 0, 0, 0, 0, padBottom, padRight)]),
-                    x.Channels, x.Height + padBottom, x.Width + padRight);
+                var pads = x.ChannelsLast
+                    ? Ints("window_pads_last", 0, 0, 0, 0, 0, padBottom, padRight, 0)
+                    : Ints("window_pads", 0, 0, 0, 0, 0, 0, padBottom, padRight);
+                padded = x with { Name = graph.AddNode("Pad", [x.Name, pads]), Height = x.Height + padBottom, Width = x.Width + padRight };
             }
             var (rows, cols, channels) = (padded.Height / window, padded.Width / window, x.Channels);
+            if (x.ChannelsLast)
+                return WindowAttentionChannelsLast(attention, x, padded, rows, cols);
             var tiled = graph.AddNode("Reshape", [padded.Name, Ints("window_tiles", -1, channels, rows, window, cols, window)]);
             var grouped = graph.AddNode("Transpose", [tiled], OnnxAttribute.Ints("perm", 0, 2, 4, 1, 3, 5));
             var windows = graph.AddNode("Reshape", [grouped, Ints("window_batch", -1, channels, window, window)]);
@@ -431,14 +460,39 @@ public static class EfficientVitOnnxExporter
             var untiled = graph.AddNode("Transpose", [ungrouped], OnnxAttribute.Ints("perm", 0, 3, 1, 4, 2, 5));
             var merged = new Activation(graph.AddNode("Reshape", [untiled, Ints("window_merge", -1, channels, padded.Height, padded.Width)]),
                 channels, padded.Height, padded.Width);
-            if (padBottom == 0 && padRight == 0)
+            return Crop(merged, x);
+        }
+
+        private Activation WindowAttentionChannelsLast(LocalWindowAttention attention, Activation x, Activation padded, long rows, long cols)
+        {
+            var (window, channels) = (attention.WindowResolution, x.Channels);
+            var tiled = graph.AddNode("Reshape", [padded.Name, Ints("window_tiles_last", -1, rows, window, cols, window, channels)]);
+            var grouped = Transposed(tiled, 0, 1, 3, 2, 4, 5);
+            var windows = graph.AddNode("Reshape", [grouped, Ints("window_batch_last", -1, window, window, channels)]);
+
+            var attended = CascadedAttention(attention.Attention, new Activation(windows, channels, window, window, ChannelsLast: true));
+
+            var ungrouped = graph.AddNode("Reshape", [attended.Name, Ints("window_grid_last", -1, rows, cols, window, window, channels)]);
+            var untiled = Transposed(ungrouped, 0, 1, 3, 2, 4, 5);
+            var merged = new Activation(graph.AddNode("Reshape", [untiled, Ints("window_merge_last", -1, padded.Height, padded.Width, channels)]),
+                channels, padded.Height, padded.Width, ChannelsLast: true);
+            return Crop(merged, x);
+        }
+
+        /// <summary><paramref name="merged"/> cut back to <paramref name="x"/>'s size after padding to whole windows.</summary>
+        private Activation Crop(Activation merged, Activation x)
+        {
+            if (merged.Height == x.Height && merged.Width == x.Width)
                 return merged;
-            var cropped = graph.AddNode("Slice", [merged.Name, Ints("window_crop_starts", 0, 0), Ints("window_crop_ends", x.Height, x.Width), Ints("window_crop_axes", 2, 3)]);
+            var axes = x.ChannelsLast ? Ints("window_crop_axes_last", 1, 2) : Ints("window_crop_axes", 2, 3);
+            var cropped = graph.AddNode("Slice", [merged.Name, Ints("window_crop_starts", 0, 0), Ints("window_crop_ends", x.Height, x.Width), axes]);
             return x with { Name = cropped };
         }
 
         private Activation CascadedAttention(CascadedGroupAttention attention, Activation x)
         {
+            if (x.ChannelsLast)
+                return CascadedAttentionOverTokens(attention, x);
             var (heads, keyDim, valueDim) = (attention.NumHeads, attention.KeyDim, attention.ValueDim);
             var chunkSize = x.Channels / heads;
             var chunks = graph.AddNode("Split", [x.Name, Ints("head_chunks", Enumerable.Repeat(chunkSize, heads).ToArray())], heads, OnnxAttribute.Int("axis", 1));
@@ -472,6 +526,51 @@ public static class EfficientVitOnnxExporter
             var concatenated = new Activation(graph.AddNode("Concat", headOutputs, OnnxAttribute.Int("axis", 1)), valueDim * heads, x.Height, x.Width);
             return Conv(attention.Projection, Relu(concatenated));
         }
+
+        /// <summary>
+        /// The cascaded attention of the int8 graph, computed over tokens (batch, H·W, channels). ONNX Runtime
+        /// runs its int8 convolutions channels-last and puts a transpose back to channels-first after each;
+        /// here every convolution output is read through an explicit channels-last transpose, which cancels
+        /// that one, and every convolution input through a channels-first one, which cancels the transpose
+        /// ONNX Runtime puts before it. The heads' products then need no layout changes of their own.
+        /// Activations are numbered in the same order as in <see cref="CascadedAttention"/>'s float form, so one
+        /// calibration serves both.
+        /// </summary>
+        private Activation CascadedAttentionOverTokens(CascadedGroupAttention attention, Activation x)
+        {
+            var (heads, keyDim, valueDim) = (attention.NumHeads, attention.KeyDim, attention.ValueDim);
+            var chunkSize = x.Channels / heads;
+            var chunks = graph.AddNode("Split", [x.Name, Ints("head_chunks", Enumerable.Repeat(chunkSize, heads).ToArray())], heads, OnnxAttribute.Int("axis", 3));
+            var biases = attention.GatherBiases();
+            var headOutputs = new string[heads];
+            var feature = chunks[0];
+            for (var i = 0; i < heads; i++)
+            {
+                if (i > 0)
+                    feature = graph.AddNode("Add", [headOutputs[i - 1], chunks[i]]);
+                var qkv = Conv(attention.Qkvs[i], new Activation(feature, chunkSize, x.Height, x.Width, ChannelsLast: true));
+                var parts = graph.AddNode("Split", [qkv.Name, Ints("qkv_split", keyDim, keyDim, valueDim)], 3, OnnxAttribute.Int("axis", 3));
+                // The softmax scale is folded into the query conv: (s·q)·kᵀ = s·q·kᵀ.
+                var q = Conv(attention.Dws[i], qkv with { Name = parts[0], Channels = keyDim }, attention.Scale);
+                var queries = Tokens(q.Name, keyDim);
+                var keys = Tokens(parts[1], keyDim);
+                var values = Tokens(parts[2], valueDim);
+
+                // ONNX Runtime fuses this transpose into the product (FusedMatMul with transB).
+                var keysLast = MatMulInput(Transposed(keys, 0, 2, 1));
+                var scores = graph.AddNode("MatMul", [MatMulInput(queries), keysLast]);
+                var biased = graph.AddNode("Add", [scores, graph.AddInitializer("attention_bias", biases[i].contiguous())]);
+                var valuesIn = MatMulInput(values);
+                var weights = graph.AddNode("Softmax", [biased], OnnxAttribute.Int("axis", 2));
+                var attended = graph.AddNode("MatMul", [MatMulInput(weights), valuesIn]);
+                headOutputs[i] = graph.AddNode("Reshape", [attended, Ints("head_shape_last", 0, x.Height, x.Width, valueDim)]);
+            }
+            var concatenated = graph.AddNode("Concat", headOutputs, OnnxAttribute.Int("axis", 3));
+            return Conv(attention.Projection, Relu(x with { Name = concatenated, Channels = valueDim * heads }));
+        }
+
+        /// <summary>(batch, H, W, C) as tokens (batch, H·W, C).</summary>
+        private string Tokens(string value, long channels) => graph.AddNode("Reshape", [value, Ints("tokens", 0, -1, channels)]);
 
         private string MatMulInput(string value) =>
             qdq is null ? value : qdq.Activation(value, 3, qdq.QuantizeAttentionMatMuls);

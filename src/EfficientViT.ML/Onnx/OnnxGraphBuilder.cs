@@ -220,6 +220,24 @@ public sealed class OnnxGraphBuilder
         return AddNodeCore(opType, inputs, outputCount, outputName: null, attributes);
     }
 
+    /// <summary>
+    /// Removes the nodes none of whose outputs is read by another node or is a graph output, until none is
+    /// left; returns how many went. ONNX Runtime runs every node of a graph, used or not.
+    /// </summary>
+    public int RemoveUnusedNodes()
+    {
+        var removed = 0;
+        while (true)
+        {
+            var read = new HashSet<string>(nodes.SelectMany(node => node.Inputs), StringComparer.Ordinal);
+            read.UnionWith(outputs.Select(output => output.Name));
+            var count = nodes.RemoveAll(node => !node.Outputs.Any(read.Contains));
+            if (count == 0)
+                return removed;
+            removed += count;
+        }
+    }
+
     /// <summary>Adds a key/value pair to the model's metadata (<c>ModelProto.metadata_props</c>).</summary>
     /// <param name="key">The key; not empty, and distinct from the keys added before, as ONNX asks.</param>
     /// <param name="value">The value.</param>

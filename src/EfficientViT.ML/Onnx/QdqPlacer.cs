@@ -19,10 +19,20 @@ internal sealed class QdqPlacer
     private readonly OnnxInt8Options? int8;
     private readonly List<(string Name, int Rank)> points = [];
     private readonly List<string> convolutions = [];
-    // Index of each point by the name it was asked for under, and by the name of its DequantizeLinear output.
+    // Index of each point by the name it was asked for under, and by the names of its DequantizeLinear outputs.
     private readonly Dictionary<string, int> pointOf = new(StringComparer.Ordinal);
-    // Per point: the DequantizeLinear output and scale, once the pair is in the graph.
-    private readonly Dictionary<int, (string Dequantized, float Scale)> quantized = [];
+    // Per point, once its QuantizeLinear is in the graph.
+    private readonly Dictionary<int, QuantizedPoint> quantized = [];
+
+    /// <summary>
+    /// A quantized point: its QuantizeLinear output, in the layout of the value it quantizes, and a
+    /// DequantizeLinear output per layout read so far (a transposed read transposes the uint8 values
+    /// between the pair, where ONNX Runtime cancels it against its own layout changes).
+    /// </summary>
+    private sealed record QuantizedPoint(string Quantized, string ScaleName, string ZeroName, float Scale, bool ChannelsLast)
+    {
+        public Dictionary<bool, string> Dequantized { get; } = [];
+    }
 
     private QdqPlacer(OnnxGraphBuilder graph, OnnxInt8Options? int8)
     {
@@ -75,20 +85,23 @@ internal sealed class QdqPlacer
     /// Marks <paramref name="value"/> as a point and, when <paramref name="quantize"/> and quantizing,
     /// returns the output of a QuantizeLinear→DequantizeLinear pair over it (every consumer should read
     /// that one, since ONNX Runtime fuses an operator into int8 only when its output feeds the Q alone).
-    /// Otherwise returns <paramref name="value"/>.
+    /// Otherwise returns <paramref name="value"/>. For rank-4 values, <paramref name="channelsLast"/> says
+    /// how <paramref name="value"/> is laid out and <paramref name="readChannelsLast"/> (default: the same)
+    /// how the returned value must be; a change of layout is a Transpose, between the pair when quantized.
     /// </summary>
-    public string Activation(string value, int rank, bool quantize = true)
+    public string Activation(string value, int rank, bool quantize = true, bool channelsLast = false, bool? readChannelsLast = null)
     {
+        var readLast = readChannelsLast ?? channelsLast;
         if (!pointOf.TryGetValue(value, out var index))
         {
             index = points.Count;
             points.Add((value, rank));
             pointOf.Add(value, index);
         }
-        if (int8 is null || !quantize)
-            return quantized.TryGetValue(index, out var done) ? done.Dequantized : value;
         if (quantized.TryGetValue(index, out var existing))
-            return existing.Dequantized;
+            return Read(existing, index, readLast);
+        if (int8 is null || !quantize)
+            return Relayout(value, channelsLast, readLast);
 
         var ranges = int8.Calibration.Ranges;
         if (index >= ranges.Count)
@@ -97,17 +110,34 @@ internal sealed class QdqPlacer
         var (scale, zeroPoint) = ranges[index].ToUInt8();
         var scaleName = graph.AddInitializer("act_scale", [scale]);
         var zeroName = graph.AddInitializer("act_zero_point", [zeroPoint]);
-        var q = graph.AddNode("QuantizeLinear", [value, scaleName, zeroName]);
-        var dq = graph.AddNode("DequantizeLinear", [q, scaleName, zeroName]);
-        quantized.Add(index, (dq, scale));
+        var point = new QuantizedPoint(graph.AddNode("QuantizeLinear", [value, scaleName, zeroName]), scaleName, zeroName, scale, channelsLast);
+        quantized.Add(index, point);
+        return Read(point, index, readLast);
+    }
+
+    private static readonly long[] ChannelsLastOrder = [0, 2, 3, 1];
+    private static readonly long[] ChannelsFirstOrder = [0, 3, 1, 2];
+
+    private string Read(QuantizedPoint point, int index, bool channelsLast)
+    {
+        if (point.Dequantized.TryGetValue(channelsLast, out var dq))
+            return dq;
+        dq = graph.AddNode("DequantizeLinear", [Relayout(point.Quantized, point.ChannelsLast, channelsLast), point.ScaleName, point.ZeroName]);
+        point.Dequantized.Add(channelsLast, dq);
         pointOf.Add(dq, index);
         return dq;
     }
 
+    /// <summary><paramref name="value"/> (batch, C, H, W) or (batch, H, W, C) in the asked layout.</summary>
+    public string Relayout(string value, bool channelsLast, bool readChannelsLast) =>
+        channelsLast == readChannelsLast
+            ? value
+            : graph.AddNode("Transpose", [value], OnnxAttribute.Ints("perm", readChannelsLast ? ChannelsLastOrder : ChannelsFirstOrder));
+
     /// <summary>The scale of a value returned by <see cref="Activation"/> with quantization.</summary>
     public float ScaleOf(string dequantized) =>
-        pointOf.TryGetValue(dequantized, out var index) && quantized.TryGetValue(index, out var entry) && entry.Dequantized == dequantized
-            ? entry.Scale
+        pointOf.TryGetValue(dequantized, out var index) && quantized.TryGetValue(index, out var point) && point.Dequantized.ContainsValue(dequantized)
+            ? point.Scale
             : throw new InvalidOperationException($"'{dequantized}' is not a dequantized activation.");
 
     /// <summary>

@@ -77,8 +77,8 @@ public class Int8ExportTests
         Assert.InRange(ratio, 0.2, 0.4);
     }
 
-    [Fact]
-    public void Onnx_runtime_fuses_the_pairs_into_int8_convolutions()
+    /// <summary>The official M0's int8 graph as ONNX Runtime optimizes it at <paramref name="level"/>, read by a Python script.</summary>
+    private static (int ExitCode, string Stdout, string Stderr) RunOnOptimizedOfficialM0(GraphOptimizationLevel level, string script)
     {
         var (loaded, images, calibration) = OfficialM0();
         using var _ = loaded;
@@ -86,18 +86,42 @@ public class Int8ExportTests
         using var dir = new TempDirectory();
         var optimized = dir.File("optimized.onnx");
         var bytes = EfficientVitOnnxExporter.ToBytes(loaded.Model, Int8Options(Int8Calibrator.Calibrate(loaded.Model, calibration)));
-        using (var options = new SessionOptions { OptimizedModelFilePath = optimized, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED })
+        using (var options = new SessionOptions { OptimizedModelFilePath = optimized, GraphOptimizationLevel = level })
         using (new InferenceSession(bytes, options))
         {
         }
+        return OnnxChecker.RunPython(script, optimized);
+    }
 
-        var (exitCode, stdout, stderr) = OnnxChecker.RunPython(
+    [Fact]
+    public void Onnx_runtime_fuses_the_pairs_into_int8_convolutions()
+    {
+        var (exitCode, stdout, stderr) = RunOnOptimizedOfficialM0(GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "import onnx,sys,collections\nm=onnx.load(sys.argv[1]); c=collections.Counter(n.op_type for n in m.graph.node)\n" +
-            "print(c['QLinearConv'], c['Conv']+c['FusedConv'])", optimized);
+            "print(c['QLinearConv'], c['Conv']+c['FusedConv'])");
         Assert.True(exitCode == 0, stderr);
         var counts = stdout.Trim().Split(' ').Select(int.Parse).ToArray();
         Assert.True(counts[0] > 40, $"QLinearConv: {counts[0]}, float Conv: {counts[1]}");
         Assert.Equal(2 * 2, counts[1]); // the squeeze-and-excitation ones, float by design
+    }
+
+    [Fact]
+    public void Int8_graph_keeps_no_layout_changes_inside_the_attention_once_optimized()
+    {
+        // ONNX Runtime runs int8 convolutions channels-last and transposes back to channels-first after each;
+        // the graph's own layout changes must cancel those, leaving only the few the network needs.
+        var (exitCode, stdout, stderr) = RunOnOptimizedOfficialM0(GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "import onnx,sys\nm=onnx.load(sys.argv[1]); made={o:n.op_type for n in m.graph.node for o in n.output}\n" +
+            "read={}\nfor n in m.graph.node:\n  for i in n.input: read.setdefault(i,[]).append(n.op_type)\n" +
+            "for n in m.graph.node:\n  if n.op_type=='Transpose': print(made.get(n.input[0],'input'), '/'.join(read.get(n.output[0],[])))");
+        Assert.True(exitCode == 0, stderr);
+        var transposes = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Trim()).ToArray();
+        var described = string.Join("; ", transposes);
+        // M0 at 224: the input, both inputs of the last (float) residual sum before the pooling, two per
+        // squeeze-and-excitation (two patch mergings) and two per windowed attention (stage 1 at 14x14,
+        // window 7). Laid out channels-first, the graph kept four per attention head alone.
+        Assert.True(transposes.Length <= 1 + 2 + 2 * 2 + 2, $"{transposes.Length} transposes: {described}");
+        Assert.DoesNotContain(transposes, t => t.Contains("Split") || t.Contains("MatMul") || t.Contains("Softmax"));
     }
 
     [Fact]
