@@ -10,7 +10,8 @@ using Microsoft.ML.OnnxRuntime;
 //   accuracy CHECKPOINT [--train N] [--test N] [--calibration N]: Fashion-MNIST through the checkpoint's
 //     featurizer (its own preprocessing), float32 against int8 graphs calibrated and placed several ways:
 //     mean cosine of the features and the top-1 of an ML.NET LbfgsMaximumEntropy head trained on each.
-//   profile GRAPH [--batch N] [--runs N] [--extended]: ONNX Runtime's own profile of a graph (224x224 input), time per operator type.
+//   profile GRAPH [--batch N] [--runs N] [--extended] [--nodes TYPE]: ONNX Runtime's own profile of a graph (224x224 input), time per
+//     operator type, and per node of TYPE.
 //   optimized GRAPH OUT: ONNX Runtime's optimized graph (all optimizations), to see what it fused.
 //   sensitivity CHECKPOINT [--test N] [--calibration N] [--per-convolution] [--no-points]: what each
 //     activation, group of convolutions and convolution costs in feature cosine.
@@ -19,7 +20,7 @@ using Microsoft.ML.OnnxRuntime;
 if (args.Length >= 2 && args[0] == "sensitivity")
     Sensitivity(args[1], Option("--test", 64), Option("--calibration", 256), args.Contains("--per-convolution"), !args.Contains("--no-points"));
 else if (args.Length >= 2 && args[0] == "profile")
-    Profile(args[1], Option("--batch", 16), Option("--runs", 20), args.Contains("--extended"));
+    Profile(args[1], Option("--batch", 16), Option("--runs", 20), args.Contains("--extended"), OptionText("--nodes"));
 else if (args.Length >= 3 && args[0] == "optimized")
     Optimized(args[1], args[2]);
 else if (args.Length >= 2 && args[0] == "accuracy")
@@ -29,13 +30,19 @@ else if (args.Length >= 3 && args[0] == "graphs")
 else
     Console.Error.WriteLine("usage: accuracy CHECKPOINT [--train N] [--test N] [--calibration N] | graphs VARIANT OUTDIR");
 
+string? OptionText(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
+
 int Option(string name, int fallback)
 {
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1]) : fallback;
 }
 
-static void Profile(string graph, int batch, int runs, bool extended)
+static void Profile(string graph, int batch, int runs, bool extended, string? nodesOfType)
 {
     // The prefix before EnableProfiling: ONNX Runtime takes it when profiling is switched on.
     using var options = new SessionOptions { IntraOpNumThreads = 2, ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "int8-profile") };
@@ -57,6 +64,7 @@ static void Profile(string graph, int batch, int runs, bool extended)
     using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
     File.Delete(file);
     var perType = new Dictionary<string, double>();
+    var perNode = new Dictionary<string, double>();
     foreach (var e in json.RootElement.EnumerateArray())
     {
         if (e.GetProperty("cat").GetString() != "Node" || !e.TryGetProperty("args", out var a) || !a.TryGetProperty("op_name", out var op))
@@ -64,10 +72,15 @@ static void Profile(string graph, int batch, int runs, bool extended)
         if (!e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
             continue;
         perType[op.GetString()!] = perType.GetValueOrDefault(op.GetString()!) + e.GetProperty("dur").GetDouble();
+        if (op.GetString() == nodesOfType)
+            perNode[e.GetProperty("name").GetString()!] = perNode.GetValueOrDefault(e.GetProperty("name").GetString()!) + e.GetProperty("dur").GetDouble();
     }
     var total = perType.Values.Sum();
     foreach (var (op, us) in perType.OrderByDescending(p => p.Value))
         Console.WriteLine($"{op,-28} {us / runs / 1000,8:F2} ms/run  {us / total,6:P1}");
+    // --nodes TYPE: the nodes of one operator type, slowest first.
+    foreach (var (node, us) in perNode.OrderByDescending(p => p.Value).Take(30))
+        Console.WriteLine($"  {node,-60} {us / runs / 1000,8:F3} ms/run");
 }
 
 static void Optimized(string graph, string output)

@@ -128,8 +128,8 @@ public static class EfficientVitOnnxExporter
             x = builder.CenterCrop(x, config.ImageSize);
         if (preprocessing is not null)
             x = builder.Normalize(x, preprocessing, subtractMean: !options.InputCentered);
-        foreach (var module in model.PatchEmbedding)
-            x = builder.Emit(module, x);
+        // As one sequence, so that each convolution and its ReLU are one unit (one QLinearConv in int8).
+        x = builder.EmitSequence(model.PatchEmbedding.ToArray(), x);
         foreach (var stage in model.Stages)
             foreach (var module in stage)
                 x = builder.Emit(module, x);
@@ -241,7 +241,7 @@ public static class EfficientVitOnnxExporter
             return x with { Name = graph.AddNode("Add", [input.Name, Emit(residual.Branch, input).Name]) };
         }
 
-        private Activation EmitSequence(nn.Module<Tensor, Tensor>[] modules, Activation x)
+        public Activation EmitSequence(nn.Module<Tensor, Tensor>[] modules, Activation x)
         {
             for (var i = 0; i < modules.Length; i++)
             {
@@ -550,11 +550,14 @@ public static class EfficientVitOnnxExporter
                     feature = graph.AddNode("Add", [headOutputs[i - 1], chunks[i]]);
                 var qkv = Conv(attention.Qkvs[i], new Activation(feature, chunkSize, x.Height, x.Width, ChannelsLast: true));
                 var parts = graph.AddNode("Split", [qkv.Name, Ints("qkv_split", keyDim, keyDim, valueDim)], 3, OnnxAttribute.Int("axis", 3));
+                // Every part quantized as the whole is, so that ONNX Runtime splits the uint8 values: the
+                // queries' convolution then reads them as they are, and only keys and values are dequantized.
+                var queryPart = qdq!.ActivationLike(parts[0], like: qkv.Name, channelsLast: true);
                 // The softmax scale is folded into the query conv: (s·q)·kᵀ = s·q·kᵀ.
-                var q = Conv(attention.Dws[i], qkv with { Name = parts[0], Channels = keyDim }, attention.Scale);
+                var q = Conv(attention.Dws[i], qkv with { Name = queryPart, Channels = keyDim }, attention.Scale);
                 var queries = Tokens(q.Name, keyDim);
-                var keys = Tokens(parts[1], keyDim);
-                var values = Tokens(parts[2], valueDim);
+                var keys = Tokens(qdq.QuantizedLike(parts[1], like: qkv.Name), keyDim);
+                var values = Tokens(qdq.QuantizedLike(parts[2], like: qkv.Name), valueDim);
 
                 // ONNX Runtime fuses this transpose into the product (FusedMatMul with transB).
                 var keysLast = MatMulInput(Transposed(keys, 0, 2, 1));

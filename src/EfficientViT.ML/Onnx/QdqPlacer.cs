@@ -89,7 +89,31 @@ internal sealed class QdqPlacer
     /// how <paramref name="value"/> is laid out and <paramref name="readChannelsLast"/> (default: the same)
     /// how the returned value must be; a change of layout is a Transpose, between the pair when quantized.
     /// </summary>
-    public string Activation(string value, int rank, bool quantize = true, bool channelsLast = false, bool? readChannelsLast = null)
+    public string Activation(string value, int rank, bool quantize = true, bool channelsLast = false, bool? readChannelsLast = null) =>
+        Point(value, rank, quantize, channelsLast, readChannelsLast, rangeOf: null);
+
+    /// <summary>
+    /// Marks <paramref name="value"/> as a point and quantizes it as <paramref name="like"/> (a value returned
+    /// by <see cref="Activation"/>) is quantized, not with its own range: for the parts of a
+    /// split, which ONNX Runtime then splits in uint8 (it does so only when the parts keep the whole's
+    /// quantization). Unquantized when <paramref name="like"/> is.
+    /// </summary>
+    public string ActivationLike(string value, string like, bool channelsLast) =>
+        Point(value, 4, quantize: true, channelsLast, readChannelsLast: null, rangeOf: like);
+
+    /// <summary>
+    /// A QuantizeLinear→DequantizeLinear pair over <paramref name="value"/> with the parameters of
+    /// <paramref name="like"/>, not a point (no range of its own); <paramref name="value"/> itself when
+    /// <paramref name="like"/> is not quantized.
+    /// </summary>
+    public string QuantizedLike(string value, string like)
+    {
+        if (!pointOf.TryGetValue(like, out var index) || !quantized.TryGetValue(index, out var point))
+            return value;
+        return graph.AddNode("DequantizeLinear", [graph.AddNode("QuantizeLinear", [value, point.ScaleName, point.ZeroName]), point.ScaleName, point.ZeroName]);
+    }
+
+    private string Point(string value, int rank, bool quantize, bool channelsLast, bool? readChannelsLast, string? rangeOf)
     {
         var readLast = readChannelsLast ?? channelsLast;
         if (!pointOf.TryGetValue(value, out var index))
@@ -107,9 +131,20 @@ internal sealed class QdqPlacer
         if (index >= ranges.Count)
             throw new ArgumentException(
                 $"The int8 calibration holds {ranges.Count} activation ranges but the graph has more: it was measured with another model or other export options.");
-        var (scale, zeroPoint) = ranges[index].ToUInt8();
-        var scaleName = graph.AddInitializer("act_scale", [scale]);
-        var zeroName = graph.AddInitializer("act_zero_point", [zeroPoint]);
+        string scaleName, zeroName;
+        float scale;
+        if (rangeOf is not null)
+        {
+            if (!pointOf.TryGetValue(rangeOf, out var likeIndex) || !quantized.TryGetValue(likeIndex, out var like))
+                return Relayout(value, channelsLast, readLast);
+            (scaleName, zeroName, scale) = (like.ScaleName, like.ZeroName, like.Scale);
+        }
+        else
+        {
+            (scale, var zeroPoint) = ranges[index].ToUInt8();
+            scaleName = graph.AddInitializer("act_scale", [scale]);
+            zeroName = graph.AddInitializer("act_zero_point", [zeroPoint]);
+        }
         var point = new QuantizedPoint(graph.AddNode("QuantizeLinear", [value, scaleName, zeroName]), scaleName, zeroName, scale, channelsLast);
         quantized.Add(index, point);
         return Read(point, index, readLast);

@@ -115,8 +115,13 @@ public class Int8ExportTests
             "read={}\nfor n in m.graph.node:\n  for i in n.input: read.setdefault(i,[]).append(n.op_type)\n" +
             "for n in m.graph.node:\n  if n.op_type=='Transpose': print(made.get(n.input[0],'input'), '/'.join(read.get(n.output[0],[])))");
         Assert.True(exitCode == 0, stderr);
-        var transposes = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Trim()).ToArray();
-        var described = string.Join("; ", transposes);
+        var all = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Trim()).ToArray();
+        var described = string.Join("; ", all);
+        // Each head's keys are transposed in uint8 (a few bytes per token) for ONNX Runtime's int8 product
+        // queries·keysᵀ, which has no transposed-operand form.
+        var keyTransposes = all.Count(t => t == "Reshape MatMulIntegerToFloat");
+        Assert.Equal(6 * 4, keyTransposes); // M0: six blocks of four heads
+        var transposes = all.Where(t => t != "Reshape MatMulIntegerToFloat").ToArray();
         // M0 at 224: the input, both inputs of the last (float) residual sum before the pooling, two per
         // squeeze-and-excitation (two patch mergings) and two per windowed attention (stage 1 at 14x14,
         // window 7). Laid out channels-first, the graph kept four per attention head alone.
