@@ -27,8 +27,9 @@ public sealed class OnnxInt8Options
     public bool QuantizeDepthwiseConvolutions { get; init; } = true;
 
     /// <summary>
-    /// Quantize the two matrix products of each attention head (queries·keys and values·weights). Default
-    /// false (measured: see docs/guide/int8.md).
+    /// Give the two matrix products of each attention head (queries·keys and values·weights) quantized
+    /// inputs of their own. Default false (measured: see docs/guide/int8.md). Either way ONNX Runtime runs
+    /// queries·keys in int8, since both arrive quantized from the query/key/value convolution.
     /// </summary>
     public bool QuantizeAttentionMatMuls { get; init; }
 
