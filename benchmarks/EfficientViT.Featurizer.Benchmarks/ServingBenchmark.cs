@@ -13,7 +13,8 @@ namespace EfficientViT.Benchmarks;
 /// A saved featurizer zip served three ways, side by side in this run: the fitted featurizer it was saved from,
 /// the zip loaded by ML.NET's <c>Model.Load</c> (one row per ONNX Runtime call), and the zip loaded by
 /// <c>LoadWithBatchedScoring</c>; throughput of <c>Transform</c> and batch-1 latency through <c>PredictionEngine</c>,
-/// measured in alternating rounds, with the network alone at batch 1 as the compute it cannot go below.
+/// measured in alternating rounds, with the network alone at batch 1 as the compute it cannot go below. Each variant
+/// in float32 and in int8 (calibrated on 32 of the images; random weights, which the timing does not depend on).
 /// </summary>
 internal static class ServingBenchmark
 {
@@ -25,13 +26,17 @@ internal static class ServingBenchmark
         var latency = new TextTable("variant", "fitted ms", "Model.Load ms", "LoadWithBatchedScoring ms", "graph alone ms, 1 thread", "graph alone ms, every core", "Model.Load / batched");
         using var dir = new TempFolder();
         foreach (var (variant, model) in models)
+        foreach (var quantization in new[] { EfficientVitQuantization.None, EfficientVitQuantization.Int8 })
         {
+            var int8 = quantization == EfficientVitQuantization.Int8;
             var mlContext = new MLContext(seed: 0);
             using var fitted = mlContext.Transforms.EfficientVitFeaturize(new EfficientVitFeaturizerOptions
             {
                 InputColumnName = "Image", OutputColumnName = "Features", Model = model, BatchSize = 16, Threads = threads,
+                Quantization = quantization, CalibrationData = int8 ? mlContext.Data.LoadFromEnumerable(images.Rows(32).ToArray()) : null,
             }).Fit(mlContext.Data.LoadFromEnumerable(images.Rows(1)));
-            var zip = Path.Combine(dir.Path, $"{variant}.zip");
+            var row = int8 ? $"{variant} int8" : variant.ToString();
+            var zip = Path.Combine(dir.Path, $"{row}.zip");
             mlContext.Model.Save(fitted, null, zip);
             var plain = new MLContext().Model.Load(zip, out _);
             var batched = new MLContext().Model.LoadWithBatchedScoring(zip, new BatchedScoringOptions { BatchSize = 16, Threads = threads }, out _);
@@ -45,8 +50,9 @@ internal static class ServingBenchmark
             var engines = contenders.ToDictionary(c => c.Name, c => mlContext.Model.CreatePredictionEngine<ImageRow, FeatureRow>(c.Model));
             var graphAlone = new List<double>();
             var graphAloneEveryCore = new List<double>();
-            using var graph = new GraphAlone(model, threads: 1);
-            using var graphEveryCore = new GraphAlone(model, threads: null);
+            var graphBytes = GraphAlone.Network(model, int8);
+            using var graph = new GraphAlone(graphBytes, model.Config.FeatureDim, threads: 1);
+            using var graphEveryCore = new GraphAlone(graphBytes, model.Config.FeatureDim, threads: null);
             for (var round = 0; round < Rounds; round++)
             {
                 foreach (var (name, transformer) in contenders)
@@ -69,9 +75,9 @@ internal static class ServingBenchmark
 
             double Best(string name) => rates[name].Max();
             double Fastest(string name) => milliseconds[name].Min();
-            throughput.AddRow(variant.ToString(), F(Best("fitted")), F(Best("Model.Load")), F(Best("batched")),
+            throughput.AddRow(row, F(Best("fitted")), F(Best("Model.Load")), F(Best("batched")),
                 $"{Best("batched") / Best("Model.Load"):F2}x", $"{Best("batched") / Best("fitted"):F2}x", $"{Difference(features[1])}, {Difference(features[2])}");
-            latency.AddRow(variant.ToString(), $"{Fastest("fitted"):F2}", $"{Fastest("Model.Load"):F2}", $"{Fastest("batched"):F2}", $"{graphAlone.Min():F2}", $"{graphAloneEveryCore.Min():F2}",
+            latency.AddRow(row, $"{Fastest("fitted"):F2}", $"{Fastest("Model.Load"):F2}", $"{Fastest("batched"):F2}", $"{graphAlone.Min():F2}", $"{graphAloneEveryCore.Min():F2}",
                 $"{Fastest("Model.Load") / Fastest("batched"):F2}x");
         }
         Section($"Serving a saved zip: Transform ({count} decoded 224x224 images, batch 16, {threads} threads, best of {Rounds} alternating rounds)", throughput, markdown);
@@ -90,16 +96,30 @@ internal static class ServingBenchmark
         private readonly OrtValue output;
         private readonly RunOptions runOptions = new();
 
-        public GraphAlone(EfficientVit model, int? threads)
+        public GraphAlone(byte[] network, long featureDim, int? threads)
         {
             using var options = new SessionOptions();
             if (threads is { } count)
                 options.IntraOpNumThreads = count;
-            session = new InferenceSession(EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions()), options);
+            session = new InferenceSession(network, options);
+            input = OrtValue.CreateTensorValueFromMemory(RandomImage(0), [1, 3, 224, 224]);
+            output = OrtValue.CreateTensorValueFromMemory(new float[featureDim], [1, featureDim]);
+        }
+
+        /// <summary>The network's float32 graph, or its int8 graph calibrated on 16 random normalized images.</summary>
+        public static byte[] Network(EfficientVit model, bool int8)
+        {
+            var options = new OnnxExportOptions();
+            if (int8)
+                options.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(model, Enumerable.Range(1, 16).Select(RandomImage).ToArray()) };
+            return EfficientVitOnnxExporter.ToBytes(model, options);
+        }
+
+        private static float[] RandomImage(int seed)
+        {
             var pixels = new float[3 * 224 * 224];
-            new Random(0).NextSingles(pixels);
-            input = OrtValue.CreateTensorValueFromMemory(pixels, [1, 3, 224, 224]);
-            output = OrtValue.CreateTensorValueFromMemory(new float[model.Config.FeatureDim], [1, model.Config.FeatureDim]);
+            new Random(seed).NextSingles(pixels);
+            return pixels;
         }
 
         public void Run() => session.Run(runOptions, [EfficientVitOnnxExporter.DefaultInputName], [input], [EfficientVitOnnxExporter.DefaultFeaturesOutputName], [output]);

@@ -125,7 +125,7 @@ internal sealed class QdqPlacer
         if (quantized.TryGetValue(index, out var existing))
             return Read(existing, index, readLast);
         if (int8 is null || !quantize)
-            return Relayout(value, channelsLast, readLast);
+            return Unquantized(value, index, channelsLast, readLast);
 
         var ranges = int8.Calibration.Ranges;
         if (index >= ranges.Count)
@@ -136,7 +136,7 @@ internal sealed class QdqPlacer
         if (rangeOf is not null)
         {
             if (!pointOf.TryGetValue(rangeOf, out var likeIndex) || !quantized.TryGetValue(likeIndex, out var like))
-                return Relayout(value, channelsLast, readLast);
+                return Unquantized(value, index, channelsLast, readLast);
             (scaleName, zeroName, scale) = (like.ScaleName, like.ZeroName, like.Scale);
         }
         else
@@ -152,6 +152,26 @@ internal sealed class QdqPlacer
 
     private static readonly long[] ChannelsLastOrder = [0, 2, 3, 1];
     private static readonly long[] ChannelsFirstOrder = [0, 3, 1, 2];
+
+    // Per unquantized point and layout: the transpose made to read it that way.
+    private readonly Dictionary<(int Index, bool ChannelsLast), string> relayouts = [];
+
+    /// <summary>
+    /// An unquantized point in the asked layout. A transposed value is the same point under another name, so
+    /// that a consumer asking for it again does not number a new one (the calibration graph has no transposes).
+    /// </summary>
+    private string Unquantized(string value, int index, bool channelsLast, bool readChannelsLast)
+    {
+        if (channelsLast == readChannelsLast)
+            return value;
+        if (!relayouts.TryGetValue((index, readChannelsLast), out var transposed))
+        {
+            transposed = Relayout(value, channelsLast, readChannelsLast);
+            relayouts.Add((index, readChannelsLast), transposed);
+            pointOf.Add(transposed, index);
+        }
+        return transposed;
+    }
 
     private string Read(QuantizedPoint point, int index, bool channelsLast)
     {

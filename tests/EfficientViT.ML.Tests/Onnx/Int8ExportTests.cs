@@ -130,6 +130,47 @@ public class Int8ExportTests
     }
 
     [Fact]
+    public void The_channels_last_layout_with_nothing_quantized_gives_the_float_graphs_features()
+    {
+        // 288x288: stage 1's maps are 18x18, padded to three 7x7 windows a side, so every layout path runs:
+        // padding, window partition, attention over tokens, squeeze-and-excitation, pooling.
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 288, numClasses: 0);
+        model.eval();
+        var random = new Random(0);
+        var images = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, 3 * 288 * 288).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray()).ToArray();
+        using var input = tensor(images.SelectMany(image => image).ToArray()).view(2, 3, 288, 288);
+        var layoutOnly = new OnnxExportOptions
+        {
+            Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(model, images), QuantizeWeights = false, QuantizeActivations = false, QuantizeResiduals = false },
+        };
+
+        using var expected = OnnxRuntimeRunner.Run(EfficientVitOnnxExporter.ToBytes(model), ("input", input))["features"];
+        using var actual = OnnxRuntimeRunner.Run(EfficientVitOnnxExporter.ToBytes(model, layoutOnly), ("input", input))["features"];
+
+        using var difference = (expected - actual).abs().max();
+        using var scale = expected.abs().max();
+        Assert.True(difference.item<float>() <= 1e-4f * scale.item<float>(), $"max abs difference {difference.item<float>()} at feature scale {scale.item<float>()}");
+    }
+
+    [Fact]
+    public void Convolutions_left_float_among_int8_ones_keep_the_calibrations_numbering()
+    {
+        // An unquantized convolution's output is read channels-last through a transpose; the next convolution
+        // reading that transpose must find the same activation, not number a new one.
+        var (loaded, images, calibration) = OfficialM0();
+        using var _ = loaded;
+        using var __ = images;
+        var int8 = Int8Calibrator.Calibrate(loaded.Model, calibration);
+        var everyOther = new OnnxExportOptions { Int8 = new OnnxInt8Options { Calibration = int8, QuantizeConvolution = index => index % 2 == 0 } };
+
+        using var expected = OnnxRuntimeRunner.Run(EfficientVitOnnxExporter.ToBytes(loaded.Model), ("input", images))["features"];
+        using var actual = OnnxRuntimeRunner.Run(EfficientVitOnnxExporter.ToBytes(loaded.Model, everyOther), ("input", images))["features"];
+
+        using var cosine = nn.functional.cosine_similarity(expected, actual, dim: 1);
+        Assert.All(cosine.data<float>().ToArray(), v => Assert.True(v >= 0.95f, $"cosine {v}"));
+    }
+
+    [Fact]
     public void Calibration_is_deterministic_for_the_same_data()
     {
         var (loaded, images, calibration) = OfficialM0();
