@@ -123,4 +123,24 @@ public class CommandLineErrorTests
         var output = dir.File("run");
         AssertOneErrorLine(Run("train", "--data", ImageFolder(dir), "--output", output, "--resume"), output, "no training checkpoint");
     }
+
+    [Fact]
+    public void Bench_names_the_machine_and_times_float32_and_int8_graphs()
+    {
+        var (exitCode, errors, output) = Run("bench", "--no-training", "--seconds", "0.05", "--threads", "1");
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{output}");
+        Assert.Contains($"{Environment.ProcessorCount} logical processors", output);
+        var batchLines = output.Split('\n').Where(line => line.TrimStart().StartsWith("batch", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, batchLines.Length);
+        // Each line: TorchSharp, ONNX Runtime and ONNX Runtime int8 rates, and int8's ratio to float32.
+        Assert.All(batchLines, line => Assert.Matches(@"TorchSharp +\d+\.\d +ONNX Runtime +\d+\.\d +ONNX Runtime int8 +\d+\.\d \(\d+\.\d\dx\)", line));
+    }
+
+    [Theory]
+    [InlineData("--threads", "0", "must be at least 1")]
+    [InlineData("--seconds", "0", "must be positive")]
+    [InlineData("--training-size", "50", "multiple of 16")]
+    public void Bench_refuses_an_option_out_of_range_in_one_error_line(string option, string value, string rule) =>
+        AssertOneErrorLine(Run("bench", option, value), rule);
 }
