@@ -47,7 +47,7 @@ internal static class Program
         m4.eval();
         var models = new[] { (EfficientVitVariant.M0, m0), (EfficientVitVariant.M4, m4) };
 
-        // --serving: only the saved-model comparison (ServingBenchmark.cs); --pipelines-only: the whole-pipeline
+        // --serving [--serving-rounds N]: only the saved-model comparison (ServingBenchmark.cs); --pipelines-only: the whole-pipeline
         // comparison alone (float32 and int8 against ResNet18).
         var serving = args.Contains("--serving");
         var pipelinesOnly = args.Contains("--pipelines-only");
@@ -61,7 +61,7 @@ internal static class Program
             Streaming(m0, new SyntheticImages(32, 224, seed: 3), stream, markdown);
         }
         if (!pipelinesOnly)
-            ServingBenchmark.Run(models, new SyntheticImages(32, 224, seed: 4), ArgValue(args, "--serving-images", 256), Threads, markdown);
+            ServingBenchmark.Run(models, new SyntheticImages(32, 224, seed: 4), ArgValue(args, "--serving-images", 256), Threads, markdown, ArgValue(args, "--serving-rounds", 3));
 
         Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
         return 0;

@@ -18,9 +18,7 @@ namespace EfficientViT.Benchmarks;
 /// </summary>
 internal static class ServingBenchmark
 {
-    private const int Rounds = 3;
-
-    public static void Run((EfficientVitVariant Variant, EfficientVit Model)[] models, SyntheticImages images, int count, int threads, bool markdown)
+    public static void Run((EfficientVitVariant Variant, EfficientVit Model)[] models, SyntheticImages images, int count, int threads, bool markdown, int rounds)
     {
         var throughput = new TextTable("variant", "fitted img/s", "Model.Load img/s", "LoadWithBatchedScoring img/s", "batched / Model.Load", "batched / fitted", "max abs diff vs fitted (Load, batched)");
         var latency = new TextTable("variant", "fitted ms", "Model.Load ms", "LoadWithBatchedScoring ms", "graph alone ms, 1 thread", "graph alone ms, every core", "Model.Load / batched");
@@ -53,7 +51,7 @@ internal static class ServingBenchmark
             var graphBytes = GraphAlone.Network(model, int8);
             using var graph = new GraphAlone(graphBytes, model.Config.FeatureDim, threads: 1);
             using var graphEveryCore = new GraphAlone(graphBytes, model.Config.FeatureDim, threads: null);
-            for (var round = 0; round < Rounds; round++)
+            for (var round = 0; round < rounds; round++)
             {
                 foreach (var (name, transformer) in contenders)
                 {
@@ -80,8 +78,8 @@ internal static class ServingBenchmark
             latency.AddRow(row, $"{Fastest("fitted"):F2}", $"{Fastest("Model.Load"):F2}", $"{Fastest("batched"):F2}", $"{graphAlone.Min():F2}", $"{graphAloneEveryCore.Min():F2}",
                 $"{Fastest("Model.Load") / Fastest("batched"):F2}x");
         }
-        Section($"Serving a saved zip: Transform ({count} decoded 224x224 images, batch 16, {threads} threads, best of {Rounds} alternating rounds)", throughput, markdown);
-        Section($"Serving a saved zip: PredictionEngine batch-1 latency (best of {Rounds} alternating rounds; graph alone: the network at batch 1 in ONNX Runtime on one thread and on every core, buffers bound once, no preprocessing)", latency, markdown);
+        Section($"Serving a saved zip: Transform ({count} decoded 224x224 images, batch 16, {threads} threads, best of {rounds} alternating rounds)", throughput, markdown);
+        Section($"Serving a saved zip: PredictionEngine batch-1 latency (best of {rounds} alternating rounds; graph alone: the network at batch 1 in ONNX Runtime on one thread and on every core, buffers bound once, no preprocessing)", latency, markdown);
     }
 
     /// <summary>
