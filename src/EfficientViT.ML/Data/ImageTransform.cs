@@ -106,6 +106,22 @@ public sealed class ImageTransform
     /// <param name="train">Training (random) or evaluation transform.</param>
     public static ImageTransform ImageNet(int imageSize, bool train) => new(ImagePreprocessing.ImageNet(imageSize), train);
 
+    /// <summary>
+    /// This transform at another output side, with the same augmentation and statistics (the evaluation crop keeps its
+    /// fraction): the images of a low-to-high resolution schedule's earlier epochs.
+    /// </summary>
+    /// <param name="imageSize">The output side S.</param>
+    public ImageTransform WithImageSize(int imageSize) => imageSize == ImageSize
+        ? this
+        : new(Preprocessing.WithImageSize(imageSize), Train)
+        {
+            Scale = Scale,
+            Ratio = Ratio,
+            HorizontalFlip = HorizontalFlip,
+            RandomErasing = RandomErasing,
+            RandAugment = RandAugment,
+        };
+
     /// <summary>Transforms one sample into a new array of <see cref="OutputLength"/> floats.</summary>
     /// <param name="sample">The image; it is not modified.</param>
     /// <param name="random">The source of randomness; required when <see cref="Train"/> is set, unused otherwise.</param>

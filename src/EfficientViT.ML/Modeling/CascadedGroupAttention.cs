@@ -28,6 +28,10 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
     // Eval-mode copy of attention_biases gathered into (heads, N, N); rebuilt after train() or a weight load.
     private Tensor? cachedBias;
 
+    // The bias index of the last map smaller than the window, and its side.
+    private Tensor? smallerMapIndex;
+    private int smallerMapSide;
+
     /// <summary>Creates the attention for an r×r map (<paramref name="resolution"/>) of <paramref name="dim"/> channels.</summary>
     public CascadedGroupAttention(int dim, int keyDim, int numHeads, int valueDim, int resolution, IReadOnlyList<int> kernels)
         : base(nameof(CascadedGroupAttention))
@@ -101,14 +105,33 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
         return cachedBias;
     }
 
+    // A map smaller than the window (a network run below its size, see EfficientVit.SetInputSize): each pair of
+    // its points takes the bias of its offset (|dy|, |dx|), which the full table numbers dy·r + dx.
+    private Tensor SmallerMapBiases(int side)
+    {
+        if (smallerMapIndex is null || smallerMapSide != side)
+        {
+            smallerMapIndex?.Dispose();
+            var points = side * side;
+            var index = new long[points * points];
+            for (var p1 = 0; p1 < points; p1++)
+                for (var p2 = 0; p2 < points; p2++)
+                    index[p1 * points + p2] = Math.Abs(p1 / side - p2 / side) * resolution + Math.Abs(p1 % side - p2 % side);
+            smallerMapIndex = tensor(index, ScalarType.Int64).DetachFromDisposeScope();
+            smallerMapSide = side;
+        }
+        return attention_biases.index_select(1, smallerMapIndex).view(numHeads, side * side, side * side);
+    }
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         var (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3]);
-        if (height * width != resolution * resolution)
+        var fullMap = height * width == resolution * resolution;
+        if (!fullMap && !(height == width && height < resolution))
             throw new ArgumentException($"CascadedGroupAttention built for {resolution}x{resolution} received a {height}x{width} map.");
 
-        var biases = Biases();
+        var biases = fullMap ? Biases() : SmallerMapBiases((int)height);
         var channelsLast = ChannelsLast.Is(x);
         var chunks = x.chunk(numHeads, dim: 1);
         var headOutputs = new Tensor[numHeads];
@@ -151,7 +174,10 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
+        {
             InvalidateCache();
+            smallerMapIndex?.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

@@ -33,6 +33,7 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     private readonly Sequential blocks3;
     private BNLinear? head;
     private BNLinear? head_dist;
+    private int? inputSize;
 
     static EfficientVit()
     {
@@ -285,12 +286,38 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>
+    /// The input side the network runs at: <see cref="EfficientVitConfig.ImageSize"/>, or the smaller side set with
+    /// <see cref="SetInputSize"/>.
+    /// </summary>
+    public int InputSize => inputSize ?? Config.ImageSize;
+
+    /// <summary>
+    /// Runs the network on smaller images than it was built for, with the same parameters: the early epochs of a
+    /// low-to-high resolution schedule (<see cref="Training.TrainingRecipe.StartImageSize"/>). An attention whose
+    /// map becomes smaller than its window uses the biases of the offsets that map has, exactly what a network
+    /// built at <paramref name="imageSize"/> with <see cref="AttentionBiasResampling.Extend"/> tables computes;
+    /// every gradient reaches the full-size tables. <see cref="EfficientVitConfig.ImageSize"/> (and so export,
+    /// checkpoints and fusing) is unchanged; set it back to <see cref="EfficientVitConfig.ImageSize"/> to run at full size.
+    /// </summary>
+    /// <param name="imageSize">A multiple of 16, from 32 up to <see cref="EfficientVitConfig.ImageSize"/>.</param>
+    public void SetInputSize(int imageSize)
+    {
+        if (imageSize < 32 || imageSize % 16 != 0 || imageSize > Config.ImageSize)
+            throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize,
+                $"the input size must be a multiple of 16 from 32 up to the {Config.ImageSize} this network was built for.");
+        inputSize = imageSize == Config.ImageSize ? null : imageSize;
+    }
+
     private void CheckInput(Tensor x)
     {
         if (x.dim() != 4 || x.shape[1] != 3)
-            throw new ArgumentException($"EfficientViT expects images shaped (batch, 3, {Config.ImageSize}, {Config.ImageSize}); found ({string.Join(", ", x.shape)}).");
-        if (x.shape[2] != Config.ImageSize || x.shape[3] != Config.ImageSize)
-            throw new ArgumentException($"This EfficientViT was built for {Config.ImageSize}x{Config.ImageSize} inputs (its attention biases depend on the map size); found {x.shape[2]}x{x.shape[3]}.");
+            throw new ArgumentException($"EfficientViT expects images shaped (batch, 3, {InputSize}, {InputSize}); found ({string.Join(", ", x.shape)}).");
+        if (x.shape[2] != InputSize || x.shape[3] != InputSize)
+        {
+            var setting = inputSize is null ? "" : $" (set with SetInputSize; it was built for {Config.ImageSize}x{Config.ImageSize})";
+            throw new ArgumentException($"This EfficientViT runs at {InputSize}x{InputSize} inputs{setting} (its attention biases depend on the map size); found {x.shape[2]}x{x.shape[3]}.");
+        }
     }
 
     private static Sequential DownsamplePair(int dim) =>

@@ -38,6 +38,7 @@ public sealed class EfficientVitTrainer
         options.Validate();
         if (model.IsFused)
             throw new ArgumentException("A BN-fused model cannot be trained; train the unfused model.", nameof(model));
+        recipe.CheckImageSizesFor(model.Config.ImageSize);
         if (recipe.Distillation != DistillationMode.None)
         {
             if (options.Teacher is not { } teacher)
@@ -87,7 +88,9 @@ public sealed class EfficientVitTrainer
         // weights back into that layout after each save.
         using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
         using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, OptimizerFactory.IsBackboneParameter, options.BackboneLearningRateScale);
-        using var loader = new ImageBatchLoader(train, trainTransform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);
+        ImageBatchLoader NewLoader(ImageTransform transform) =>
+            new(train, transform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);
+        using var loader = NewLoader(trainTransform);
         var stepsPerEpoch = loader.BatchesPerEpoch;
         var schedule = CosineSchedule.ForRecipe(recipe, stepsPerEpoch);
         var totalSteps = options.MaxSteps is { } max ? Math.Min(max, (long)recipe.Epochs * stepsPerEpoch) : (long)recipe.Epochs * stepsPerEpoch;
@@ -121,9 +124,13 @@ public sealed class EfficientVitTrainer
             {
                 var epochClock = Stopwatch.StartNew();
                 SetTrainMode();
+                // A low-to-high resolution schedule: this epoch's side, for the images and the network alike.
+                var side = recipe.ImageSizeAt(epoch, model.Config.ImageSize);
+                model.SetInputSize(side);
+                using var smallerLoader = side == trainTransform.ImageSize ? null : NewLoader(trainTransform.WithImageSize(side));
                 var (lossSum, lossCount, images) = (0.0, 0, 0L);
                 var batchIndex = epoch == state.Epoch ? state.BatchesDoneInEpoch : 0;
-                foreach (var batch in loader.Epoch(epoch, batchIndex))
+                foreach (var batch in (smallerLoader ?? loader).Epoch(epoch, batchIndex))
                 {
                     using var owned = batch;
                     if (cancellationToken.IsCancellationRequested)
@@ -170,7 +177,7 @@ public sealed class EfficientVitTrainer
 
                 if (tuner is not null)
                     set_num_threads(allThreads);
-                var (validationLoss, top1, top5) = Validate(validation, evalTransform, ema, cancellationToken);
+                var (validationLoss, top1, top5) = Validate(validation, evalTransform.WithImageSize(side), ema, cancellationToken);
                 var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
                     schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
                 summaries.Add(summary);
@@ -187,6 +194,7 @@ public sealed class EfficientVitTrainer
         }
         finally
         {
+            model.SetInputSize(model.Config.ImageSize);
             // The tuner may have left one thread; the caller gets the count it had.
             if (tuner is not null)
                 set_num_threads(allThreads);
@@ -236,7 +244,10 @@ public sealed class EfficientVitTrainer
             return (double.NaN, double.NaN, double.NaN);
         using var evaluated = ema is null ? null : new EfficientVit(model.Config);
         if (evaluated is not null)
+        {
             ema!.CopyTo(evaluated);
+            evaluated.SetInputSize(transform.ImageSize);
+        }
         var (metrics, loss) = Evaluator.Evaluate(evaluated ?? model, validation, transform, recipe.BatchSize, options.Workers, cancellationToken: cancellationToken);
         return (loss, metrics.Top1Accuracy, metrics.Top5Accuracy ?? double.NaN);
     }

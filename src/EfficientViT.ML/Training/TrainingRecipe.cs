@@ -50,6 +50,59 @@ public sealed record TrainingRecipe
     /// </summary>
     public double DropPath { get; init; }
 
+    /// <summary>
+    /// A low-to-high resolution schedule (progressive resizing): the side of the first epochs' images, a multiple of
+    /// 16 below the model's, or null (default) to train every epoch at the model's own size. The sides grow
+    /// linearly, in steps of 16, over the epochs before the last <see cref="FullSizeEpochs"/>, which train at the
+    /// model's size (see <see cref="ImageSizeAt"/>). Small images cost less per step, so early epochs, which learn
+    /// coarse features, go faster; the last epochs adapt the network to its own size. The network keeps its
+    /// parameters throughout (<see cref="Modeling.EfficientVit.SetInputSize"/>), and each epoch validates at its side.
+    /// </summary>
+    public int? StartImageSize { get; init; }
+
+    /// <summary>With <see cref="StartImageSize"/>: the last epochs, trained at the model's own size. Default 3.</summary>
+    public int FullSizeEpochs { get; init; } = 3;
+
+    /// <summary>
+    /// The image side of epoch <paramref name="epoch"/> (0-based) for a model of side <paramref name="modelSize"/>:
+    /// <paramref name="modelSize"/> without <see cref="StartImageSize"/>; with it, from the start side up to the
+    /// model's, <c>start + (model − start) · epoch / rampEpochs</c> rounded down to a multiple of 16 over the first
+    /// <c>rampEpochs = Epochs − FullSizeEpochs</c> epochs, then the model's size.
+    /// </summary>
+    public int ImageSizeAt(int epoch, int modelSize)
+    {
+        if (StartImageSize is not { } start || start >= modelSize)
+            return modelSize;
+        var rampEpochs = Epochs - FullSizeEpochs;
+        if (epoch >= rampEpochs)
+            return modelSize;
+        var side = start + (modelSize - start) * (long)epoch / rampEpochs;
+        return (int)Math.Max(start, side / 16 * 16);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> when <see cref="StartImageSize"/> is not below <paramref name="modelSize"/>.</summary>
+    public void CheckImageSizesFor(int modelSize)
+    {
+        if (StartImageSize is { } start && start >= modelSize)
+            throw new ArgumentException($"TrainingRecipe.StartImageSize = {start}: a low-to-high resolution schedule starts below the model's {modelSize}x{modelSize}.");
+    }
+
+    /// <summary>The sides of the epochs, each with its epochs (1-based), e.g. "64 (epochs 1-3), 80 (4-6), 112 (7-9)".</summary>
+    public string DescribeImageSizes(int modelSize)
+    {
+        var runs = new List<(int Side, int First, int Last)>();
+        for (var epoch = 0; epoch < Epochs; epoch++)
+        {
+            var side = ImageSizeAt(epoch, modelSize);
+            if (runs.Count > 0 && runs[^1].Side == side)
+                runs[^1] = runs[^1] with { Last = epoch + 1 };
+            else
+                runs.Add((side, epoch + 1, epoch + 1));
+        }
+        return string.Join(", ", runs.Select((run, i) =>
+            $"{run.Side} ({(i == 0 ? "epochs " : "")}{run.First}{(run.Last > run.First ? $"-{run.Last}" : "")})"));
+    }
+
     /// <summary>How gradients are clipped.</summary>
     public GradientClipMode GradientClipMode { get; init; } = GradientClipMode.Adaptive;
 
@@ -208,5 +261,7 @@ public sealed record TrainingRecipe
         Check(EmaDecay is null or (>= 0 and < 1), nameof(EmaDecay), EmaDecay ?? 0, "must be in [0, 1) or null");
         Check(DistillationAlpha is >= 0 and <= 1, nameof(DistillationAlpha), DistillationAlpha, "must be in [0, 1]");
         Check(DistillationTau > 0, nameof(DistillationTau), DistillationTau, "must be positive");
+        Check(StartImageSize is not { } start || (start >= 32 && start % 16 == 0), nameof(StartImageSize), StartImageSize ?? 0, "must be a multiple of 16 from 32, or null");
+        Check(StartImageSize is null || FullSizeEpochs is >= 1 && FullSizeEpochs < Epochs, nameof(FullSizeEpochs), FullSizeEpochs, "must be at least 1 and less than Epochs with a StartImageSize");
     }
 }

@@ -79,6 +79,8 @@ public sealed class TrainingSetup : IDisposable
 
         try
         {
+            var recipe = ScaledRecipe(options, train.Count);
+            recipe.CheckImageSizesFor(model.Config.ImageSize);
             preprocessing = preprocessing.WithImageSize(model.Config.ImageSize);
             var trainTransform = options.TrainTransform?.Invoke(preprocessing) ?? new ImageTransform(preprocessing, train: true);
             var evalTransform = new ImageTransform(preprocessing, train: false);
@@ -86,7 +88,7 @@ public sealed class TrainingSetup : IDisposable
             {
                 Training = options.Notes is null ? metadata.Training : new Dictionary<string, string>(options.Notes),
             };
-            return new TrainingSetup(model, metadata, trainTransform, evalTransform, ScaledRecipe(options, train.Count));
+            return new TrainingSetup(model, metadata, trainTransform, evalTransform, recipe);
         }
         catch
         {
@@ -101,7 +103,14 @@ public sealed class TrainingSetup : IDisposable
         var stepsPerEpoch = Math.Max(1, trainingImages / options.BatchSize);
         var peak = options.LearningRate ?? (options.Checkpoint is null ? TrainingSetupOptions.FromScratchLearningRate : TrainingSetupOptions.FineTuningLearningRate);
         var recipe = TrainingRecipe.ForSmallData(options.Epochs, options.BatchSize, stepsPerEpoch).WithPeakLearningRate(peak)
-            with { Seed = options.Seed, DropPath = options.DropPath, Distillation = options.Distillation };
+            with
+            {
+                Seed = options.Seed,
+                DropPath = options.DropPath,
+                Distillation = options.Distillation,
+                StartImageSize = options.StartImageSize,
+                FullSizeEpochs = options.FullSizeEpochs,
+            };
         if (!options.Mixup)
             recipe = recipe with { MixupAlpha = 0, CutmixAlpha = 0 };
         if (!options.Ema)

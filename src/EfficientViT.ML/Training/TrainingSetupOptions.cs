@@ -41,6 +41,15 @@ public sealed record TrainingSetupOptions
     /// <summary>Builds the training transform from the run's preprocessing; default timm's ImageNet augmentation (<c>new ImageTransform(p, train: true)</c>).</summary>
     public Func<ImagePreprocessing, ImageTransform>? TrainTransform { get; init; }
 
+    /// <summary>
+    /// A low-to-high resolution schedule: the side of the first epochs' images (a multiple of 16 below the model's), or
+    /// null (default) for none. See <see cref="TrainingRecipe.StartImageSize"/>.
+    /// </summary>
+    public int? StartImageSize { get; init; }
+
+    /// <summary>With <see cref="StartImageSize"/>: the last epochs, trained at the model's own size (default 3).</summary>
+    public int FullSizeEpochs { get; init; } = 3;
+
     /// <summary>Training epochs.</summary>
     public int Epochs { get; init; } = 10;
 
@@ -93,6 +102,9 @@ public sealed record TrainingSetupOptions
         Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
         Check(LearningRate is null || (double.IsFinite(LearningRate.Value) && LearningRate > 0), nameof(LearningRate), LearningRate, "must be positive and finite");
         Check(DropPath is >= 0 and < 1, nameof(DropPath), DropPath, "must be in [0, 1)");
+        Check(StartImageSize is not { } start || (start >= 32 && start % 16 == 0), nameof(StartImageSize), StartImageSize, "must be a multiple of 16 from 32");
+        Check(StartImageSize is null || (FullSizeEpochs >= 1 && FullSizeEpochs < Epochs), nameof(FullSizeEpochs), FullSizeEpochs,
+            $"must be at least 1 and less than Epochs ({Epochs}) with a StartImageSize");
         Check(Enum.IsDefined(Distillation), nameof(Distillation), Distillation, "is not a distillation mode");
         return this;
     }

@@ -27,16 +27,19 @@ internal static class DemoCommand
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 8: 10-22 minutes in all on 2 cores, depending on the machine; --long: 12)." };
         var imageSize = new Option<int?>("--image-size") { Description = "Input side, a multiple of 16 (default 64; --long: 112, a 7x7 token grid)." };
         var longRun = new Option<bool>("--long") { Description = "Train longer for the best accuracy: 12 epochs at 112x112, 25-60 minutes in all on 2 cores, depending on the machine." };
+        var startImageSize = OptionChecks.StartImageSizeOption();
+        var fullSizeEpochs = OptionChecks.FullSizeEpochsOption();
         var output = new Option<string>("--output", "-o") { Description = "Folder for checkpoints, metrics, curves and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted demo run." };
         var mlnetImages = new Option<int>("--mlnet-images") { Description = "Training images for the ML.NET head (features of the trained backbone).", DefaultValueFactory = _ => 10_000 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
         var command = new Command("demo", "Train EfficientViT-M0 on Fashion-MNIST, evaluate, and build, evaluate and save an ML.NET pipeline with it.")
-            { epochs, imageSize, longRun, output, resume, mlnetImages, seed };
+            { epochs, imageSize, longRun, startImageSize, fullSizeEpochs, output, resume, mlnetImages, seed };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var epochCount = OptionChecks.AtLeast(parse, epochs, 1) ?? (parse.GetValue(longRun) ? 12 : 8);
             var side = OptionChecks.ImageSize(parse, imageSize) ?? (parse.GetValue(longRun) ? 112 : 64);
+            var (startSize, fullEpochs) = OptionChecks.ImageSizeSchedule(parse, startImageSize, fullSizeEpochs, epochCount);
             var imagesForMLNet = OptionChecks.AtLeast(parse, mlnetImages, 1);
             var run = new TrainingRunFolder(parse.GetValue(output)!);
             if (parse.GetValue(resume))
@@ -52,6 +55,8 @@ internal static class DemoCommand
             {
                 Epochs = epochCount,
                 BatchSize = 128,
+                StartImageSize = startSize,
+                FullSizeEpochs = fullEpochs,
                 Seed = parse.GetValue(seed),
                 Notes = new Dictionary<string, string> { ["data"] = "fashion-mnist", ["command"] = "demo" },
             }, train);

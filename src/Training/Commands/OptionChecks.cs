@@ -59,7 +59,6 @@ internal static class OptionChecks
         return value;
     }
 
-    /// <summary>An image side: a positive multiple of 16 (the patch embedding's stride), or null for the default.</summary>
     /// <summary>
     /// <c>--bias-resampling</c>: how a checkpoint's attention bias tables are fitted to another
     /// <c>--image-size</c> (commands that load a checkpoint).
@@ -70,11 +69,38 @@ internal static class OptionChecks
         DefaultValueFactory = _ => AttentionBiasResampling.Interpolate,
     };
 
+    /// <summary><c>--start-image-size</c>: the first side of a low-to-high resolution schedule (commands that train).</summary>
+    public static Option<int?> StartImageSizeOption() => new("--start-image-size")
+    {
+        Description = "Low-to-high resolution schedule: the first epochs train at this side (a multiple of 16 below --image-size), growing in steps of 16 to --image-size for the last --full-size-epochs. Faster per epoch.",
+    };
+
+    /// <summary><c>--full-size-epochs</c>: the last epochs of a schedule, at the model's side.</summary>
+    public static Option<int> FullSizeEpochsOption() => new("--full-size-epochs")
+    {
+        Description = "With --start-image-size: the last epochs, trained at --image-size.",
+        DefaultValueFactory = _ => 3,
+    };
+
+    /// <summary>An image side: a positive multiple of 16 (the patch embedding's stride), or null for the default.</summary>
     public static int? ImageSize(ParseResult parse, Option<int?> option)
     {
         var value = parse.GetValue(option);
         Check(value is null || (value > 0 && value % 16 == 0), option, value, "must be a positive multiple of 16");
         return value;
+    }
+
+    /// <summary>
+    /// <c>--start-image-size</c> and <c>--full-size-epochs</c>: the start side (null without a schedule) and the full-size
+    /// epochs, checked against the run's <paramref name="epochs"/>.
+    /// </summary>
+    public static (int? Start, int FullSizeEpochs) ImageSizeSchedule(ParseResult parse, Option<int?> start, Option<int> fullSizeEpochs, int epochs)
+    {
+        var side = parse.GetValue(start);
+        Check(side is null || (side >= 32 && side % 16 == 0), start, side, "must be a multiple of 16 from 32");
+        var full = parse.GetValue(fullSizeEpochs);
+        Check(side is null || (full >= 1 && full < epochs), fullSizeEpochs, full, $"must be at least 1 and less than --epochs ({epochs})");
+        return (side, full);
     }
 
     /// <summary>Warns on stderr when --image-size runs <paramref name="loaded"/> where some of its weights never trained (see <see cref="ImageSizeTransfer"/>).</summary>

@@ -22,6 +22,8 @@ internal static class TrainCommand
         var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "The checkpoint to start from (.pth, .safetensors).", Required = finetune };
         var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels, a multiple of 16 (default: 64 for Fashion-MNIST, else 224; fine-tuning keeps the checkpoint's)." };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 10 };
+        var startImageSize = OptionChecks.StartImageSizeOption();
+        var fullSizeEpochs = OptionChecks.FullSizeEpochsOption();
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 128 };
         var lr = new Option<double?>("--lr") { Description = finetune ? $"Peak learning rate of the head (default {TrainingSetupOptions.FineTuningLearningRate}; the backbone gets --backbone-lr-scale of it)." : $"Peak learning rate (default {TrainingSetupOptions.FromScratchLearningRate}: short runs on small data want more than the recipe's 1e-3 x batch/512)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
@@ -41,7 +43,7 @@ internal static class TrainCommand
         var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
-        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
+        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, startImageSize, fullSizeEpochs, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
         if (finetune)
         {
             command.Options.Add(checkpoint);
@@ -63,6 +65,7 @@ internal static class TrainCommand
             var peakLearningRate = OptionChecks.Positive(parse, lr);
             var split = OptionChecks.InRange(parse, validationSplit, 0, 1);
             var size = OptionChecks.ImageSize(parse, imageSize);
+            var (startSize, fullEpochs) = OptionChecks.ImageSizeSchedule(parse, startImageSize, fullSizeEpochs, epochCount);
             var dropPathRate = OptionChecks.InRange(parse, dropPath, 0, 1);
             var threadCount = OptionChecks.AtLeast(parse, threads, 1);
             var workerCount = OptionChecks.AtLeast(parse, workers, 1);
@@ -93,6 +96,8 @@ internal static class TrainCommand
                 Checkpoint = finetune ? parse.GetValue(checkpoint)!.FullName : null,
                 Variant = finetune ? EfficientVitVariant.M0 : EfficientVitConfig.ParseVariant(parse.GetValue(variant)!),
                 ImageSize = size,
+                StartImageSize = startSize,
+                FullSizeEpochs = fullEpochs,
                 BiasResampling = parse.GetValue(biasResampling),
                 Epochs = epochCount,
                 BatchSize = batchSize,

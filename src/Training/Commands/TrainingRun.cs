@@ -28,6 +28,7 @@ internal static class TrainingRun
             Console.WriteLine($"training EfficientViT-{model.Config.VariantName} at {model.Config.ImageSize}x{model.Config.ImageSize} on {train.Count:N0} images" +
                 (validation is null ? "" : $", validating on {validation.Count:N0}") +
                 $"; {recipe.Epochs} epochs of batch {recipe.BatchSize}, peak lr {recipe.ScaledLearningRate():G3}" +
+                (recipe.StartImageSize is null ? "" : $"; image sides {recipe.DescribeImageSizes(model.Config.ImageSize)}") +
                 (options.OutputDirectory is null ? "" : $"; writing to {options.OutputDirectory}"));
             var trainer = new EfficientVitTrainer(model, recipe, options, setup.Metadata);
             var result = trainer.Train(train, validation, setup.TrainTransform, setup.EvalTransform, new ConsoleProgress(), cancel.Token);

@@ -81,10 +81,22 @@ public class CommandLineErrorTests
     [InlineData("--lr", "-1", "must be positive")]
     [InlineData("--validation-split", "1.5", "must be in [0, 1)")]
     [InlineData("--image-size", "50", "multiple of 16")]
+    [InlineData("--start-image-size", "40", "multiple of 16 from 32")]
     public void A_number_out_of_range_is_one_error_line_naming_the_option_and_the_value(string option, string value, string rule)
     {
         using var dir = new TempDirectory();
         AssertOneErrorLine(Run("train", "--data", ImageFolder(dir), "--output", dir.File("run"), option, value), $"{option} {value}", rule);
+    }
+
+    [Fact]
+    public void A_resolution_schedule_without_epochs_before_the_full_size_or_not_below_it_is_one_error_line()
+    {
+        using var dir = new TempDirectory();
+        var data = ImageFolder(dir);
+        AssertOneErrorLine(Run("train", "--data", data, "--output", dir.File("run"), "--epochs", "3", "--start-image-size", "32", "--full-size-epochs", "3"),
+            "--full-size-epochs 3", "less than --epochs (3)");
+        AssertOneErrorLine(Run("train", "--data", data, "--output", dir.File("run2"), "--image-size", "64", "--epochs", "3", "--start-image-size", "64", "--full-size-epochs", "1"),
+            "StartImageSize = 64", "below the model's 64x64");
     }
 
     [Fact]

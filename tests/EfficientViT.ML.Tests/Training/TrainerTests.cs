@@ -148,6 +148,77 @@ public class TrainerTests
         Assert.Equal(saved, File.ReadAllBytes(last));
     }
 
+    [Fact]
+    public void A_resolution_schedule_trains_each_epoch_at_its_side_and_resumes_to_the_same_weights()
+    {
+        using var dir = new TempDirectory();
+        var data = TinyData(5);
+        // Sides 32, 48, 64 for a network of 64; the teacher sees every batch the student trains on.
+        var recipe = Recipe(epochs: 3) with { StartImageSize = 32, FullSizeEpochs = 1, Distillation = DistillationMode.Soft };
+        var (train, eval) = (ImageTransform.FashionMnist(64, train: true), ImageTransform.FashionMnist(64, train: false));
+        (EfficientVit Model, EfficientVitTrainer Trainer) Make64(string output, ITeacher teacher, bool resume = false)
+        {
+            manual_seed(11);
+            var model = EfficientVit.Create(EfficientVitVariant.M0, 64, ModelClasses, distillation: true);
+            var options = new TrainerOptions { OutputDirectory = output, Resume = resume, Workers = 2, Threads = 1, Teacher = teacher };
+            return (model, new EfficientVitTrainer(model, recipe, options, CheckpointMetadata.FromConfig(model.Config)));
+        }
+
+        using var teacher = new SideRecordingTeacher();
+        var (straight, straightTrainer) = Make64(Path.Combine(dir.Path, "straight"), teacher);
+        using (straight)
+        {
+            var result = straightTrainer.Train(data, data, train, eval);
+            Assert.True(result.Completed);
+            Assert.Equal([.. Enumerable.Repeat(32L, 6), .. Enumerable.Repeat(48L, 6), .. Enumerable.Repeat(64L, 6)], teacher.Sides);
+            Assert.All(result.Epochs, epoch => Assert.InRange(epoch.ValidationTop1, 0, 1));
+            Assert.Equal(64, straight.InputSize);
+
+            // Stopped in the 48x48 epoch, resumed in a new trainer: the same weights as the uninterrupted run.
+            using var cancel = new CancellationTokenSource();
+            var stopped = Path.Combine(dir.Path, "stopped");
+            var (first, firstTrainer) = Make64(stopped, new SideRecordingTeacher());
+            using (first)
+                Assert.False(firstTrainer.Train(data, data, train, eval, new Progress(p => { if (p.Step == 8) cancel.Cancel(); }), cancel.Token).Completed);
+            using var resumedTeacher = new SideRecordingTeacher();
+            var (resumed, resumedTrainer) = Make64(stopped, resumedTeacher, resume: true);
+            using (resumed)
+            {
+                Assert.True(resumedTrainer.Train(data, data, train, eval).Completed);
+                Assert.Equal([.. Enumerable.Repeat(48L, 4), .. Enumerable.Repeat(64L, 6)], resumedTeacher.Sides);
+                foreach (var (name, tensor) in straight.state_dict())
+                    Assert.True(TestFiles.MaxAbsDiff(tensor.to_type(ScalarType.Float32), resumed.state_dict()[name].to_type(ScalarType.Float32)) == 0, $"{name} differs after resuming");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_resolution_schedule_that_does_not_start_below_the_network_is_refused()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, Size, ModelClasses);
+        var error = Assert.Throws<ArgumentException>(() => new EfficientVitTrainer(model, Recipe(epochs: 3) with { StartImageSize = Size, FullSizeEpochs = 1 },
+            new TrainerOptions(), CheckpointMetadata.FromConfig(model.Config)));
+        Assert.Contains("StartImageSize = 32", error.Message);
+    }
+
+    // Records the side of each batch it is asked about; zero logits (a uniform target) for the distillation head.
+    private sealed class SideRecordingTeacher : ITeacher
+    {
+        public List<long> Sides { get; } = [];
+
+        public int NumClasses => ModelClasses;
+
+        public Tensor Logits(Tensor images)
+        {
+            Sides.Add(images.shape[2]);
+            return zeros(images.shape[0], ModelClasses);
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     // IProgress<T> that reports synchronously on the training thread (System.Progress posts to the thread pool).
     private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {

@@ -80,4 +80,28 @@ public class TrainingRecipeTests
         var error = Assert.Throws<ArgumentException>(() => (TrainingRecipe.Official with { WarmupEpochs = 300 }).Validate());
         Assert.Contains("WarmupEpochs", error.Message);
     }
+
+    [Fact]
+    public void A_resolution_schedule_grows_in_steps_of_16_and_ends_with_the_full_size_epochs()
+    {
+        var recipe = TrainingRecipe.ForSmallData(12, 128) with { StartImageSize = 64, FullSizeEpochs = 3 };
+
+        // Nine ramp epochs from 64 to 112: 64 + 48·e/9 rounded down to 16.
+        Assert.Equal(new[] { 64, 64, 64, 80, 80, 80, 96, 96, 96, 112, 112, 112 }, Enumerable.Range(0, 12).Select(e => recipe.ImageSizeAt(e, 112)));
+        Assert.Equal("64 (epochs 1-3), 80 (4-6), 96 (7-9), 112 (10-12)", recipe.DescribeImageSizes(112));
+        Assert.All(Enumerable.Range(0, 12), e => Assert.Equal(112, (recipe with { StartImageSize = null }).ImageSizeAt(e, 112)));
+        Assert.Equal(new[] { 32, 48, 64 }, Enumerable.Range(0, 3).Select(e => (recipe with { Epochs = 3, StartImageSize = 32, FullSizeEpochs = 1 }).ImageSizeAt(e, 64)));
+    }
+
+    [Theory]
+    [InlineData(40, 3, "StartImageSize")]
+    [InlineData(16, 3, "StartImageSize")]
+    [InlineData(64, 0, "FullSizeEpochs")]
+    [InlineData(64, 12, "FullSizeEpochs")]
+    public void A_resolution_schedule_out_of_range_is_refused_by_name(int start, int fullSizeEpochs, string name)
+    {
+        var recipe = TrainingRecipe.ForSmallData(12, 128) with { StartImageSize = start, FullSizeEpochs = fullSizeEpochs };
+        var error = Assert.Throws<ArgumentException>(recipe.Validate);
+        Assert.Contains(name, error.Message);
+    }
 }
