@@ -67,12 +67,12 @@ public sealed class EfficientVitTrainer
         var run = options.OutputDirectory is { } output ? new TrainingRunFolder(output) { Chart = options.CurvesChart } : null;
         if (options.Resume)
             run!.RequireCheckpoint();
-        if (options.Threads is { } threads)
-            set_num_threads(threads);
         // Without a set count, training steps run at whichever of all cores and one core times faster
         // (see ThreadCountTuner); everything else keeps all cores. One core is timed first, so that all
-        // cores, when they collapse, are dropped after a single step.
-        var allThreads = get_num_threads();
+        // cores, when they collapse, are dropped after a single step. The caller's count (torch's is global to
+        // the process) is restored when training ends.
+        var callerThreads = get_num_threads();
+        var allThreads = options.Threads ?? callerThreads;
         var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([1, allThreads]) : null;
 
         model.SetDropPathRate(recipe.DropPath);
@@ -120,6 +120,8 @@ public sealed class EfficientVitTrainer
         var stepsAtStart = step;
         try
         {
+            if (allThreads != callerThreads)
+                set_num_threads(allThreads);
             for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
@@ -195,9 +197,9 @@ public sealed class EfficientVitTrainer
         finally
         {
             model.SetInputSize(model.Config.ImageSize);
-            // The tuner may have left one thread; the caller gets the count it had.
-            if (tuner is not null)
-                set_num_threads(allThreads);
+            // A set count, or the tuner's one thread: the caller gets the count it had.
+            if (get_num_threads() != callerThreads)
+                set_num_threads(callerThreads);
         }
     }
 

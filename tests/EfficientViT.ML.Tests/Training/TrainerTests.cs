@@ -193,6 +193,28 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_set_thread_count_holds_for_the_run_and_the_caller_gets_its_own_back()
+    {
+        using var dir = new TempDirectory();
+        var before = get_num_threads();
+        set_num_threads(2);
+        try
+        {
+            var (model, trainer) = Make(dir.Path, Recipe(epochs: 1)); // Threads = 1
+            var during = new List<int>();
+            using (model)
+                Assert.True(trainer.Train(TinyData(6), null, TrainTransform, EvalTransform, new Progress(_ => during.Add(get_num_threads()))).Completed);
+            Assert.NotEmpty(during);
+            Assert.All(during, threads => Assert.Equal(1, threads));
+            Assert.Equal(2, get_num_threads());
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void A_resolution_schedule_that_does_not_start_below_the_network_is_refused()
     {
         using var model = EfficientVit.Create(EfficientVitVariant.M0, Size, ModelClasses);
