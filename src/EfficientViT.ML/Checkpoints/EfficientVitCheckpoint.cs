@@ -38,7 +38,7 @@ public static class EfficientVitCheckpoint
             var trainedSize = detected.ImageSize;
             if (options.ImageSize is { } size && size != trainedSize)
             {
-                if (size < 32 || size % 16 != 0)
+                if (!EfficientVitConfig.IsResizableImageSize(size))
                     throw new CheckpointException($"{path}: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride); found {size}.");
                 tensors = AttentionBiasTables.Resample(tensors, detected, detected with { ImageSize = size }, options.BiasResampling);
                 detected = detected with { ImageSize = size };

@@ -48,7 +48,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
 
         if (options.ImageSize is { } requested && options.Preprocessing is { } given && given.ImageSize != requested)
             throw new ArgumentException($"EfficientVitFeaturize: ImageSize is {requested}, but the Preprocessing is for {given.ImageSize}x{given.ImageSize} images; set one of them.", nameof(options));
-        if (options.ImageSize is { } size && (size < 32 || size % 16 != 0))
+        if (options.ImageSize is { } size && !EfficientVitConfig.IsResizableImageSize(size))
             throw new ArgumentOutOfRangeException(nameof(options), size, "EfficientVitFeaturize: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride).");
         var (model, metadata, owned) = LoadModel(options, options.ImageSize ?? options.Preprocessing?.ImageSize);
         // Said in the MLContext's log (a warning, as ML.NET's components report doubtful input): the features are

@@ -32,4 +32,21 @@ public static class AttentionBiasIndex
         }
         return table;
     }
+
+    /// <summary>
+    /// The (s·s)×(s·s) table for an s×s map smaller than the r×r grid a table of offsets was built for
+    /// (<paramref name="side"/> ≤ <paramref name="resolution"/>): each pair's offset (|dy|, |dx|) has the number
+    /// <see cref="Build"/> gave it on the larger grid, dy·r + dx (its first appearance is from point 0, in grid order).
+    /// </summary>
+    public static long[] BuildWithin(int side, int resolution)
+    {
+        if (side < 1 || side > resolution)
+            throw new ArgumentOutOfRangeException(nameof(side), side, $"the map's side must be from 1 to the table's {resolution}.");
+        var points = side * side;
+        var table = new long[points * points];
+        for (var p1 = 0; p1 < points; p1++)
+            for (var p2 = 0; p2 < points; p2++)
+                table[p1 * points + p2] = Math.Abs(p1 / side - p2 / side) * resolution + Math.Abs(p1 % side - p2 % side);
+        return table;
+    }
 }

@@ -106,18 +106,13 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
     }
 
     // A map smaller than the window (a network run below its size, see EfficientVit.SetInputSize): each pair of
-    // its points takes the bias of its offset (|dy|, |dx|), which the full table numbers dy·r + dx.
+    // its points takes the bias of its offset in the full table.
     private Tensor SmallerMapBiases(int side)
     {
         if (smallerMapIndex is null || smallerMapSide != side)
         {
             smallerMapIndex?.Dispose();
-            var points = side * side;
-            var index = new long[points * points];
-            for (var p1 = 0; p1 < points; p1++)
-                for (var p2 = 0; p2 < points; p2++)
-                    index[p1 * points + p2] = Math.Abs(p1 / side - p2 / side) * resolution + Math.Abs(p1 % side - p2 % side);
-            smallerMapIndex = tensor(index, ScalarType.Int64).DetachFromDisposeScope();
+            smallerMapIndex = tensor(AttentionBiasIndex.BuildWithin(side, resolution), ScalarType.Int64).DetachFromDisposeScope();
             smallerMapSide = side;
         }
         return attention_biases.index_select(1, smallerMapIndex).view(numHeads, side * side, side * side);

@@ -102,7 +102,7 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     /// </example>
     public EfficientVit WithImageSize(int imageSize, AttentionBiasResampling resampling = AttentionBiasResampling.Interpolate)
     {
-        if (imageSize < 32 || imageSize % 16 != 0)
+        if (!EfficientVitConfig.IsResizableImageSize(imageSize))
             throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "the input size must be a multiple of 16 from 32 (the patch embedding's stride).");
         if (IsFused)
             throw new InvalidOperationException("Change the input size before fusing BatchNorm: a fused model has other weights.");
@@ -303,7 +303,7 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     /// <param name="imageSize">A multiple of 16, from 32 up to <see cref="EfficientVitConfig.ImageSize"/>.</param>
     public void SetInputSize(int imageSize)
     {
-        if (imageSize < 32 || imageSize % 16 != 0 || imageSize > Config.ImageSize)
+        if (!EfficientVitConfig.IsResizableImageSize(imageSize) || imageSize > Config.ImageSize)
             throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize,
                 $"the input size must be a multiple of 16 from 32 up to the {Config.ImageSize} this network was built for.");
         inputSize = imageSize == Config.ImageSize ? null : imageSize;

@@ -100,6 +100,12 @@ public sealed record EfficientVitConfig(
     /// </summary>
     public int AttentionWindow(int stage) => Math.Min(WindowSize, Resolution(stage));
 
+    /// <summary>
+    /// Whether a network can be resized to, or run at, input side <paramref name="imageSize"/>: a multiple of 16 (the
+    /// patch embedding's stride) from 32.
+    /// </summary>
+    public static bool IsResizableImageSize(int imageSize) => imageSize >= 32 && imageSize % 16 == 0;
+
     /// <summary>Down-sampling of each stage's output relative to the input image: 16, 32, 64.</summary>
     public int Stride(int stage) => PatchSize << stage;
 

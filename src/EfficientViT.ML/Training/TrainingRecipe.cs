@@ -80,6 +80,9 @@ public sealed record TrainingRecipe
         return (int)Math.Max(start, side / 16 * 16);
     }
 
+    /// <summary>Whether <paramref name="fullSizeEpochs"/> leaves a schedule of <paramref name="epochs"/> epochs some at smaller sides: 1 to epochs − 1.</summary>
+    public static bool IsFullSizeEpochCountValid(int fullSizeEpochs, int epochs) => fullSizeEpochs >= 1 && fullSizeEpochs < epochs;
+
     /// <summary>Throws an <see cref="ArgumentException"/> when <see cref="StartImageSize"/> is not below <paramref name="modelSize"/>.</summary>
     public void CheckImageSizesFor(int modelSize)
     {
@@ -261,7 +264,7 @@ public sealed record TrainingRecipe
         Check(EmaDecay is null or (>= 0 and < 1), nameof(EmaDecay), EmaDecay ?? 0, "must be in [0, 1) or null");
         Check(DistillationAlpha is >= 0 and <= 1, nameof(DistillationAlpha), DistillationAlpha, "must be in [0, 1]");
         Check(DistillationTau > 0, nameof(DistillationTau), DistillationTau, "must be positive");
-        Check(StartImageSize is not { } start || (start >= 32 && start % 16 == 0), nameof(StartImageSize), StartImageSize ?? 0, "must be a multiple of 16 from 32, or null");
-        Check(StartImageSize is null || FullSizeEpochs is >= 1 && FullSizeEpochs < Epochs, nameof(FullSizeEpochs), FullSizeEpochs, "must be at least 1 and less than Epochs with a StartImageSize");
+        Check(StartImageSize is not { } start || Modeling.EfficientVitConfig.IsResizableImageSize(start), nameof(StartImageSize), StartImageSize ?? 0, "must be a multiple of 16 from 32, or null");
+        Check(StartImageSize is null || IsFullSizeEpochCountValid(FullSizeEpochs, Epochs), nameof(FullSizeEpochs), FullSizeEpochs, "must be at least 1 and less than Epochs with a StartImageSize");
     }
 }

@@ -102,8 +102,8 @@ public sealed record TrainingSetupOptions
         Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
         Check(LearningRate is null || (double.IsFinite(LearningRate.Value) && LearningRate > 0), nameof(LearningRate), LearningRate, "must be positive and finite");
         Check(DropPath is >= 0 and < 1, nameof(DropPath), DropPath, "must be in [0, 1)");
-        Check(StartImageSize is not { } start || (start >= 32 && start % 16 == 0), nameof(StartImageSize), StartImageSize, "must be a multiple of 16 from 32");
-        Check(StartImageSize is null || (FullSizeEpochs >= 1 && FullSizeEpochs < Epochs), nameof(FullSizeEpochs), FullSizeEpochs,
+        Check(StartImageSize is not { } start || EfficientVitConfig.IsResizableImageSize(start), nameof(StartImageSize), StartImageSize, "must be a multiple of 16 from 32");
+        Check(StartImageSize is null || TrainingRecipe.IsFullSizeEpochCountValid(FullSizeEpochs, Epochs), nameof(FullSizeEpochs), FullSizeEpochs,
             $"must be at least 1 and less than Epochs ({Epochs}) with a StartImageSize");
         Check(Enum.IsDefined(Distillation), nameof(Distillation), Distillation, "is not a distillation mode");
         return this;

@@ -2,6 +2,7 @@ using System.CommandLine;
 
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Training;
 
 namespace EfficientViT.Training.Commands;
 
@@ -97,9 +98,9 @@ internal static class OptionChecks
     public static (int? Start, int FullSizeEpochs) ImageSizeSchedule(ParseResult parse, Option<int?> start, Option<int> fullSizeEpochs, int epochs)
     {
         var side = parse.GetValue(start);
-        Check(side is null || (side >= 32 && side % 16 == 0), start, side, "must be a multiple of 16 from 32");
+        Check(side is null || EfficientVitConfig.IsResizableImageSize(side.Value), start, side, "must be a multiple of 16 from 32");
         var full = parse.GetValue(fullSizeEpochs);
-        Check(side is null || (full >= 1 && full < epochs), fullSizeEpochs, full, $"must be at least 1 and less than --epochs ({epochs})");
+        Check(side is null || TrainingRecipe.IsFullSizeEpochCountValid(full, epochs), fullSizeEpochs, full, $"must be at least 1 and less than --epochs ({epochs})");
         return (side, full);
     }
 

@@ -46,4 +46,29 @@ public class AttentionBiasIndexTests
         }
         Assert.Equal(Enumerable.Range(0, AttentionBiasIndex.OffsetCount(resolution)).Select(i => (long)i), table.Distinct().Order());
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(7)]
+    public void Within_a_grid_of_its_own_side_the_numbers_are_those_of_first_appearance(int side)
+    {
+        Assert.Equal(AttentionBiasIndex.Build(side), AttentionBiasIndex.BuildWithin(side, side));
+    }
+
+    [Fact]
+    public void A_two_by_two_map_within_a_four_by_four_table_worked_out_by_hand()
+    {
+        // Offsets (0,0), (0,1), (1,0), (1,1) are numbered 0, 1, 4, 5 on the 4x4 grid (dy * 4 + dx).
+        long[] expected =
+        [
+            0, 1, 4, 5,
+            1, 0, 5, 4,
+            4, 5, 0, 1,
+            5, 4, 1, 0,
+        ];
+        Assert.Equal(expected, AttentionBiasIndex.BuildWithin(2, 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AttentionBiasIndex.BuildWithin(5, 4));
+    }
 }
