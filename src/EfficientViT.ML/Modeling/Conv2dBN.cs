@@ -49,7 +49,13 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     public BatchNorm2d? BatchNorm => bn;
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => bn is null ? c.call(x) : BatchNormForward.Apply(bn, c.call(x));
+    public override Tensor forward(Tensor x)
+    {
+        var y = SinglePixelDepthwiseConvolution.Applies(c, KernelSize, Stride, Padding, Groups, x)
+            ? SinglePixelDepthwiseConvolution.Apply(c, Padding, x)
+            : c.call(x);
+        return bn is null ? y : BatchNormForward.Apply(bn, y);
+    }
 
     /// <summary>Folds the running statistics and affine parameters of <c>bn</c> into <c>c</c>: w·γ/√(σ²+ε) and β − μ·γ/√(σ²+ε).</summary>
     public void FuseBatchNorm()

@@ -1,0 +1,92 @@
+using EfficientViT.ML.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Tests.Modeling;
+
+public class SinglePixelDepthwiseConvolutionTests
+{
+    // libtorch's own convolution is the reference: the same output and the same gradients for the input,
+    // every kernel tap (the taps off the map get zero in both) and the bias, on the maps where the weighted
+    // sum replaces it: 3x3 and 5x5 kernels over 1x1 maps, and the stride-2 3x3 kernel from 2x2 to 1x1.
+    [Theory]
+    [InlineData(3, 1, 1, 1, false)]
+    [InlineData(5, 1, 2, 1, false)]
+    [InlineData(3, 2, 1, 2, false)]
+    [InlineData(3, 1, 1, 1, true)]
+    [InlineData(3, 2, 1, 2, true)]
+    public void Equals_libtorch_s_convolution_forward_and_backward(int kernelSize, int stride, int padding, int side, bool withBias)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(17);
+        const int channels = 24;
+        using var conv = nn.Conv2d(channels, channels, kernelSize, stride, padding, groups: channels, bias: withBias);
+        var x = randn(6, channels, side, side, generator: generator);
+        var upstream = randn(6, channels, 1, 1, generator: generator);
+        Assert.True(SinglePixelDepthwiseConvolution.Applies(conv, kernelSize, stride, padding, channels, x));
+
+        var referenceInput = x.clone().requires_grad_();
+        var referenceWeight = conv.weight!.detach().clone().requires_grad_();
+        var referenceBias = conv.bias?.detach().clone().requires_grad_();
+        var expected = nn.functional.conv2d(referenceInput, referenceWeight, referenceBias, [stride, stride], [padding, padding], groups: channels);
+        (expected * upstream).sum().backward();
+
+        var input = x.clone().requires_grad_();
+        var actual = SinglePixelDepthwiseConvolution.Apply(conv, padding, input);
+        (actual * upstream).sum().backward();
+
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.True(TestFiles.MaxAbsDiff(expected, actual) < 1e-5f);
+        Assert.True(TestFiles.MaxAbsDiff(referenceInput.grad!, input.grad!) < 1e-5f);
+        Assert.True(TestFiles.MaxAbsDiff(referenceWeight.grad!, conv.weight!.grad!) < 1e-5f);
+        if (withBias)
+            Assert.True(TestFiles.MaxAbsDiff(referenceBias!.grad!, conv.bias!.grad!) < 1e-5f);
+        Assert.True(conv.weight!.grad!.abs().max().item<float>() > 0.1f, "the weight gradient is not trivially zero");
+        var offMapTaps = conv.weight!.grad!.clone();
+        offMapTaps.narrow(2, padding, side).narrow(3, padding, side).zero_();
+        Assert.Equal(0f, offMapTaps.abs().max().item<float>());
+    }
+
+    // Inside the model's module: Conv2dBN on a 1x1 map in training mode gives libtorch's convolution followed by
+    // TorchSharp's BatchNorm module (outputs, running statistics, gradients), channels-last input included.
+    [Fact]
+    public void Conv2dBN_on_a_1x1_map_trains_as_convolution_then_batch_norm()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(3);
+        using var module = new Conv2dBN(16, 16, kernelSize: 5, stride: 1, padding: 2, groups: 16);
+        using var referenceNorm = nn.BatchNorm2d(16);
+        referenceNorm.load_state_dict(module.BatchNorm!.state_dict());
+        var x = ChannelsLast.Of(randn(8, 16, 1, 1, generator: generator));
+        var upstream = randn(8, 16, 1, 1, generator: generator);
+
+        var referenceWeight = module.Conv.weight!.detach().clone().requires_grad_();
+        var expected = referenceNorm.forward(nn.functional.conv2d(x, referenceWeight, padding: [2, 2], groups: 16));
+        (expected * upstream).sum().backward();
+        var actual = module.forward(x);
+        (actual * upstream).sum().backward();
+
+        Assert.True(TestFiles.MaxAbsDiff(expected, actual) < 1e-5f);
+        // Relative: through a norm over 8 samples of one tap each, a small tap's gradient is large.
+        var weightGradientScale = referenceWeight.grad!.abs().max().item<float>();
+        Assert.True(TestFiles.MaxAbsDiff(referenceWeight.grad!, module.Conv.weight!.grad!) < 1e-5f * weightGradientScale);
+        Assert.True(TestFiles.MaxAbsDiff(referenceNorm.running_mean!, module.BatchNorm.running_mean!) < 1e-6f);
+        Assert.True(TestFiles.MaxAbsDiff(referenceNorm.running_var!, module.BatchNorm.running_var!) < 1e-6f);
+    }
+
+    // Anything else stays libtorch's convolution: a map larger than one output pixel, a window that leaves part of
+    // the map out, a grouped but not depthwise convolution, a full one.
+    [Theory]
+    [InlineData(3, 1, 1, 2, 8, 8)]
+    [InlineData(3, 2, 1, 3, 8, 8)]
+    [InlineData(3, 3, 1, 3, 8, 8)]
+    [InlineData(3, 1, 1, 1, 8, 4)]
+    [InlineData(3, 1, 1, 1, 1, 1)]
+    public void Leaves_other_convolutions_to_libtorch(int kernelSize, int stride, int padding, int side, int inChannels, int groups)
+    {
+        using var scope = NewDisposeScope();
+        using var conv = nn.Conv2d(inChannels, inChannels, kernelSize, stride, padding, groups: groups, bias: false);
+        var x = zeros(2, inChannels, side, side);
+        Assert.False(SinglePixelDepthwiseConvolution.Applies(conv, kernelSize, stride, padding, groups, x));
+    }
+}
