@@ -75,6 +75,8 @@ public sealed class EfficientVitTrainer
         var allThreads = options.Threads ?? callerThreads;
         var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([1, allThreads]) : null;
 
+        if (options.KeepFreedNativeMemory)
+            NativeHeap.KeepFreedMemory();
         model.SetDropPathRate(recipe.DropPath);
         if (options.FreezeBackbone)
         {

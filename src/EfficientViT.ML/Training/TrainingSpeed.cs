@@ -27,6 +27,8 @@ public sealed class TrainingSpeed : IDisposable
     public TrainingSpeed(EfficientVitVariant variant, int imageSize, int batch, bool flatOptimizer = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        // As EfficientVitTrainer trains (TrainerOptions.KeepFreedNativeMemory's default).
+        NativeHeap.KeepFreedMemory();
         ImageSize = imageSize;
         Batch = batch;
         manual_seed(0);
