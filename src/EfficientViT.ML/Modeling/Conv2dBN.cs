@@ -51,9 +51,7 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
-        var y = SinglePixelDepthwiseConvolution.Applies(c, KernelSize, Stride, Padding, Groups, x)
-            ? SinglePixelDepthwiseConvolution.Apply(c, Padding, x)
-            : c.call(x);
+        var y = OnePixelConvolution.Call(c, KernelSize, Stride, Padding, Groups, x);
         return bn is null ? y : BatchNormForward.Apply(bn, y);
     }
 

@@ -39,7 +39,8 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var squeezed = x.mean(new long[] { 2, 3 }, keepdim: true);
-        var gate = fc2.call(act.call(fc1.call(squeezed))).sigmoid();
+        var reduced = act.call(OnePixelConvolution.Call(fc1, 1, 1, 0, 1, squeezed));
+        var gate = OnePixelConvolution.Call(fc2, 1, 1, 0, 1, reduced).sigmoid();
         return x * gate;
     }
 }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace EfficientViT.ML.Tests.Modeling;
 
-public class SinglePixelDepthwiseConvolutionTests
+public class OnePixelConvolutionTests
 {
     // libtorch's own convolution is the reference: the same output and the same gradients for the input,
     // every kernel tap (the taps off the map get zero in both) and the bias, on the maps where the weighted
@@ -23,7 +23,7 @@ public class SinglePixelDepthwiseConvolutionTests
         using var conv = nn.Conv2d(channels, channels, kernelSize, stride, padding, groups: channels, bias: withBias);
         var x = randn(6, channels, side, side, generator: generator);
         var upstream = randn(6, channels, 1, 1, generator: generator);
-        Assert.True(SinglePixelDepthwiseConvolution.Applies(conv, kernelSize, stride, padding, channels, x));
+        Assert.True(OnePixelConvolution.Applies(conv, kernelSize, stride, padding, channels, x));
 
         var referenceInput = x.clone().requires_grad_();
         var referenceWeight = conv.weight!.detach().clone().requires_grad_();
@@ -32,7 +32,7 @@ public class SinglePixelDepthwiseConvolutionTests
         (expected * upstream).sum().backward();
 
         var input = x.clone().requires_grad_();
-        var actual = SinglePixelDepthwiseConvolution.Apply(conv, padding, input);
+        var actual = OnePixelConvolution.Apply(conv, padding, channels, input);
         (actual * upstream).sum().backward();
 
         Assert.Equal(expected.shape, actual.shape);
@@ -45,6 +45,40 @@ public class SinglePixelDepthwiseConvolutionTests
         var offMapTaps = conv.weight!.grad!.clone();
         offMapTaps.narrow(2, padding, side).narrow(3, padding, side).zero_();
         Assert.Equal(0f, offMapTaps.abs().max().item<float>());
+    }
+
+    // A 1x1 convolution of a 1x1 map as a matrix product: libtorch's convolution's output and gradients, for a
+    // contiguous input and for a channel slice of a wider map (the attention's heads read such slices).
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void A_1x1_convolution_of_a_1x1_map_equals_libtorch_s(bool withBias, bool channelSlice)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(23);
+        using var conv = nn.Conv2d(48, 80, 1, bias: withBias);
+        var wide = randn(6, channelSlice ? 96 : 48, 1, 1, generator: generator);
+        var upstream = randn(6, 80, 1, 1, generator: generator);
+        Tensor Input(Tensor source) => channelSlice ? source.narrow(1, 48, 48) : source;
+        Assert.True(OnePixelConvolution.Applies(conv, 1, 1, 0, 1, Input(wide)));
+
+        var referenceSource = wide.clone().requires_grad_();
+        var referenceWeight = conv.weight!.detach().clone().requires_grad_();
+        var referenceBias = conv.bias?.detach().clone().requires_grad_();
+        var expected = nn.functional.conv2d(Input(referenceSource), referenceWeight, referenceBias);
+        (expected * upstream).sum().backward();
+        var source = wide.clone().requires_grad_();
+        var actual = OnePixelConvolution.Apply(conv, 0, 1, Input(source));
+        (actual * upstream).sum().backward();
+
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.True(TestFiles.MaxAbsDiff(expected, actual) < 1e-5f);
+        Assert.True(TestFiles.MaxAbsDiff(referenceSource.grad!, source.grad!) < 1e-5f);
+        Assert.True(TestFiles.MaxAbsDiff(referenceWeight.grad!, conv.weight!.grad!) < 1e-5f);
+        if (withBias)
+            Assert.True(TestFiles.MaxAbsDiff(referenceBias!.grad!, conv.bias!.grad!) < 1e-5f);
+        Assert.True(conv.weight!.grad!.abs().max().item<float>() > 0.1f, "the weight gradient is not trivially zero");
     }
 
     // Inside the model's module: Conv2dBN on a 1x1 map in training mode gives libtorch's convolution followed by
@@ -87,6 +121,6 @@ public class SinglePixelDepthwiseConvolutionTests
         using var scope = NewDisposeScope();
         using var conv = nn.Conv2d(inChannels, inChannels, kernelSize, stride, padding, groups: groups, bias: false);
         var x = zeros(2, inChannels, side, side);
-        Assert.False(SinglePixelDepthwiseConvolution.Applies(conv, kernelSize, stride, padding, groups, x));
+        Assert.False(OnePixelConvolution.Applies(conv, kernelSize, stride, padding, groups, x));
     }
 }
