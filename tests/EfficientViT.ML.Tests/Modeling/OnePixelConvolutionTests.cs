@@ -1,5 +1,6 @@
 using EfficientViT.ML.Modeling;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace EfficientViT.ML.Tests.Modeling;
@@ -25,24 +26,8 @@ public class OnePixelConvolutionTests
         var upstream = randn(6, channels, 1, 1, generator: generator);
         Assert.True(OnePixelConvolution.Applies(conv, kernelSize, stride, padding, channels, x));
 
-        var referenceInput = x.clone().requires_grad_();
-        var referenceWeight = conv.weight!.detach().clone().requires_grad_();
-        var referenceBias = conv.bias?.detach().clone().requires_grad_();
-        var expected = nn.functional.conv2d(referenceInput, referenceWeight, referenceBias, [stride, stride], [padding, padding], groups: channels);
-        (expected * upstream).sum().backward();
-
-        var input = x.clone().requires_grad_();
-        var actual = OnePixelConvolution.Apply(conv, padding, channels, input);
-        (actual * upstream).sum().backward();
-
-        Assert.Equal(expected.shape, actual.shape);
-        Assert.True(TestFiles.MaxAbsDiff(expected, actual) < 1e-5f);
-        Assert.True(TestFiles.MaxAbsDiff(referenceInput.grad!, input.grad!) < 1e-5f);
-        Assert.True(TestFiles.MaxAbsDiff(referenceWeight.grad!, conv.weight!.grad!) < 1e-5f);
-        if (withBias)
-            Assert.True(TestFiles.MaxAbsDiff(referenceBias!.grad!, conv.bias!.grad!) < 1e-5f);
-        Assert.True(conv.weight!.grad!.abs().max().item<float>() > 0.1f, "the weight gradient is not trivially zero");
-        var offMapTaps = conv.weight!.grad!.clone();
+        var weightGradient = AssertEqualsLibtorch(conv, x, source => source, upstream, stride, padding, channels);
+        var offMapTaps = weightGradient.clone();
         offMapTaps.narrow(2, padding, side).narrow(3, padding, side).zero_();
         Assert.Equal(0f, offMapTaps.abs().max().item<float>());
     }
@@ -63,22 +48,30 @@ public class OnePixelConvolutionTests
         Tensor Input(Tensor source) => channelSlice ? source.narrow(1, 48, 48) : source;
         Assert.True(OnePixelConvolution.Applies(conv, 1, 1, 0, 1, Input(wide)));
 
-        var referenceSource = wide.clone().requires_grad_();
-        var referenceWeight = conv.weight!.detach().clone().requires_grad_();
-        var referenceBias = conv.bias?.detach().clone().requires_grad_();
-        var expected = nn.functional.conv2d(Input(referenceSource), referenceWeight, referenceBias);
+        AssertEqualsLibtorch(conv, wide, Input, upstream, stride: 1, padding: 0, groups: 1);
+    }
+
+    // Runs libtorch's convolution and OnePixelConvolution on input(source) with conv's weights and asserts the same
+    // output and gradients (source, weight, bias); returns the weight's gradient.
+    private static Tensor AssertEqualsLibtorch(Conv2d module, Tensor source, Func<Tensor, Tensor> input, Tensor upstream, long stride, long padding, long groups)
+    {
+        var referenceSource = source.clone().requires_grad_();
+        var referenceWeight = module.weight!.detach().clone().requires_grad_();
+        var referenceBias = module.bias?.detach().clone().requires_grad_();
+        var expected = nn.functional.conv2d(input(referenceSource), referenceWeight, referenceBias, [stride, stride], [padding, padding], groups: groups);
         (expected * upstream).sum().backward();
-        var source = wide.clone().requires_grad_();
-        var actual = OnePixelConvolution.Apply(conv, 0, 1, Input(source));
+        var ourSource = source.clone().requires_grad_();
+        var actual = OnePixelConvolution.Apply(module, padding, groups, input(ourSource));
         (actual * upstream).sum().backward();
 
         Assert.Equal(expected.shape, actual.shape);
         Assert.True(TestFiles.MaxAbsDiff(expected, actual) < 1e-5f);
-        Assert.True(TestFiles.MaxAbsDiff(referenceSource.grad!, source.grad!) < 1e-5f);
-        Assert.True(TestFiles.MaxAbsDiff(referenceWeight.grad!, conv.weight!.grad!) < 1e-5f);
-        if (withBias)
-            Assert.True(TestFiles.MaxAbsDiff(referenceBias!.grad!, conv.bias!.grad!) < 1e-5f);
-        Assert.True(conv.weight!.grad!.abs().max().item<float>() > 0.1f, "the weight gradient is not trivially zero");
+        Assert.True(TestFiles.MaxAbsDiff(referenceSource.grad!, ourSource.grad!) < 1e-5f);
+        Assert.True(TestFiles.MaxAbsDiff(referenceWeight.grad!, module.weight!.grad!) < 1e-5f);
+        if (referenceBias is not null)
+            Assert.True(TestFiles.MaxAbsDiff(referenceBias.grad!, module.bias!.grad!) < 1e-5f);
+        Assert.True(module.weight!.grad!.abs().max().item<float>() > 0.1f, "the weight gradient is not trivially zero");
+        return module.weight!.grad!;
     }
 
     // Inside the model's module: Conv2dBN on a 1x1 map in training mode gives libtorch's convolution followed by
@@ -108,14 +101,17 @@ public class OnePixelConvolutionTests
         Assert.True(TestFiles.MaxAbsDiff(referenceNorm.running_var!, module.BatchNorm.running_var!) < 1e-6f);
     }
 
-    // Anything else stays libtorch's convolution: a map larger than one output pixel, a window that leaves part of
-    // the map out, a grouped but not depthwise convolution, a full one.
+    // Anything else stays libtorch's convolution: a depthwise one with more than one output pixel or with a window
+    // that leaves part of the map out, a grouped but not depthwise one, a full 3x3 one of a 1x1 map, a 1x1 one of a
+    // larger map or with padding.
     [Theory]
     [InlineData(3, 1, 1, 2, 8, 8)]
     [InlineData(3, 2, 1, 3, 8, 8)]
     [InlineData(3, 3, 1, 3, 8, 8)]
     [InlineData(3, 1, 1, 1, 8, 4)]
-    [InlineData(3, 1, 1, 1, 1, 1)]
+    [InlineData(3, 1, 1, 1, 8, 1)]
+    [InlineData(1, 1, 0, 2, 8, 1)]
+    [InlineData(1, 1, 1, 1, 8, 1)]
     public void Leaves_other_convolutions_to_libtorch(int kernelSize, int stride, int padding, int side, int inChannels, int groups)
     {
         using var scope = NewDisposeScope();

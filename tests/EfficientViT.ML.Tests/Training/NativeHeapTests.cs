@@ -4,11 +4,13 @@ using static TorchSharp.torch;
 
 namespace EfficientViT.ML.Tests.Training;
 
+[Collection(TorchGlobalStateCollection.Name)]
 public class NativeHeapTests
 {
     // glibc accepts the settings, and afterwards a 16 MiB tensor (above glibc's starting mmap threshold of
     // 128 KiB) comes from the heap: the bytes glibc holds in mmapped blocks do not grow by it, and the heap's
-    // free space takes it back when the tensor is freed.
+    // free space takes it back when the tensor is freed (at least half of it: the process's other threads
+    // may allocate from it meanwhile; an unmapped block would add nothing). Process-wide state: run alone.
     [Fact]
     public void Serves_large_tensors_from_the_heap_and_keeps_them_when_freed()
     {
@@ -25,7 +27,7 @@ public class NativeHeapTests
         var freeAfter = MallocInfo().FreeHeapBytes;
 
         Assert.True(mappedWhileHeld - mappedBefore < bytes, $"mmapped bytes grew by {mappedWhileHeld - mappedBefore} for a {bytes}-byte tensor");
-        Assert.True(freeAfter - freeBefore >= bytes, $"the heap's free bytes grew by {freeAfter - freeBefore} when a {bytes}-byte tensor was freed");
+        Assert.True(freeAfter - freeBefore >= bytes / 2, $"the heap's free bytes grew by {freeAfter - freeBefore} when a {bytes}-byte tensor was freed");
     }
 
     private static (long MappedBytes, long FreeHeapBytes) MallocInfo()
