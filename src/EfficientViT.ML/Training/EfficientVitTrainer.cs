@@ -97,6 +97,9 @@ public sealed class EfficientVitTrainer
         var schedule = CosineSchedule.ForRecipe(recipe, stepsPerEpoch);
         var totalSteps = options.MaxSteps is { } max ? Math.Min(max, (long)recipe.Epochs * stepsPerEpoch) : (long)recipe.Epochs * stepsPerEpoch;
         using var ema = recipe.EmaDecay is { } decay ? new ModelEma(model, decay) : null;
+        // Averaged in place over the optimizer's flat buffer; the loop updates the average right after each step.
+        if (ema is not null && optimizer.Optimizer is ScalarSafeAdamW { Flat: { } flat })
+            ema.AverageFlat(flat, model);
         var mixer = recipe.IsMixingEnabled ? MixupCutmix.FromRecipe(recipe, model.Config.NumClasses) : null;
 
         var state = new TrainingState { Seed = recipe.Seed };

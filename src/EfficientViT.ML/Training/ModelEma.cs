@@ -17,6 +17,9 @@ namespace EfficientViT.ML.Training;
 public sealed class ModelEma : IDisposable
 {
     private readonly Dictionary<string, Tensor> state = new();
+    private readonly HashSet<string> flatNames = new();
+    private FlatParameters? flat;
+    private Tensor? flatAverage;
     private bool disposed;
 
     /// <summary>Starts the average at the current state of <paramref name="model"/>.</summary>
@@ -48,17 +51,52 @@ public sealed class ModelEma : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        // Held for the whole update: see ScalarSafe.
-        using var decay = Decay.ToScalar();
-        using var rest = (1 - Decay).ToScalar();
+        // lerp: ema + (1 − decay)·(model − ema), one pass over the memory where mul and add take two. Its
+        // weight is a tensor of the entry's type (TorchSharp's lerp takes no Scalar).
+        var weights = new Dictionary<ScalarType, Tensor>();
+        Tensor Weight(ScalarType type) => weights.TryGetValue(type, out var weight) ? weight : weights[type] = tensor(1 - Decay, type);
+        if (flat is not null)
+            flatAverage!.lerp_(flat.Values, Weight(flatAverage.dtype));
         foreach (var (name, value) in MatchingState(model))
         {
+            if (flatNames.Contains(name))
+                continue;
             var average = state[name];
             if (average.is_floating_point())
-                average.mul_(decay).add_(value.detach(), rest);
+                average.lerp_(value.detach(), Weight(average.dtype));
             else
                 average.copy_(value);
         }
+    }
+
+    /// <summary>
+    /// Keeps the averages of the parameters held in <paramref name="parameters"/> (the flat AdamW's buffers) as
+    /// views into one buffer laid out as theirs, so that <see cref="Update"/> averages them all in one native
+    /// call instead of one per tensor (M0: 1.5-5.9 ms an update against 2.5-9.7 ms, 699 entries, 2-core AMD EPYC). From then
+    /// on <see cref="Update"/> reads those parameters from the buffer: call it only after an optimizer step over
+    /// <paramref name="parameters"/>, which brings every parameter back into it.
+    /// </summary>
+    internal void AverageFlat(FlatParameters parameters, EfficientVit model)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (flat is not null)
+            throw new InvalidOperationException("The averages are already laid out flat.");
+        var names = model.named_parameters().ToDictionary(pair => (object)pair.parameter, pair => pair.name, ReferenceEqualityComparer.Instance);
+        var average = zeros(new[] { parameters.Count }, parameters.Values.dtype, parameters.Values.device).DetachFromDisposeScope();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var index = 0;
+        foreach (var parameter in parameters.Parameters)
+        {
+            var name = names.TryGetValue(parameter, out var found) ? found
+                : throw new ArgumentException("The flat buffers hold a parameter that is not the model's.", nameof(parameters));
+            var view = parameters.ViewOf(average, index++);
+            view.copy_(state[name]);
+            state[name].Dispose();
+            state[name] = view.DetachFromDisposeScope();
+            flatNames.Add(name);
+        }
+        (flat, flatAverage) = (parameters, average);
     }
 
     /// <summary>Writes the average into <paramref name="target"/>, which must have the same architecture.</summary>
@@ -100,6 +138,7 @@ public sealed class ModelEma : IDisposable
         foreach (var value in state.Values)
             value.Dispose();
         state.Clear();
+        flatAverage?.Dispose();
     }
 
     private Dictionary<string, Tensor> MatchingState(EfficientVit model)

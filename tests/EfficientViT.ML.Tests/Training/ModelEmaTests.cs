@@ -127,4 +127,49 @@ public class ModelEmaTests
         using var otherEma = new ModelEma(other, 0.9);
         Assert.Throws<ArgumentException>(() => otherEma.Load(Snapshot(ema.State)));
     }
+
+    // Averaging over the flat AdamW's buffer gives what averaging tensor by tensor gives, entry by entry, over
+    // training steps (channels-last weights, as the trainer trains); the state keeps its keys and shapes, and
+    // the average lags the model (not a copy of it).
+    [Fact]
+    public void Averaging_over_the_flat_buffer_equals_averaging_tensor_by_tensor()
+    {
+        manual_seed(4);
+        using var scope = NewDisposeScope();
+        using var model = SmallModel();
+        ChannelsLast.Convert(model);
+        model.train();
+        var recipe = TrainingRecipe.ForSmallData(3, 4, 10) with { EmaDecay = null };
+        using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, flat: true);
+        using var perTensor = new ModelEma(model, 0.8);
+        using var flat = new ModelEma(model, 0.8);
+        flat.AverageFlat(((ScalarSafeAdamW)optimizer.Optimizer).Flat!, model);
+        var generator = new Generator(6);
+        for (var step = 0; step < 4; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            optimizer.Optimizer.zero_grad();
+            var images = ChannelsLast.Of(randn(4, 3, 32, 32, generator: generator));
+            nn.functional.cross_entropy(model.forward(images), tensor(new long[] { 0, 1, 2, 1 })).backward();
+            optimizer.Optimizer.step();
+            perTensor.Update(model);
+            flat.Update(model);
+        }
+
+        Assert.Equal(perTensor.State.Keys.Order(), flat.State.Keys.Order());
+        var modelState = model.state_dict();
+        foreach (var (name, expected) in perTensor.State)
+        {
+            var actual = flat.State[name];
+            Assert.Equal(expected.shape, actual.shape);
+            if (!expected.is_floating_point())
+            {
+                Assert.True(expected.eq(actual).all().item<bool>(), name);
+                continue;
+            }
+            Assert.True(TestFiles.MaxAbsDiff(expected, actual) <= 1e-6f * Math.Max(1f, expected.abs().max().item<float>()), name);
+        }
+        var statistic = "patch_embed.0.bn.running_mean";
+        Assert.True(TestFiles.MaxAbsDiff(modelState[statistic], flat.State[statistic]) > 1e-4f, "the average lags the model");
+    }
 }
