@@ -39,7 +39,7 @@ public sealed class TrainerOptions
     /// <summary>
     /// Let the C library's heap keep freed activations for the next step instead of returning them to the
     /// operating system (<see cref="NativeHeap.KeepFreedMemory"/>; process-wide, glibc only): fewer page faults,
-    /// 1–8% more images/s at 112x112 on a 2-core AMD EPYC; the process keeps the memory of its largest step.
+    /// 0.5–8% more images/s at 112x112 on a 2-core AMD EPYC; the process keeps the memory of its largest step.
     /// Default true.
     /// </summary>
     public bool KeepFreedNativeMemory { get; set; } = true;
