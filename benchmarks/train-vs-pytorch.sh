@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Training speed of this project next to the official EfficientViT in PyTorch, in one run on one machine.
 #
-# Rounds alternate the two (project, PyTorch, then both with OMP_WAIT_POLICY=PASSIVE, ...), so a change of
-# machine load hits both alike; each side is measured at 1 and 2 threads, under both wait policies, and
-# compared at its best.
+# Rounds alternate the two (project, PyTorch, then both with gperftools' tcmalloc preloaded, ...), so a
+# change of machine load hits both alike; each side is measured at 1 and 2 threads, with the C library's
+# malloc and with tcmalloc (which the efficientvit command line preloads, and PyTorch's performance guide
+# recommends), and compared at its best.
 # Same work on both sides: M0 in train mode, random 3xSxS images, batch 128, 10 classes, cross-entropy,
 # AdamW step (the project also clips gradients, as its recipe does). PyTorch runs in a separate Debian 13
 # root (see ../shared/anchors/README.md: never install python3-torch on the machine itself), with
@@ -28,6 +29,10 @@ for f in "$root/opt/train_bench.py" "$root/opt/official.py" "$root/opt/cream"; d
   [[ -e $f ]] || { echo "missing $f: set up the PyTorch root as ../shared/anchors/README.md shows" >&2; exit 1; }
 done
 [[ -e $root/proc/self ]] || mount --bind /proc "$root/proc"
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+[[ -e $tcmalloc ]] || { echo "missing $tcmalloc: run scripts/setup.sh" >&2; exit 1; }
+[[ -e $root$tcmalloc ]] || chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4t64 > /dev/null \
+  || { echo "missing $root$tcmalloc: install libtcmalloc-minimal4t64 in the PyTorch root" >&2; exit 1; }
 
 dotnet build "$here/benchmarks/EfficientViT.Benchmarks" -c Release -v quiet -nologo > /dev/null
 project_dll=$here/benchmarks/EfficientViT.Benchmarks/bin/Release/net10.0/EfficientViT.Benchmarks.dll
@@ -36,25 +41,25 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ /
 echo "started $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Prints "threads img/s" lines for one side.
-project() { # size, wait policy ("" = libgomp's default)
-  env -u OMP_WAIT_POLICY ${2:+OMP_WAIT_POLICY=$2} dotnet "$project_dll" --training --training-size "$1" --threads 1,2 --rounds 1 --seconds "$(awk "BEGIN{print $seconds/2}")" 2>/dev/null \
+project() { # size, library to preload ("" = the C library's malloc)
+  env -u LD_PRELOAD ${2:+LD_PRELOAD=$2} dotnet "$project_dll" --training --training-size "$1" --threads 1,2 --rounds 1 --seconds "$(awk "BEGIN{print $seconds/2}")" 2>/dev/null \
     | awk '$1 ~ /^[12]$/ && $2 == "1" { print $1, $3 }'
 }
-pytorch() { # size, wait policy ("" = libgomp's default)
-  chroot "$root" env -u OMP_WAIT_POLICY ${2:+OMP_WAIT_POLICY=$2} sh -c "cd /opt && EFFVIT_MIRROR=/opt/cream python3 train_bench.py --size $1 --threads 1,2 --warmup 3 --time $seconds" 2>/dev/null \
+pytorch() { # size, library to preload ("" = the C library's malloc)
+  chroot "$root" env -u LD_PRELOAD ${2:+LD_PRELOAD=$2} sh -c "cd /opt && EFFVIT_MIRROR=/opt/cream python3 train_bench.py --size $1 --threads 1,2 --warmup 3 --time $seconds" 2>/dev/null \
     | awk '/^threads/ { sub(":", "", $2); print $2, $3 }'
 }
 best() { sort -k2 -g | tail -1 | awk '{ printf "%s (%s thr)", $2, $1 }'; }
 rate() { sort -k2 -g | tail -1 | awk '{ print $2 }'; }
 at() { awk -v t="$1" '$1 == t { print $2 }'; }
 
-printf '\n%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s\n' size round "ours 1" "ours 2" "ours-P 1" "ours-P 2" "PT 1" "PT 2" "PT-P 1" "PT-P 2" "ours best / PyTorch best"
+printf '\n%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s\n' size round "ours 1" "ours 2" "ours-tc 1" "ours-tc 2" "PT 1" "PT 2" "PT-tc 1" "PT-tc 2" "ours best / PyTorch best"
 for round in $(seq 1 "$rounds"); do
   for size in ${sizes//,/ }; do
     ours=$(project "$size" "")
     pt=$(pytorch "$size" "")
-    oursp=$(project "$size" PASSIVE)
-    ptp=$(pytorch "$size" PASSIVE)
+    oursp=$(project "$size" "$tcmalloc")
+    ptp=$(pytorch "$size" "$tcmalloc")
     o=$(printf '%s\n%s\n' "$ours" "$oursp" | rate) p=$(printf '%s\n%s\n' "$pt" "$ptp" | rate)
     printf '%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s / %s = %.2fx\n' "$size" "$round" \
       "$(at 1 <<< "$ours")" "$(at 2 <<< "$ours")" "$(at 1 <<< "$oursp")" "$(at 2 <<< "$oursp")" \
@@ -64,6 +69,6 @@ for round in $(seq 1 "$rounds"); do
 done
 echo
 echo "images/s. ours: this project (benchmarks/EfficientViT.Benchmarks --training); PT: the official model in PyTorch;"
-echo "both with libgomp's default wait policy. -P: the same with OMP_WAIT_POLICY=PASSIVE (the setting for shared cores)."
+echo "both with the C library's malloc; -tc: the same with tcmalloc preloaded (the efficientvit command line's default)."
 echo "Best = the best of the four figures of each side."
 echo "finished $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,6 +4,8 @@
 #  - ONNX's own model checker (Debian package python3-onnx), which the tests run on exported models;
 #  - headless Chromium and its WebDriver (Debian packages chromium and chromium-driver), which drive the
 #    image-classification service's page in tests/Service.Tests;
+#  - gperftools' tcmalloc (Debian package libtcmalloc-minimal4), which the efficientvit command line
+#    preloads: libtorch allocates every tensor with malloc, and training runs about a tenth faster with it;
 #  - a libstdc++ new enough for TorchSharp's native glue (GLIBCXX_3.4.32, GCC 13+). Debian 12 ships
 #    GCC 12's, so there the library is taken from Debian 13 (trixie), pinned low so that nothing else
 #    is upgraded by default.
@@ -104,5 +106,15 @@ PIN
       say "libstdc++ lacks $NEEDED_GLIBCXX: TorchSharp needs GCC 13's libstdc++ or newer (Ubuntu 24.04+, Debian 13+)."
       exit 1
     fi
+  fi
+
+  # After libstdc++: on Debian 12 the package comes from Debian 12 itself (Debian 13 renamed it ...t64).
+  if ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then
+    say "tcmalloc (libtcmalloc-minimal4) present"
+  else
+    apt_update_once
+    say "installing libtcmalloc-minimal4 (gperftools' malloc, which the efficientvit command line preloads)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 \
+      || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4t64 >/dev/null
   fi
 fi

@@ -1,5 +1,8 @@
 using System.CommandLine;
+using EfficientViT.Training;
 using EfficientViT.Training.Commands;
+
+TcmallocRestart.IfAvailable();
 
 var root = new RootCommand("EfficientViT for .NET: train, fine-tune, evaluate, export, and the Fashion-MNIST demo.")
 {

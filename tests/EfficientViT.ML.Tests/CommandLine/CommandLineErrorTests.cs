@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EfficientViT.ML.Tests.Featurization;
 
 namespace EfficientViT.ML.Tests.CommandLine;
@@ -6,21 +5,7 @@ namespace EfficientViT.ML.Tests.CommandLine;
 // The efficientvit command line as a user meets it: a mistake ends in exit code 1 and one "error:" line, before any training.
 public class CommandLineErrorTests
 {
-    private static (int ExitCode, string[] Errors, string Output) Run(params string[] arguments)
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var executable = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Training", "bin", configuration, "net10.0", "efficientvit.dll"));
-        Assert.True(File.Exists(executable), $"{executable} was not built");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(executable);
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "efficientvit did not finish");
-        return (process.ExitCode, stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries), stdout.Result);
-    }
+    private static (int ExitCode, string[] Errors, string Output) Run(params string[] arguments) => EfficientVitProcess.Run(arguments);
 
     private static void AssertOneErrorLine((int ExitCode, string[] Errors, string Output) result, params string[] expected)
     {
