@@ -17,7 +17,7 @@ public static class MachineDescription
     }
 
     /// <summary>For example "Intel(R) Xeon(R) Processor, 2 logical processors, Linux (X64), malloc: tcmalloc".</summary>
-    /// <remarks>The malloc is named because it moves training speed by about a tenth (<see cref="NativeAllocator"/>).</remarks>
+    /// <remarks>The malloc is named because it moves training speed (<see cref="NativeAllocator"/>).</remarks>
     public static string Summary() =>
         $"{CpuModel() ?? "unknown CPU"}, {Environment.ProcessorCount} logical processors, " +
         $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription} ({System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}), " +

@@ -3,9 +3,10 @@ namespace EfficientViT.ML;
 /// <summary>
 /// The malloc that serves libtorch. Every operation's output tensor is a fresh malloc, thousands per training
 /// step; gperftools' tcmalloc serves them from per-size free lists where glibc's malloc searches and splits its
-/// bins (about a fifth of the step's single-threaded time at 112x112). The <c>efficientvit</c> command line
-/// starts itself over with tcmalloc preloaded where Debian's <c>libtcmalloc-minimal4</c> is installed; an
-/// application of your own gets it with <c>LD_PRELOAD</c> (docs/guide/performance.md).
+/// bins (a fifth of the single-threaded part of an M0 step at 112x112 went to glibc's malloc and free). The
+/// <c>efficientvit</c> command line starts itself over with tcmalloc preloaded where Debian's
+/// <c>libtcmalloc-minimal4</c> is installed; an application of your own gets it with <c>LD_PRELOAD</c>
+/// (docs/guide/performance.md).
 /// </summary>
 public static class NativeAllocator
 {

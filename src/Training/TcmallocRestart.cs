@@ -6,7 +6,7 @@ namespace EfficientViT.Training;
 
 /// <summary>
 /// Starts the command line over, same process, arguments and environment, with tcmalloc preloaded
-/// (<see cref="NativeAllocator"/>: training ran about a tenth faster with it). A malloc can only be chosen
+/// (<see cref="NativeAllocator"/>: training ran faster with it, docs/guide/performance.md). A malloc can only be chosen
 /// before the process starts, so this is done first thing, before any other library is loaded.
 /// <c>EFFICIENTVIT_MALLOC=system</c> keeps the C library's malloc.
 /// </summary>
