@@ -5,7 +5,8 @@
 #  - headless Chromium and its WebDriver (Debian packages chromium and chromium-driver), which drive the
 #    image-classification service's page in tests/Service.Tests;
 #  - gperftools' tcmalloc (Debian package libtcmalloc-minimal4), which the efficientvit command line
-#    preloads: libtorch allocates every tensor with malloc, and training runs about a tenth faster with it;
+#    preloads: libtorch allocates every tensor with malloc, and training runs faster with it
+#    (docs/guide/performance.md#the-malloc-tcmalloc);
 #  - a libstdc++ new enough for TorchSharp's native glue (GLIBCXX_3.4.32, GCC 13+). Debian 12 ships
 #    GCC 12's, so there the library is taken from Debian 13 (trixie), pinned low so that nothing else
 #    is upgraded by default.

@@ -33,7 +33,7 @@ internal static class TcmallocRestart
             // Each argument ends in a NUL; an empty argument is kept (only the split's empty tail is dropped).
             arguments = Encoding.UTF8.GetString(File.ReadAllBytes("/proc/self/cmdline")).Split('\0')[..^1];
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return;
         }
