@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.Data;
 
 namespace EfficientViT.ML.Tests.Featurization;
@@ -42,23 +41,16 @@ internal static class TestImages
     /// <summary>Runs tests/FreshProcess (ML.NET only, no EfficientViT.ML) on a saved model; returns (label, features) per image.</summary>
     public static List<(string Label, float[] Features)> RunInFreshProcess(string modelZip, IEnumerable<string> imagePaths, string workFolder, string featureColumn = "Features", string? registerAssembly = null)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var executable = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "FreshProcess", "bin", configuration, "net10.0", "FreshProcess.dll"));
-        Assert.True(File.Exists(executable), $"{executable} was not built");
+        var executable = ChildProgram.Built("tests/FreshProcess", "FreshProcess");
         var list = Path.Combine(workFolder, "images.txt");
         var output = Path.Combine(workFolder, "fresh-output.tsv");
         File.WriteAllLines(list, imagePaths);
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { executable, modelZip, list, output, featureColumn, "PredictedLabel" })
-            start.ArgumentList.Add(arg);
+        var arguments = new List<string> { modelZip, list, output, featureColumn, "PredictedLabel" };
         if (registerAssembly is not null)
-            start.ArgumentList.Add(registerAssembly);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "the fresh process did not finish");
-        Assert.True(process.ExitCode == 0, $"the fresh process failed ({process.ExitCode}): {stderr.Result}{stdout.Result}");
+            arguments.Add(registerAssembly);
+        var (exitCode, stdout, stderr) = ChildProgram.Run("the fresh process", executable, arguments, TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"the fresh process failed ({exitCode}): {stderr}{stdout}");
 
         return File.ReadAllLines(output).Select(line =>
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace EfficientViT.ML.Tests.NativeLoading;
@@ -30,17 +29,8 @@ public class ConflictingLibTorchTests
 
     private static (int Code, string Output) RunProbe(params (string Name, string Value)[] environment)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var probe = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "LibTorchProbe", "bin", configuration, "net10.0", "LibTorchProbe.dll"));
-        Assert.True(File.Exists(probe), $"{probe} was not built");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(probe);
-        foreach (var (name, value) in environment)
-            start.Environment[name] = value;
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "the probe did not finish");
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        var (code, stdout, stderr) = ChildProgram.Run("the probe", ChildProgram.Built("tests/LibTorchProbe", "LibTorchProbe"), [], TimeSpan.FromMinutes(2),
+            environment.Select(v => KeyValuePair.Create(v.Name, (string?)v.Value)));
+        return (code, stdout + stderr);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Featurization;
@@ -45,25 +44,17 @@ public class ServingProcessTests
 
     private static (int ExitCode, string Stdout, string Stderr, List<(float[] Batched, float[] Single)> Lines) Run(string zip, IEnumerable<string> images, string workFolder)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var executable = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "ServingProcess", "bin", configuration, "net10.0", "ServingProcess.dll"));
-        Assert.True(File.Exists(executable), $"{executable} was not built");
+        var executable = ChildProgram.Built("tests/ServingProcess", "ServingProcess");
         var folder = Path.GetDirectoryName(executable)!;
         Assert.False(Directory.EnumerateFiles(folder, "libtorch*.so", SearchOption.AllDirectories).Any(), $"{folder} holds libtorch: the serving process must reference no libtorch package");
         var list = Path.Combine(workFolder, "serving-images.txt");
         var output = Path.Combine(workFolder, "serving-output.tsv");
         File.WriteAllLines(list, images);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { executable, zip, list, output })
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "the serving process did not finish");
-        var lines = process.ExitCode == 0
+        var (exitCode, stdout, stderr) = ChildProgram.Run("the serving process", executable, [zip, list, output], TimeSpan.FromMinutes(3));
+        var lines = exitCode == 0
             ? File.ReadAllLines(output).Select(line => line.Split('\t').Select(Parse).ToArray()).Select(p => (p[0], p[1])).ToList()
             : [];
-        return (process.ExitCode, stdout.Result, stderr.Result, lines);
+        return (exitCode, stdout, stderr, lines);
     }
 
     private static float[] Parse(string vector) => vector.Split(',').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
