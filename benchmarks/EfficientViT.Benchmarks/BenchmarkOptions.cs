@@ -20,7 +20,10 @@ internal sealed record BenchmarkOptions
           --markdown             print the tables as Markdown
           --training             measure training steps instead (M0, Fashion-MNIST's demo setting:
                                  64x64, batch 128, AdamW; images/s at each --threads count)
-          --training-size 64     input side of --training (a multiple of 16; demo --long uses 112)
+          --training-profile     time a training step part by part instead (M0, batch 128, forward and
+                                 backward of each layer; at each --threads count, each for 2x --seconds)
+          --training-size 64     input side of --training and --training-profile (a multiple of 16;
+                                 demo --long uses 112)
           --rounds 2             rounds of --training, each measuring every thread count in turn
           --optimizers flat      AdamW updates of --training, taking turns in each round: flat (one buffer
                                  for all parameters, the trainer's) and/or per-tensor
@@ -34,6 +37,7 @@ internal sealed record BenchmarkOptions
     public bool Markdown { get; init; }
     public bool ShowHelp { get; init; }
     public bool Training { get; init; }
+    public bool TrainingProfile { get; init; }
     public int TrainingImageSize { get; init; } = 64;
     public int TrainingRounds { get; init; } = 2;
     public IReadOnlyList<string> TrainingOptimizers { get; init; } = ["flat"];
@@ -58,6 +62,9 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--training":
                     options = options with { Training = true };
+                    break;
+                case "--training-profile":
+                    options = options with { TrainingProfile = true };
                     break;
                 case "--training-size":
                     var side = ParsePositiveInt(arg, ValueOf(args, ref i));

@@ -42,6 +42,12 @@ internal static class Program
             Console.Error.WriteLine($"Warning: more threads requested than the {Environment.ProcessorCount} processors; those rows measure oversubscription.");
 
         var total = Stopwatch.StartNew();
+        if (options.TrainingProfile)
+        {
+            TrainingProfile.Run(options, Console.Out);
+            Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }
         if (options.Training)
         {
             TrainingThroughput.Run(options, Console.Out);

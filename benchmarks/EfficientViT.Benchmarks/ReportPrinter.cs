@@ -14,11 +14,16 @@ internal static class ReportPrinter
 
     public static void PrintHeader(IReadOnlyList<(string Name, string Value)> facts, BenchmarkOptions options, TextWriter output)
     {
-        Heading(options.Training ? "EfficientViT training throughput (CPU)" : "EfficientViT inference throughput (CPU)", options.Markdown, output);
+        Heading(options.TrainingProfile ? "EfficientViT training step by part (CPU)" : options.Training ? "EfficientViT training throughput (CPU)" : "EfficientViT inference throughput (CPU)", options.Markdown, output);
         var table = new TextTable("fact", "value");
         foreach (var (name, value) in facts)
             table.AddRow(name, value);
-        if (options.Training)
+        if (options.TrainingProfile)
+        {
+            table.AddRow("Input", $"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of 128");
+            table.AddRow("Timing", $"each thread count ≥ {(options.Seconds * 2).ToString(Invariant)} s and ≥ 3 steps after 2 warm-up steps; milliseconds per step");
+        }
+        else if (options.Training)
         {
             var (input, timing) = TrainingThroughput.Describe(options);
             table.AddRow("Input", input);
