@@ -24,7 +24,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 10: 9-28 minutes in all on 2 cores, depending on the machine; --long: 12)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default 10: 8-28 minutes in all on 2 cores, depending on the machine; --long: 12)." };
         var imageSize = new Option<int?>("--image-size") { Description = "Input side, a multiple of 16 (default 64; --long: 112, a 7x7 token grid)." };
         var longRun = new Option<bool>("--long") { Description = "Train longer for the best accuracy: 12 epochs at 112x112, 24-60 minutes in all on 2 cores, depending on the machine." };
         var startImageSize = OptionChecks.StartImageSizeOption();
