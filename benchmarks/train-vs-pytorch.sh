@@ -58,12 +58,12 @@ for round in $(seq 1 "$rounds"); do
   for size in ${sizes//,/ }; do
     ours=$(project "$size" "")
     pt=$(pytorch "$size" "")
-    oursp=$(project "$size" "$tcmalloc")
-    ptp=$(pytorch "$size" "$tcmalloc")
-    o=$(printf '%s\n%s\n' "$ours" "$oursp" | rate) p=$(printf '%s\n%s\n' "$pt" "$ptp" | rate)
+    ourstc=$(project "$size" "$tcmalloc")
+    pttc=$(pytorch "$size" "$tcmalloc")
+    o=$(printf '%s\n%s\n' "$ours" "$ourstc" | rate) p=$(printf '%s\n%s\n' "$pt" "$pttc" | rate)
     printf '%-5s %-5s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %-8s %-8s | %s / %s = %.2fx\n' "$size" "$round" \
-      "$(at 1 <<< "$ours")" "$(at 2 <<< "$ours")" "$(at 1 <<< "$oursp")" "$(at 2 <<< "$oursp")" \
-      "$(at 1 <<< "$pt")" "$(at 2 <<< "$pt")" "$(at 1 <<< "$ptp")" "$(at 2 <<< "$ptp")" \
+      "$(at 1 <<< "$ours")" "$(at 2 <<< "$ours")" "$(at 1 <<< "$ourstc")" "$(at 2 <<< "$ourstc")" \
+      "$(at 1 <<< "$pt")" "$(at 2 <<< "$pt")" "$(at 1 <<< "$pttc")" "$(at 2 <<< "$pttc")" \
       "$o" "$p" "$(awk "BEGIN{print $o/$p}")"
   done
 done

@@ -18,14 +18,9 @@ internal static class ReportPrinter
         var table = new TextTable("fact", "value");
         foreach (var (name, value) in facts)
             table.AddRow(name, value);
-        if (options.TrainingProfile)
+        if (options.TrainingProfile || options.Training)
         {
-            table.AddRow("Input", $"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of 128");
-            table.AddRow("Timing", $"each thread count ≥ {(options.Seconds * 2).ToString(Invariant)} s and ≥ 3 steps after 2 warm-up steps; milliseconds per step");
-        }
-        else if (options.Training)
-        {
-            var (input, timing) = TrainingThroughput.Describe(options);
+            var (input, timing) = options.TrainingProfile ? TrainingProfile.Describe(options) : TrainingThroughput.Describe(options);
             table.AddRow("Input", input);
             table.AddRow("Timing", timing);
         }

@@ -22,6 +22,14 @@ internal static class TrainingProfile
 
     private sealed record Part(string Name, string Kind, nn.Module<Tensor, Tensor> Module);
 
+    // Each thread count's share of the run: twice --seconds, as --training gives each of its rounds.
+    private static TimeSpan MinimumDuration(BenchmarkOptions options) => TimeSpan.FromSeconds(options.Seconds * 2);
+
+    /// <summary>The input and the timing rule, for the report's header.</summary>
+    public static (string Input, string Timing) Describe(BenchmarkOptions options) =>
+        ($"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of {Batch}",
+         $"each thread count ≥ {MinimumDuration(options).TotalSeconds.ToString(CultureInfo.InvariantCulture)} s and ≥ {MinimumSteps} steps after {WarmupSteps} warm-up steps; milliseconds per step");
+
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
         var side = options.TrainingImageSize;
@@ -39,7 +47,7 @@ internal static class TrainingProfile
         for (var t = 0; t < options.Threads.Count; t++)
         {
             set_num_threads(options.Threads[t]);
-            var steps = Measure(model, parts, images, labels, TimeSpan.FromSeconds(options.Seconds * 2), times[t].Forward, times[t].Backward);
+            var steps = Measure(model, parts, images, labels, MinimumDuration(options), times[t].Forward, times[t].Backward);
             Console.Error.WriteLine($"  profile, {options.Threads[t]} thread(s): {steps} steps");
         }
 

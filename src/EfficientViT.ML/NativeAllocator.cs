@@ -10,6 +10,9 @@ namespace EfficientViT.ML;
 /// </summary>
 public static class NativeAllocator
 {
+    // The mallocs told apart by name in /proc/self/maps; any other Linux process runs on glibc's.
+    private static readonly string[] ReplacementMallocs = ["tcmalloc", "jemalloc", "mimalloc"];
+
     /// <summary>Where Debian and Ubuntu's <c>libtcmalloc-minimal4</c> (and Fedora's gperftools-libs) install tcmalloc.</summary>
     public static IReadOnlyList<string> TcmallocPaths { get; } =
     [
@@ -36,7 +39,7 @@ public static class NativeAllocator
             if (slash < 0)
                 continue;
             var file = line[(slash + 1)..];
-            foreach (var name in new[] { "tcmalloc", "jemalloc", "mimalloc" })
+            foreach (var name in ReplacementMallocs)
                 if (file.StartsWith("lib" + name, StringComparison.Ordinal))
                     return name;
         }
