@@ -158,7 +158,10 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
     // The same products, transposed: attention = q·kᵀ, output = attention·v.
     private Tensor HeadChannelsLast(Tensor q, Tensor k, Tensor v, Tensor bias, long batch, long height, long width)
     {
-        var attention = PixelRows(q).matmul(PixelRows(k).transpose(-2, -1)).Times(scale).Plus(bias).softmax(-1);
+        // The keys' gradient comes back from the transposed product laid out NCHW; it is turned channels-last so
+        // that the gradient of the whole query-key-value map stays in its layout (see ChannelsLastGradient).
+        var keys = PixelRows(ChannelsLastGradient.Mark(k)).transpose(-2, -1);
+        var attention = PixelRows(q).matmul(keys).Times(scale).Plus(bias).softmax(-1);
         return attention.matmul(PixelRows(v)).view(batch, height, width, valueDim).permute(0, 3, 1, 2);
     }
 

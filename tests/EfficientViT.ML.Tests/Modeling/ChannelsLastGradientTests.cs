@@ -1,0 +1,73 @@
+using EfficientViT.ML.Modeling;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Tests.Modeling;
+
+public class ChannelsLastGradientTests
+{
+    // The cascaded attention's keys: a channel slice of the channels-last query-key-value map, read as (pixels,
+    // channels) rows and transposed into a matrix product. Unmarked, the keys' gradient comes back NCHW and the
+    // split's backward joins the map's whole gradient NCHW (the case the mark exists for); marked, the map's
+    // gradient comes back channels-last with the same values.
+    [Fact]
+    public void A_map_whose_keys_are_read_as_transposed_rows_gets_its_gradient_back_channels_last_and_unchanged()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(31);
+        var queryKeyValue = ChannelsLast.Of(randn(4, 48, 7, 7, generator: generator));
+        var upstream = randn(4, 49, 16, generator: generator);
+
+        var (plain, plainLayout) = Gradient(marked: false);
+        var (marked, markedLayout) = Gradient(marked: true);
+
+        Assert.False(plainLayout, "the unmarked gradient already arrives channels-last, so this test cannot tell");
+        Assert.True(markedLayout, "the marked map's gradient did not arrive channels-last");
+        Assert.Equal(0f, TestFiles.MaxAbsDiff(plain, marked));
+        Assert.True(plain.abs().max().item<float>() > 0.1f, "the gradient is not trivially zero");
+
+        // The layout is read where the gradient arrives at the map: a leaf's accumulated gradient takes the
+        // leaf's own layout whatever arrives, so the leaf cannot show it.
+        (Tensor Gradient, bool ArrivedChannelsLast) Gradient(bool marked)
+        {
+            var input = queryKeyValue.detach().clone().requires_grad_();
+            var parts = LayoutWitness.Observe(input).split([16, 16, 16], dim: 1);
+            var keys = marked ? ChannelsLastGradient.Mark(parts[1]) : parts[1];
+            var scores = Rows(parts[0]).matmul(Rows(keys).transpose(-2, -1)).softmax(-1);
+            (scores.matmul(Rows(parts[2])) * upstream).sum().backward();
+            return (input.grad!, LayoutWitness.LastArrivedChannelsLast);
+        }
+
+        static Tensor Rows(Tensor map) => map.permute(0, 2, 3, 1).reshape(map.shape[0], -1, map.shape[1]);
+    }
+
+    [Fact]
+    public void Without_a_gradient_to_track_the_map_passes_through_unwrapped()
+    {
+        using var scope = NewDisposeScope();
+        var map = ChannelsLast.Of(randn(2, 4, 3, 3));
+        Assert.Same(map, ChannelsLastGradient.Mark(map));
+        using (no_grad())
+        {
+            var tracked = map.detach().requires_grad_();
+            Assert.Same(tracked, ChannelsLastGradient.Mark(tracked));
+        }
+    }
+
+    // An identity that notes whether the gradient reaching it is stored channels-last.
+    private sealed class LayoutWitness : autograd.SingleTensorFunction<LayoutWitness>
+    {
+        public static bool LastArrivedChannelsLast { get; private set; }
+
+        public override string Name => nameof(LayoutWitness);
+
+        public static Tensor Observe(Tensor map) => apply(map);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).alias();
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
+        {
+            LastArrivedChannelsLast = ChannelsLast.Is(gradient);
+            return [gradient];
+        }
+    }
+}
