@@ -4,12 +4,14 @@ namespace EfficientViT.ML.Modeling;
 
 /// <summary>
 /// An identity in the autograd graph whose backward pass hands on its gradient stored channels-last.
-/// Why: a map read as pixel rows and transposed into a matrix product (the cascaded attention's keys) gets its
-/// gradient back in the contiguous (NCHW) layout, since the product's backward writes the transposed operand's
-/// gradient densely. Joined with the queries' and values' channels-last gradients by the split's backward, it
-/// made the whole gradient of the query-key-value convolution NCHW while its input was channels-last, and
-/// libtorch's BatchNorm backward then fell back from its channels-last kernel to a serial loop (a tenth of the
-/// attention's time at 7x7, batch 128), and oneDNN reordered the convolution's gradients.
+/// Why: libtorch's BatchNorm backward runs its channels-last kernel only when the gradient is laid out as its
+/// input is; otherwise it falls back to a serial loop (and oneDNN reorders a convolution's gradients). Two
+/// places of a channels-last training step produced other layouts: a map read as pixel rows and transposed into
+/// a matrix product (the cascaded attention's keys) gets its gradient back NCHW, since the product's backward
+/// writes the transposed operand's gradient densely, and joined by the split's backward with the queries' and
+/// values' it made the query-key-value map's whole gradient NCHW (the fallback was a tenth of the attention's
+/// time at 7x7, batch 128); and the global average pooling's backward broadcasts one value per channel over the
+/// map (strides of 0), which reached every BatchNorm on the last stage's residual stream.
 /// </summary>
 internal sealed class ChannelsLastGradient : autograd.SingleTensorFunction<ChannelsLastGradient>
 {

@@ -177,7 +177,16 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public Tensor ForwardFeatures(Tensor x) => ForwardStages(x)[^1];
 
     /// <summary>The globally average-pooled last feature map (B, EmbedDims[2]): the featurizer's output, the head's input.</summary>
-    public Tensor PooledFeatures(Tensor x) => nn.functional.adaptive_avg_pool2d(ForwardFeatures(x), 1).flatten(1);
+    public Tensor PooledFeatures(Tensor x)
+    {
+        var features = ForwardFeatures(x);
+        // The pooling's backward pass broadcasts one gradient per channel over the map (strides of 0), which no
+        // kernel reads as channels-last: every BatchNorm of the last stage's residual stream then took libtorch's
+        // serial fallback. Channels-last training gets the gradient back stored channels-last.
+        if (ChannelsLast.Is(features))
+            features = ChannelsLastGradient.Mark(features);
+        return nn.functional.adaptive_avg_pool2d(features, 1).flatten(1);
+    }
 
     /// <summary>The outputs of the three stages (see the remarks for channels and strides).</summary>
     public Tensor[] ForwardStages(Tensor x)

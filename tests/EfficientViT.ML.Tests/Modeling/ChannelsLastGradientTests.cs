@@ -40,6 +40,33 @@ public class ChannelsLastGradientTests
         static Tensor Rows(Tensor map) => map.permute(0, 2, 3, 1).reshape(map.shape[0], -1, map.shape[1]);
     }
 
+    // The global average pooling before the head broadcasts one gradient value per channel back over the map.
+    [Fact]
+    public void A_pooled_map_gets_its_gradient_back_channels_last_and_unchanged()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(32);
+        var features = ChannelsLast.Of(randn(4, 24, 2, 2, generator: generator));
+        var upstream = randn(4, 24, generator: generator);
+
+        var (plain, plainLayout) = Gradient(marked: false);
+        var (marked, markedLayout) = Gradient(marked: true);
+
+        Assert.False(plainLayout, "the unmarked gradient already arrives channels-last, so this test cannot tell");
+        Assert.True(markedLayout, "the marked map's gradient did not arrive channels-last");
+        Assert.Equal(0f, TestFiles.MaxAbsDiff(plain, marked));
+        Assert.True(TestFiles.MaxAbsDiff(marked, (upstream / 4).view(4, 24, 1, 1).expand(4, 24, 2, 2)) < 1e-7f, "a quarter of the upstream gradient on each of the four pixels");
+
+        (Tensor Gradient, bool ArrivedChannelsLast) Gradient(bool marked)
+        {
+            var input = features.detach().clone().requires_grad_();
+            var map = LayoutWitness.Observe(input);
+            map = marked ? ChannelsLastGradient.Mark(map) : map;
+            (nn.functional.adaptive_avg_pool2d(map, 1).flatten(1) * upstream).sum().backward();
+            return (input.grad!, LayoutWitness.LastArrivedChannelsLast);
+        }
+    }
+
     [Fact]
     public void Without_a_gradient_to_track_the_map_passes_through_unwrapped()
     {
