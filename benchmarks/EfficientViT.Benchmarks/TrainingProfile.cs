@@ -137,7 +137,7 @@ internal static class TrainingProfile
     }
 
     private static Tensor Head(EfficientVit model, Tensor features) =>
-        model.Head!.call(nn.functional.adaptive_avg_pool2d(features, 1).flatten(1));
+        model.Head!.call(EfficientVit.Pool(features));
 
     private static int Measure(EfficientVit model, List<Part> parts, Tensor images, Tensor labels, TimeSpan minimumDuration, double[] forward, double[] backward)
     {

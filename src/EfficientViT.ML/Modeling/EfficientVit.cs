@@ -177,9 +177,11 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public Tensor ForwardFeatures(Tensor x) => ForwardStages(x)[^1];
 
     /// <summary>The globally average-pooled last feature map (B, EmbedDims[2]): the featurizer's output, the head's input.</summary>
-    public Tensor PooledFeatures(Tensor x)
+    public Tensor PooledFeatures(Tensor x) => Pool(ForwardFeatures(x));
+
+    /// <summary>The global average pooling of a last feature map (B, C, h, w) into the head's input (B, C).</summary>
+    internal static Tensor Pool(Tensor features)
     {
-        var features = ForwardFeatures(x);
         // The pooling's backward pass broadcasts one gradient per channel over the map (strides of 0), which no
         // kernel reads as channels-last: every BatchNorm of the last stage's residual stream then took libtorch's
         // serial fallback. Channels-last training gets the gradient back stored channels-last.
