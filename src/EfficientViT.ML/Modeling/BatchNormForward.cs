@@ -56,7 +56,8 @@ internal static class BatchNormForward
     // of fewer than 16 floats share a 64-byte cache line, which two threads then both write at every pixel: over
     // M0's 8-channel 56x56 map (the first layer at 112x112, batch 128) two threads took 14-17 ms forward and backward
     // where one took 10-11 ms. The norm runs on one thread and the operations around it keep theirs; its backward
-    // pass too, through marks in the autograd graph. Only the speed changes: the single-thread kernel is libtorch's own.
+    // pass too, through marks in the autograd graph. The values are libtorch's one-thread kernel's (their last bits
+    // differ from the two-thread kernel's, as between any two thread counts).
     internal static Tensor OnOneThread(Tensor x, int threads, Func<Tensor, Tensor> norm)
     {
         // Without a gradient for x nothing upstream would restore the count after the norm's backward pass,

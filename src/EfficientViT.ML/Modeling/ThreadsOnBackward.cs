@@ -7,7 +7,7 @@ namespace EfficientViT.ML.Modeling;
 /// the backward pass reaches it. libtorch runs a CPU graph's backward pass on the thread that called it, node
 /// after node, so a pair of these around an operation gives that operation's backward the thread count its
 /// forward pass had: the mark on its output sets the count, the mark on its input restores the count of the
-/// rest. The count only decides how fast an operation runs, never what it computes.
+/// rest. The count decides how an operation splits its work (and so the order of its float sums), not what it computes.
 /// </summary>
 internal sealed class ThreadsOnBackward : autograd.SingleTensorFunction<ThreadsOnBackward>
 {
