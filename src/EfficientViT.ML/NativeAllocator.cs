@@ -30,19 +30,12 @@ public static class NativeAllocator
     /// </summary>
     public static string Current()
     {
-        const string maps = "/proc/self/maps";
-        if (!OperatingSystem.IsLinux() || !File.Exists(maps))
+        if (!MappedFiles.Readable)
             return "system";
-        foreach (var line in File.ReadLines(maps))
-        {
-            var slash = line.LastIndexOf('/');
-            if (slash < 0)
-                continue;
-            var file = line[(slash + 1)..];
+        foreach (var file in MappedFiles.Paths().Select(Path.GetFileName))
             foreach (var name in ReplacementMallocs)
-                if (file.StartsWith("lib" + name, StringComparison.Ordinal))
+                if (file!.StartsWith("lib" + name, StringComparison.Ordinal))
                     return name;
-        }
         return "glibc";
     }
 }

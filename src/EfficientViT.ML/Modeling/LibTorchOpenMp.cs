@@ -40,29 +40,13 @@ internal static class LibTorchOpenMp
     // library's own dependencies: the OpenMP runtime libtorch calls, not another libgomp the process may hold.
     private static Functions? Bind()
     {
-        if (!OperatingSystem.IsLinux())
-            return null;
-        var libtorch = MappedLibrary("libtorch_cpu.so");
+        // libtorch is mapped once TorchSharp has started; nothing is found where the mappings cannot be read (not Linux).
+        var libtorch = MappedFiles.Paths().FirstOrDefault(path => path.EndsWith("/libtorch_cpu.so", StringComparison.Ordinal));
         if (libtorch is null || !NativeLibrary.TryLoad(libtorch, out var handle))
             return null;
         if (!NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out var set)
             || !NativeLibrary.TryGetExport(handle, "omp_get_max_threads", out var get))
             return null;
         return new Functions(Marshal.GetDelegateForFunctionPointer<SetNumThreads>(set), Marshal.GetDelegateForFunctionPointer<GetMaxThreads>(get));
-    }
-
-    // The path of a library this process has mapped, from /proc/self/maps (libtorch is mapped once TorchSharp has started).
-    private static string? MappedLibrary(string fileName)
-    {
-        const string maps = "/proc/self/maps";
-        if (!File.Exists(maps))
-            return null;
-        foreach (var line in File.ReadLines(maps))
-        {
-            var slash = line.IndexOf('/');
-            if (slash >= 0 && line.EndsWith("/" + fileName, StringComparison.Ordinal))
-                return line[slash..];
-        }
-        return null;
     }
 }

@@ -30,11 +30,12 @@ public class ChannelsLastGradientTests
         (Tensor Gradient, bool ArrivedChannelsLast) Gradient(bool marked)
         {
             var input = queryKeyValue.detach().clone().requires_grad_();
-            var parts = LayoutWitness.Observe(input).split([16, 16, 16], dim: 1);
+            var arrivedChannelsLast = false;
+            var parts = Witness(input, layout => arrivedChannelsLast = layout).split([16, 16, 16], dim: 1);
             var keys = marked ? ChannelsLastGradient.Mark(parts[1]) : parts[1];
             var scores = Rows(parts[0]).matmul(Rows(keys).transpose(-2, -1)).softmax(-1);
             (scores.matmul(Rows(parts[2])) * upstream).sum().backward();
-            return (input.grad!, LayoutWitness.LastArrivedChannelsLast);
+            return (input.grad!, arrivedChannelsLast);
         }
 
         static Tensor Rows(Tensor map) => map.permute(0, 2, 3, 1).reshape(map.shape[0], -1, map.shape[1]);
@@ -60,10 +61,11 @@ public class ChannelsLastGradientTests
         (Tensor Gradient, bool ArrivedChannelsLast) Gradient(bool marked)
         {
             var input = features.detach().clone().requires_grad_();
-            var map = LayoutWitness.Observe(input);
+            var arrivedChannelsLast = false;
+            var map = Witness(input, layout => arrivedChannelsLast = layout);
             map = marked ? ChannelsLastGradient.Mark(map) : map;
             (nn.functional.adaptive_avg_pool2d(map, 1).flatten(1) * upstream).sum().backward();
-            return (input.grad!, LayoutWitness.LastArrivedChannelsLast);
+            return (input.grad!, arrivedChannelsLast);
         }
     }
 
@@ -80,21 +82,10 @@ public class ChannelsLastGradientTests
         }
     }
 
-    // An identity that notes whether the gradient reaching it is stored channels-last.
-    private sealed class LayoutWitness : autograd.SingleTensorFunction<LayoutWitness>
+    // x unchanged; tells whether the gradient reaching it is stored channels-last.
+    private static Tensor Witness(Tensor x, Action<bool> arrivedChannelsLast) => BackwardHook.Mark(x, gradient =>
     {
-        public static bool LastArrivedChannelsLast { get; private set; }
-
-        public override string Name => nameof(LayoutWitness);
-
-        public static Tensor Observe(Tensor map) => apply(map);
-
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).alias();
-
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
-        {
-            LastArrivedChannelsLast = ChannelsLast.Is(gradient);
-            return [gradient];
-        }
-    }
+        arrivedChannelsLast(ChannelsLast.Is(gradient));
+        return gradient;
+    });
 }
