@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Every temporary file of the run goes into one folder removed at the end. An ML.NET ONNX step keeps a copy of
+# its network there until it is disposed (several MiB each), and a test process that ends with one undisposed
+# leaves the copy behind: without this, every run would leave hundreds of MiB in the system's temp folder.
+run_temp=$(mktemp -d "${TMPDIR:-/tmp}/efficientvit-test.XXXXXX")
+trap 'rm -rf "$run_temp"' EXIT
+export TMPDIR="$run_temp"
 dotnet test EfficientViT.MLNet.sln -c Release "$@"
 dotnet run --project samples/Service.LoadTest -c Release --no-build -- --quick
 bash scripts/hostile-info.sh

@@ -73,7 +73,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         // a shape holds no vector sizes or key counts, so two classes describe any number.
         var standIn = ScoringColumnNames.Unique();
         return BuildChain(ImagePreprocessing.ImageNet(), ["0", "1"], standIn,
-            builder => builder.Append(transforms.CopyColumns(standIn.Probabilities, standIn.Pixels), standIn.Probabilities)).GetOutputSchema(inputSchema);
+            builder => builder.Append(transforms.CopyColumns(standIn.Probabilities, standIn.Pixels), standIn.Probabilities)).Steps.GetOutputSchema(inputSchema);
     }
 
     /// <summary>Trains the network on every row of <paramref name="input"/> and returns the classifier.</summary>
@@ -111,8 +111,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         }
         model.eval();
         channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
-        var chain = BuildChain(model, classNames, metadata.Preprocessing).Fit(input);
-        return new EfficientVitClassifierTransformer(chain, result, metadata);
+        var (steps, networkFiles) = BuildChain(model, classNames, metadata.Preprocessing);
+        var chain = steps.Fit(input);
+        return new EfficientVitClassifierTransformer(chain, networkFiles, result, metadata);
     }
 
     // How the run starts: the same preparation as the command line's, with the options of this trainer.
@@ -137,7 +138,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     };
 
     // The chain the trained model is: ML.NET's own components, so that it saves and loads without this library.
-    private EstimatorChain<ITransformer> BuildChain(EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)
+    private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles) BuildChain(EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)
     {
         var names = ScoringColumnNames.Unique();
         var graphOptions = preprocessing.GraphOptions(names.Pixels);
@@ -157,7 +158,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         return BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
     }
 
-    private EstimatorChain<ITransformer> BuildChain(ImagePreprocessing preprocessing, string[] classNames, ScoringColumnNames names,
+    private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles) BuildChain(ImagePreprocessing preprocessing, string[] classNames, ScoringColumnNames names,
         Func<ScoringChainBuilder, ScoringChainBuilder> scoreProbabilities)
     {
         // Index i is the label's key i + 1; naming the keys by class makes MapKeyToValue give the class names back.
@@ -165,12 +166,12 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         var builder = new ScoringChainBuilder(transforms)
             .ResizeImages(preprocessing, options.ImageColumnName, names.Resized)
             .ExtractPixels(names.Resized, names.Pixels);
-        return scoreProbabilities(builder)
+        scoreProbabilities(builder)
             .CopyColumns(options.ScoreColumnName, names.Probabilities)
             .Append(transforms.CopyColumns(PredictedIndexMapping.ProbabilitiesColumnName, names.Probabilities), PredictedIndexMapping.ProbabilitiesColumnName)
             .Append(transforms.CustomMapping(new PredictedIndexMapping().GetMapping(), PredictedIndexMapping.ContractName), PredictedIndexMapping.IndexColumnName)
-            .Append(transforms.Conversion.MapValue(options.PredictedLabelColumnName, keys, PredictedIndexMapping.IndexColumnName, treatValuesAsKeyType: true))
-            .TakeStepsAndDropIntermediates();
+            .Append(transforms.Conversion.MapValue(options.PredictedLabelColumnName, keys, PredictedIndexMapping.IndexColumnName, treatValuesAsKeyType: true));
+        return (builder.TakeStepsAndDropIntermediates(), builder.NetworkFiles);
     }
 
     private void CheckCalibrationData()

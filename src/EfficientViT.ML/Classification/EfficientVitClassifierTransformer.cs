@@ -1,4 +1,5 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Serving;
 using EfficientViT.ML.Training;
 using Microsoft.ML;
@@ -17,13 +18,15 @@ namespace EfficientViT.ML.Classification;
 public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposable
 {
     private readonly TransformerChain<ITransformer> chain;
+    private readonly IReadOnlyList<NetworkFile> networkFiles;
     // The chain with its network scored in batches; made at first use (it checks itself on a few probe rows).
     private readonly Lazy<ITransformer> scoring;
     private bool disposed;
 
-    internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, TrainingResult training, CheckpointMetadata metadata)
+    internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training, CheckpointMetadata metadata)
     {
         this.chain = chain;
+        this.networkFiles = networkFiles;
         Training = training;
         Metadata = metadata;
         scoring = new Lazy<ITransformer>(() => BatchedScoringLoader.Replace(chain, new BatchedScoringOptions()), LazyThreadSafetyMode.ExecutionAndPublication);
@@ -56,7 +59,10 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     /// <summary>Whether the network is scored in batches (it is unless the batched graph failed its probe check).</summary>
     internal bool ScoresInBatches => !ReferenceEquals(Scoring(), chain);
 
-    /// <summary>Releases the ONNX Runtime sessions and scoring threads; the classifier cannot be used afterwards.</summary>
+    /// <summary>
+    /// Releases the ONNX Runtime sessions and scoring threads and deletes the temporary copy of the network its
+    /// ML.NET steps read; the classifier cannot be used afterwards.
+    /// </summary>
     public void Dispose()
     {
         if (disposed)
@@ -66,7 +72,12 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
             BatchedScoringLoader.ReleaseSessions(scoring.Value);
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
+        foreach (var file in networkFiles)
+            file.Dispose();
     }
+
+    /// <summary>The files of the networks its ML.NET steps read; deleted by <see cref="Dispose"/>.</summary>
+    internal IReadOnlyList<NetworkFile> NetworkFiles => networkFiles;
 
     private ITransformer Scoring()
     {

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Serving;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -17,6 +18,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly TransformerChain<ITransformer> preparation;
     private readonly TransformerChain<ITransformer> finish;
     private readonly TransformerChain<ITransformer> rowScoring;
+    private readonly IReadOnlyList<NetworkFile> networkFiles;
     // Scores single rows in place of the row scoring part, for PredictionEngine.
     private readonly Lock rowStepLock = new();
     private BatchedOnnxStep? rowStep;
@@ -31,8 +33,9 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     // The saved chain is the three fitted parts one after the other; in memory, the middle one is replaced
     // by batches scored in ONNX Runtime (see FeaturizerPlan).
     internal EfficientVitFeaturizerTransformer(FeaturizerPlan plan, TransformerChain<ITransformer> preparation,
-        TransformerChain<ITransformer> rowScoring, TransformerChain<ITransformer> finish, int batchSize, string? rowScoringProblem)
+        TransformerChain<ITransformer> rowScoring, TransformerChain<ITransformer> finish, IReadOnlyList<NetworkFile> networkFiles, int batchSize, string? rowScoringProblem)
     {
+        this.networkFiles = networkFiles;
         this.rowScoringProblem = rowScoringProblem;
         this.plan = plan;
         this.preparation = preparation;
@@ -101,7 +104,10 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         ((ICanSaveModel)chain).Save(ctx);
     }
 
-    /// <summary>Ends the scoring threads and releases the ONNX Runtime sessions; the featurizer cannot be used afterwards.</summary>
+    /// <summary>
+    /// Ends the scoring threads, releases the ONNX Runtime sessions and deletes the temporary copy of the network
+    /// its ML.NET steps read; the featurizer cannot be used afterwards.
+    /// </summary>
     public void Dispose()
     {
         if (disposed)
@@ -115,7 +121,12 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
             rowStep?.ReleaseSessions();
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
+        foreach (var file in networkFiles)
+            file.Dispose();
     }
+
+    /// <summary>The files of the networks its ML.NET steps read; deleted by <see cref="Dispose"/>.</summary>
+    internal IReadOnlyList<NetworkFile> NetworkFiles => networkFiles;
 
     private void ThrowIfDisposed()
     {

@@ -58,7 +58,7 @@ internal sealed class FeaturizerPlan
         {
             // The feature column's shape is the same for every input of this kind: it is asked of the chain's
             // steps once (which exports the one-row graph and opens an ONNX Runtime session), then reused.
-            outputColumn ??= BuildAllSteps().GetOutputSchema(inputSchema).Last(c => c.Name == options.OutputColumnName);
+            outputColumn ??= OutputColumnOfAllSteps(inputSchema);
             output = outputColumn.Value;
         }
         var columns = inputSchema.ToList();
@@ -84,7 +84,7 @@ internal sealed class FeaturizerPlan
         var scored = rowScoring.Transform(prepared);
         AppendFinish(builder);
         var finish = builder.TakeStepsAndDropIntermediates().Fit(scored);
-        return new EfficientVitFeaturizerTransformer(this, preparation, rowScoring, finish, options.BatchSize, RowScoringProblem(input.Schema));
+        return new EfficientVitFeaturizerTransformer(this, preparation, rowScoring, finish, builder.NetworkFiles, options.BatchSize, RowScoringProblem(input.Schema));
     }
 
     // ML.NET's ONNX scoring, which a saved model and a PredictionEngine run, takes only vectors of a known
@@ -171,13 +171,23 @@ internal sealed class FeaturizerPlan
         ? new BatchedOnnxStep(rowScoring, graphs.ResampledImageBatch.Value, CreateModelInput(), Names.Pixels, Names.Features, featureType, new BatchedScoringOptions())
         : new BatchedOnnxStep(rowScoring, graphs.PixelVectorBatch.Value, CreateModelInput(), options.InputColumnName, Names.Features, featureType, new BatchedScoringOptions());
 
-    private EstimatorChain<ITransformer> BuildAllSteps()
+    private SchemaShape.Column OutputColumnOfAllSteps(SchemaShape inputSchema)
     {
         var builder = new ScoringChainBuilder(catalog);
-        AppendPreparation(builder);
-        AppendRowScoring(builder);
-        AppendFinish(builder);
-        return builder.TakeStepsAndDropIntermediates();
+        try
+        {
+            AppendPreparation(builder);
+            AppendRowScoring(builder);
+            AppendFinish(builder);
+            return builder.TakeStepsAndDropIntermediates().GetOutputSchema(inputSchema).Last(c => c.Name == options.OutputColumnName);
+        }
+        finally
+        {
+            // The ONNX step inside the unfitted chain cannot be reached to dispose; its session has read the file,
+            // which is deleted now where the system allows it (Linux, macOS) and otherwise at the process's exit.
+            foreach (var file in builder.NetworkFiles)
+                file.Dispose();
+        }
     }
 
     private void AppendPreparation(ScoringChainBuilder builder)

@@ -17,6 +17,7 @@ namespace EfficientViT.ML.Pipelines;
 internal sealed class ScoringChainBuilder(TransformsCatalog catalog)
 {
     private readonly List<string> intermediate = [];
+    private readonly List<NetworkFile> networkFiles = [];
     private EstimatorChain<ITransformer> steps = new();
 
     /// <summary>The catalog the steps are made with (the user's <c>MLContext</c>'s, so that its log and seed apply).</summary>
@@ -38,9 +39,19 @@ internal sealed class ScoringChainBuilder(TransformsCatalog catalog)
     public ScoringChainBuilder ExtractPixels(string resizedColumn, string pixelsColumn) =>
         Append(PreprocessingSplit.ExtractPixels(catalog, resizedColumn, pixelsColumn), pixelsColumn);
 
+    /// <summary>
+    /// The files of the networks the <c>ApplyOnnxModel</c> steps read (see <see cref="NetworkFile"/>): whoever
+    /// keeps the fitted steps disposes them after the steps.
+    /// </summary>
+    public IReadOnlyList<NetworkFile> NetworkFiles => networkFiles;
+
     /// <summary>ML.NET's <c>ApplyOnnxModel</c> with <paramref name="graph"/>, one row per call; its outputs are intermediate.</summary>
-    public ScoringChainBuilder ApplyOnnxModel(byte[] graph, string[] outputColumns, string inputColumn) =>
-        Append(catalog.ApplyOnnxModel(outputColumns, [inputColumn], new MemoryStream(graph, writable: false)), outputColumns);
+    public ScoringChainBuilder ApplyOnnxModel(byte[] graph, string[] outputColumns, string inputColumn)
+    {
+        var file = NetworkFile.Write(graph);
+        networkFiles.Add(file);
+        return Append(catalog.ApplyOnnxModel(outputColumns, [inputColumn], file.Path), outputColumns);
+    }
 
     /// <summary>ML.NET's <c>CopyColumns</c> into a column the chain keeps.</summary>
     public ScoringChainBuilder CopyColumns(string outputColumn, string inputColumn) =>

@@ -129,7 +129,7 @@ internal static class DemoCommand
             .Append(mlContext.Transforms.Conversion.MapValueToKey("Label"))
             .Append(mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
             .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
-        var fitted = pipeline.Fit(trainData);
+        using var fitted = pipeline.Fit(trainData);
 
         var clock = Stopwatch.StartNew();
         var scored = fitted.Transform(testData);

@@ -76,8 +76,11 @@ public class ClassifierTrainerTests
         var maxDiff = scores.Zip(fresh, (a, b) => a.Zip(b.Features, (x, y) => Math.Abs(x - y)).Max()).Max();
         Assert.True(maxDiff <= 1e-6, $"scores differ by {maxDiff} in the fresh process");
 
+        var networkFile = Assert.Single(classifier.NetworkFiles).Path;
+        Assert.True(File.Exists(networkFile));
         classifier.Dispose();
         Assert.Throws<ObjectDisposedException>(() => classifier.Transform(classifierInput));
+        Assert.False(File.Exists(networkFile), $"the network file its ML.NET step read, {networkFile}, is still there after Dispose");
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using EfficientViT.ML.Featurization;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Pipelines;
+using EfficientViT.ML.Serving;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -54,6 +56,55 @@ public class FeaturizerLifetimeTests
             Assert.Contains("EfficientVitFeaturize: the featurizer was disposed", error.Message);
         }
         featurizer.Dispose();   // a second Dispose does nothing
+    }
+
+    // ML.NET's ApplyOnnxModel reads its network from a file. Given a stream it would copy it to a temp file that
+    // nothing deletes, so the featurizer writes the file itself and its Dispose deletes it; a model loaded for
+    // serving holds ML.NET's own copies (in MLContext.TempFilePath), which go when their steps are disposed.
+    [Fact]
+    public void Disposing_a_featurizer_and_a_model_loaded_for_serving_deletes_the_network_files_their_steps_read()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, Side, numClasses: 0);
+        using var temp = new TempDirectory();
+        var fitTemp = Directory.CreateDirectory(temp.File("fit")).FullName;
+        var loadTemp = Directory.CreateDirectory(temp.File("load")).FullName;
+        var mlContext = new MLContext { TempFilePath = fitTemp };
+        var data = mlContext.Data.LoadFromEnumerable(Enumerable.Range(0, 3).Select(_ => new PixelRow()).ToArray());
+        var featurizer = Fit(mlContext, model, data);
+        var files = featurizer.NetworkFiles.Select(f => f.Path).ToList();
+        Assert.Single(files);
+        Assert.True(File.Exists(files[0]));
+        Assert.StartsWith("efficientvit-", Path.GetFileName(files[0]), StringComparison.Ordinal);
+        Assert.Contains(files[0], NetworkFile.Undeleted.Remaining);
+        mlContext.Model.Save(featurizer, data.Schema, temp.File("featurizer.zip"));
+        featurizer.Dispose();
+        Assert.False(File.Exists(files[0]), $"{files[0]} is still there after Dispose");
+        Assert.DoesNotContain(files[0], NetworkFile.Undeleted.Remaining);
+        Assert.Empty(Directory.GetFiles(fitTemp));
+
+        var serving = new MLContext { TempFilePath = loadTemp };
+        var loaded = serving.Model.LoadWithBatchedScoring(temp.File("featurizer.zip"), out _);
+        Assert.Equal(3, loaded.Transform(data).GetColumn<float[]>("Features").Count());
+        Assert.NotEmpty(Directory.GetFiles(loadTemp));
+        ((IDisposable)loaded).Dispose();
+        Assert.Empty(Directory.GetFiles(loadTemp));
+    }
+
+    // What the process does at its exit for a featurizer never disposed.
+    [Fact]
+    public void Network_files_not_deleted_by_their_owner_are_deleted_together()
+    {
+        var registry = new NetworkFileRegistry();
+        var kept = NetworkFile.Write([1, 2, 3], registry);
+        var deleted = NetworkFile.Write([4, 5], registry);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(kept.Path));
+        deleted.Dispose();
+        Assert.False(File.Exists(deleted.Path));
+        Assert.Equal([kept.Path], registry.Remaining);
+
+        registry.DeleteRemaining();
+        Assert.False(File.Exists(kept.Path));
+        Assert.Empty(registry.Remaining);
     }
 
     // ML.NET's ONNX scoring (a saved model, a PredictionEngine) cannot read a vector of variable size; the
