@@ -18,7 +18,6 @@ namespace EfficientViT.ML.Classification;
 public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposable
 {
     private readonly TransformerChain<ITransformer> chain;
-    private readonly IReadOnlyList<NetworkFile> networkFiles;
     // The chain with its network scored in batches; made at first use (it checks itself on a few probe rows).
     private readonly Lazy<ITransformer> scoring;
     private bool disposed;
@@ -26,7 +25,7 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training, CheckpointMetadata metadata)
     {
         this.chain = chain;
-        this.networkFiles = networkFiles;
+        NetworkFiles = networkFiles;
         Training = training;
         Metadata = metadata;
         scoring = new Lazy<ITransformer>(() => BatchedScoringLoader.Replace(chain, new BatchedScoringOptions()), LazyThreadSafetyMode.ExecutionAndPublication);
@@ -72,12 +71,12 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
             BatchedScoringLoader.ReleaseSessions(scoring.Value);
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
-        foreach (var file in networkFiles)
+        foreach (var file in NetworkFiles)
             file.Dispose();
     }
 
     /// <summary>The files of the networks its ML.NET steps read; deleted by <see cref="Dispose"/>.</summary>
-    internal IReadOnlyList<NetworkFile> NetworkFiles => networkFiles;
+    internal IReadOnlyList<NetworkFile> NetworkFiles { get; }
 
     private ITransformer Scoring()
     {

@@ -18,7 +18,6 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly TransformerChain<ITransformer> preparation;
     private readonly TransformerChain<ITransformer> finish;
     private readonly TransformerChain<ITransformer> rowScoring;
-    private readonly IReadOnlyList<NetworkFile> networkFiles;
     // Scores single rows in place of the row scoring part, for PredictionEngine.
     private readonly Lock rowStepLock = new();
     private BatchedOnnxStep? rowStep;
@@ -35,7 +34,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     internal EfficientVitFeaturizerTransformer(FeaturizerPlan plan, TransformerChain<ITransformer> preparation,
         TransformerChain<ITransformer> rowScoring, TransformerChain<ITransformer> finish, IReadOnlyList<NetworkFile> networkFiles, int batchSize, string? rowScoringProblem)
     {
-        this.networkFiles = networkFiles;
+        NetworkFiles = networkFiles;
         this.rowScoringProblem = rowScoringProblem;
         this.plan = plan;
         this.preparation = preparation;
@@ -121,12 +120,12 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
             rowStep?.ReleaseSessions();
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
-        foreach (var file in networkFiles)
+        foreach (var file in NetworkFiles)
             file.Dispose();
     }
 
     /// <summary>The files of the networks its ML.NET steps read; deleted by <see cref="Dispose"/>.</summary>
-    internal IReadOnlyList<NetworkFile> NetworkFiles => networkFiles;
+    internal IReadOnlyList<NetworkFile> NetworkFiles { get; }
 
     private void ThrowIfDisposed()
     {
