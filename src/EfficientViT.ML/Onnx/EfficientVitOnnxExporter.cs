@@ -175,7 +175,7 @@ public static class EfficientVitOnnxExporter
         graph.AddMetadata("efficientvit.input_size", inputSize.ToString());
         graph.AddMetadata("efficientvit.normalization_in_graph", preprocessing is not null ? "true" : "false");
         if (qdq is { Quantizing: true })
-            graph.AddMetadata("efficientvit.quantization", $"int8 (QDQ, {options.Int8!.Calibration.Method} calibration)");
+            graph.AddMetadata("efficientvit.quantization", $"int8 (QDQ, {options.Int8!.Calibration.Method} calibration, weights of {(options.Int8.FullRangeWeights ? "eight bits, ±127" : "seven bits, ±63")})");
         var points = qdq?.Points ?? [];
         if (addPointOutputs)
         {

@@ -3,8 +3,9 @@ namespace EfficientViT.ML.Onnx;
 /// <summary>
 /// Makes <see cref="EfficientVitOnnxExporter"/> write an int8 graph: QuantizeLinear/DequantizeLinear pairs
 /// around the convolutions (and optionally the attention products), which ONNX Runtime fuses into its
-/// int8 kernels (QLinearConv, MatMulIntegerToFloat). Weights are int8, symmetric, one scale per output
-/// channel; activations are uint8 with the calibrated ranges; biases are int32.
+/// int8 kernels (QLinearConv, MatMulIntegerToFloat). Weights are int8 of seven bits (±63, so that CPUs
+/// without VNNI compute the same sums as those with it), symmetric, one scale per output channel;
+/// activations are uint8 with the calibrated ranges; biases are int32.
 /// </summary>
 /// <remarks>
 /// What stays float, and why, is in docs/guide/int8.md: the squeeze-and-excitation convolutions (one
@@ -45,6 +46,12 @@ public sealed class OnnxInt8Options
     /// quantized; null quantizes all that the other options allow.
     /// </summary>
     internal Func<int, bool>? QuantizeConvolution { get; init; }
+
+    /// <summary>
+    /// For measurement only: weights over the full ±127 instead of ±63. Exact on CPUs with VNNI; on others
+    /// ONNX Runtime's kernels saturate (see <see cref="QdqPlacer.ReducedWeightLimit"/>).
+    /// </summary>
+    internal bool FullRangeWeights { get; init; }
 
     /// <summary>For sensitivity analysis: false leaves the quantized convolutions' weights float.</summary>
     internal bool QuantizeWeights { get; init; } = true;

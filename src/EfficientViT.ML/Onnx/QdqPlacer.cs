@@ -196,11 +196,25 @@ internal sealed class QdqPlacer
             : throw new InvalidOperationException($"'{dequantized}' is not a dequantized activation.");
 
     /// <summary>
+    /// The largest weight magnitude written: 63, seven bits. ONNX Runtime's uint8×int8 kernels on x64 CPUs
+    /// without VNNI (AVX2, and AVX-512 before Cascade Lake) multiply with <c>vpmaddubsw</c>, which adds
+    /// two neighbouring products in a saturating 16-bit lane: 255·127 + 255·127 = 64,770 does not fit in
+    /// 32,767, and on such CPUs the convolutions' sums were clipped (feature cosine 0.97 where CPUs with
+    /// VNNI gave 0.999). With |w| ≤ 63 no pair can exceed 255·63·2 = 32,130, so one graph computes the
+    /// same on every x64 CPU; ONNX Runtime's quantization tool calls this "reduce_range".
+    /// </summary>
+    internal const int ReducedWeightLimit = 63;
+
+    /// <summary>The full signed 8-bit weight range, ±127: exact only on CPUs with VNNI (measured in the int8 benchmark, never written by default).</summary>
+    internal const int FullWeightLimit = 127;
+
+    /// <summary>
     /// Int8 weights (output channels first) with one symmetric scale per output channel, dequantized by a
     /// DequantizeLinear node; returns its output and the scales.
     /// </summary>
     public (string Dequantized, float[] Scales) Weight(Tensor weight)
     {
+        var limit = int8?.FullRangeWeights == true ? FullWeightLimit : ReducedWeightLimit;
         var shape = weight.shape;
         var values = Floats(weight);
         var channels = (int)shape[0];
@@ -213,11 +227,11 @@ internal sealed class QdqPlacer
             var maxAbs = 0f;
             foreach (var v in span)
                 maxAbs = Math.Max(maxAbs, Math.Abs(v));
-            // Symmetric over [-127, 127], as ONNX Runtime's tool does: -128 is left out so that negation is exact.
-            var scale = maxAbs > 0f ? maxAbs / 127f : 1f;
+            // Symmetric, zero point 0: the most negative value is left out so that negation is exact.
+            var scale = maxAbs > 0f ? maxAbs / limit : 1f;
             scales[c] = scale;
             for (var i = 0; i < perChannel; i++)
-                quantizedValues[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(span[i] / scale), -127f, 127f);
+                quantizedValues[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(span[i] / scale), -limit, limit);
         }
         var data = graph.AddInitializer("conv.weight_int8", quantizedValues, shape);
         var scaleName = graph.AddInitializer("conv.weight_scale", scales, channels);

@@ -51,7 +51,7 @@ public class CommandLineErrorTests
         Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{output}");
         Assert.Contains("9 images of", output);
         Assert.Contains("m0.onnx (float32)", output);
-        Assert.Contains("m0-int8.onnx (int8 (QDQ, Percentile calibration))", output);
+        Assert.Contains("m0-int8.onnx (int8 (QDQ, Percentile calibration, weights of seven bits, ±63))", output);
         Assert.Contains("points against m0.onnx (float32)", output);
 
         AssertOneErrorLine(Run("eval", "--onnx", featuresPath, "--data", images), "m0-features.onnx", "has no 'logits' output", "--features-only");
