@@ -99,6 +99,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         var data = new InMemoryImageDataset(samples, classNames);
         using var setup = TrainingSetup.Prepare(SetupOptions(options), data);
         var (model, metadata, recipe) = (setup.Model, setup.Metadata, setup.Recipe);
+        // Read and checked before the training too: a calibration set too small or of flat images would
+        // otherwise be refused only after it.
+        var calibrationPixels = options.Quantization == EfficientVitQuantization.Int8 ? CalibrationPixels(metadata.Preprocessing) : null;
         var trainer = new EfficientVitTrainer(model, recipe, TrainerOptions(options), metadata);
         channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {model.Config.ImageSize}x{model.Config.ImageSize} on {data.Count:N0} images of {classNames.Length} classes: " +
             $"{recipe.Epochs} epochs of batch {recipe.BatchSize}, peak learning rate {recipe.ScaledLearningRate():G3}");
@@ -111,9 +114,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         }
         model.eval();
         channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
-        var (steps, networkFiles) = BuildChain(model, classNames, metadata.Preprocessing);
+        var (steps, networkFiles, int8Quality) = BuildChain(model, classNames, metadata.Preprocessing, calibrationPixels);
         var chain = steps.Fit(input);
-        return new EfficientVitClassifierTransformer(chain, networkFiles, result, metadata);
+        return new EfficientVitClassifierTransformer(chain, networkFiles, result, metadata, int8Quality);
     }
 
     // How the run starts: the same preparation as the command line's, with the options of this trainer.
@@ -138,7 +141,8 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     };
 
     // The chain the trained model is: ML.NET's own components, so that it saves and loads without this library.
-    private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles) BuildChain(EfficientVit model, string[] classNames, ImagePreprocessing preprocessing)
+    private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles, Int8QualityReport? Int8Quality) BuildChain(
+        EfficientVit model, string[] classNames, ImagePreprocessing preprocessing, List<float[]>? calibrationPixels)
     {
         var names = ScoringColumnNames.Unique();
         var graphOptions = preprocessing.GraphOptions(names.Pixels);
@@ -146,16 +150,21 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         graphOptions.IncludeLogits = false;
         graphOptions.ProbabilitiesOutputName = names.Probabilities;
         graphOptions.DropBatchAxis = true;
-        if (options.Quantization == EfficientVitQuantization.Int8)
+        Int8QualityReport? int8Quality = null;
+        if (calibrationPixels is not null)
         {
             // Calibrated in batches on the batched graph: dropping the batch axis changes only the outputs'
             // shapes, not the activations the ranges are for.
             var batched = graphOptions.Copy();
             batched.DropBatchAxis = false;
-            graphOptions.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(model, CalibrationPixels(preprocessing, names), batched) };
+            var quantization = Int8Log.Quantize(transforms, nameof(EfficientVitClassifierTrainer), "EfficientVit trainer", nameof(options.CalibrationData),
+                log => Int8Quantizer.Quantize(model, calibrationPixels, batched, quality: options.Int8Quality, log: log));
+            graphOptions.Int8 = quantization.Options;
+            int8Quality = quantization.Quality;
         }
         var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
-        return BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
+        var (steps, networkFiles) = BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
+        return (steps, networkFiles, int8Quality);
     }
 
     private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles) BuildChain(ImagePreprocessing preprocessing, string[] classNames, ScoringColumnNames names,
@@ -189,15 +198,26 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: CalibrationData has no rows; int8 calibration needs a few hundred images.");
     }
 
-    // The calibration images as the trained chain's network receives them: resized by ML.NET, pixels 0–255.
-    private List<float[]> CalibrationPixels(ImagePreprocessing preprocessing, ScoringColumnNames names)
+    // The calibration images as the trained chain's network receives them: resized by ML.NET, pixels 0–255;
+    // refused here, before the training, when too few or of one flat colour.
+    private List<float[]> CalibrationPixels(ImagePreprocessing preprocessing)
     {
         var data = options.CalibrationData!;
-        var pixels = new ScoringChainBuilder(transforms)
+        var names = ScoringColumnNames.Unique();
+        var transformed = new ScoringChainBuilder(transforms)
             .ResizeImages(preprocessing, options.ImageColumnName, names.Resized)
             .ExtractPixels(names.Resized, names.Pixels)
             .TakeSteps().Fit(data).Transform(data);
-        return pixels.GetColumn<float[]>(names.Pixels).ToList();
+        var pixels = transformed.GetColumn<float[]>(names.Pixels).ToList();
+        try
+        {
+            Int8CalibrationImages.Split(pixels, holdout: null);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"EfficientVit trainer: CalibrationData: {e.Message}");
+        }
+        return pixels;
     }
 
     private static string[] ClassNames(DataViewSchema.Column label, int count)

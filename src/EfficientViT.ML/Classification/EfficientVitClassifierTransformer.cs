@@ -1,4 +1,5 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Serving;
 using EfficientViT.ML.Training;
@@ -22,12 +23,14 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     private readonly Lazy<ITransformer> scoring;
     private bool disposed;
 
-    internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training, CheckpointMetadata metadata)
+    internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training, CheckpointMetadata metadata,
+        Int8QualityReport? int8Quality)
     {
         this.chain = chain;
         NetworkFiles = networkFiles;
         Training = training;
         Metadata = metadata;
+        Int8Quality = int8Quality;
         scoring = new Lazy<ITransformer>(() => BatchedScoringLoader.Replace(chain, new BatchedScoringOptions()), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -36,6 +39,12 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
 
     /// <summary>The network's architecture, classes and preprocessing.</summary>
     public CheckpointMetadata Metadata { get; }
+
+    /// <summary>
+    /// With <see cref="Featurization.EfficientVitQuantization.Int8"/>: how the int8 network compared with float32 on the
+    /// calibration images held out (feature cosine, top-1 agreement, the repair used); null for float32.
+    /// </summary>
+    public Int8QualityReport? Int8Quality { get; }
 
     /// <summary>The equivalent chain of ML.NET components: what is saved, and what a loading process gets back.</summary>
     public TransformerChain<ITransformer> AsMLNetChain() => chain;

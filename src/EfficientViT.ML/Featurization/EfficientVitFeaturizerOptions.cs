@@ -1,4 +1,5 @@
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Preprocessing;
 using Microsoft.ML;
 
@@ -68,5 +69,14 @@ public sealed class EfficientVitFeaturizerOptions
     public IDataView? CalibrationData { get; set; }
 
     /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
+    /// <summary>
+    /// With <see cref="EfficientVitQuantization.Int8"/>: what the int8 network must keep of the float32 one,
+    /// measured on every fifth <see cref="CalibrationData"/> image, held out of the calibration. Default
+    /// (null): mean feature cosine ≥ 0.99 and lowest ≥ 0.95, repairs tried, and <c>Fit</c> throws an
+    /// <see cref="Int8QualityException"/> giving the figures when nothing meets it. The figures are in the
+    /// MLContext's log and in <see cref="EfficientVitFeaturizerTransformer.Int8Quality"/>.
+    /// </summary>
+    public Int8QualityOptions? Int8Quality { get; set; }
+
     internal EfficientVitFeaturizerOptions Copy() => (EfficientVitFeaturizerOptions)MemberwiseClone();
 }

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Serving;
 using Microsoft.ML;
@@ -52,6 +53,13 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// in, with the bicubic resize, crop and normalization in the graph).
     /// </summary>
     public ReadOnlyMemory<byte> OnnxModel => plan.BatchGraph;
+
+    /// <summary>
+    /// With <see cref="EfficientVitQuantization.Int8"/>: how the int8 network's features compared with float32
+    /// on the calibration images held out when it was fitted (mean and lowest cosine, the repair used);
+    /// null for a float32 featurizer.
+    /// </summary>
+    public Int8QualityReport? Int8Quality => plan.Int8Quality;
 
     /// <summary>The equivalent chain of ML.NET components: what is saved, and what a loading process gets back.</summary>
     public TransformerChain<ITransformer> AsMLNetChain() => chain;

@@ -31,9 +31,9 @@ internal sealed class FeatureNetwork
     /// <summary>The ONNX graph that <see cref="EfficientVitOnnxExporter"/> writes with <paramref name="options"/>.</summary>
     public byte[] Export(OnnxExportOptions options) => WithModel(model => EfficientVitOnnxExporter.ToBytes(model, options));
 
-    /// <summary>Int8 activation ranges of the graph written with <paramref name="options"/>, measured on <paramref name="inputs"/> (its input format).</summary>
-    public Int8Calibration Calibrate(OnnxExportOptions options, IReadOnlyList<float[]> inputs) =>
-        WithModel(model => Int8Calibrator.Calibrate(model, inputs, options));
+    /// <summary>An int8 graph written with <paramref name="options"/>, calibrated and measured on <paramref name="inputs"/> (its input format).</summary>
+    public Int8Quantization Quantize(OnnxExportOptions options, IReadOnlyList<float[]> inputs, Int8QualityOptions? quality, Action<string>? log) =>
+        WithModel(model => Int8Quantizer.Quantize(model, inputs, options, quality: quality, log: log));
 
     private T WithModel<T>(Func<EfficientVit, T> use)
     {

@@ -19,15 +19,17 @@ internal sealed class FeaturizerGraphs
     private readonly ImagePreprocessing preprocessing;
     private readonly ScoringColumnNames names;
     private readonly string pixelVectorColumn;
-    private readonly Int8Calibration? int8;
+    private readonly OnnxInt8Options? int8;
 
     public FeaturizerGraphs(FeatureNetwork network, ImagePreprocessing preprocessing, ScoringColumnNames names, string pixelVectorColumn)
-        : this(network, preprocessing, names, pixelVectorColumn, int8: null)
+        : this(network, preprocessing, names, pixelVectorColumn, int8: null, int8Quality: null)
     {
     }
 
-    private FeaturizerGraphs(FeatureNetwork network, ImagePreprocessing preprocessing, ScoringColumnNames names, string pixelVectorColumn, Int8Calibration? int8)
+    private FeaturizerGraphs(FeatureNetwork network, ImagePreprocessing preprocessing, ScoringColumnNames names, string pixelVectorColumn,
+        OnnxInt8Options? int8, Int8QualityReport? int8Quality)
     {
+        Int8Quality = int8Quality;
         this.network = network;
         this.preprocessing = preprocessing;
         this.names = names;
@@ -43,19 +45,23 @@ internal sealed class FeaturizerGraphs
     }
 
     /// <summary>
-    /// Measures int8 activation ranges on model inputs as the in-memory scorer receives them (resampled,
+    /// Calibrates and measures an int8 graph on model inputs as the in-memory scorer receives them (resampled,
     /// centred images, or pixel vectors): the graphs of one input kind differ only before the first
     /// convolution, whose input is the same centred image whether the resize runs in the graph or not, so
     /// one calibration serves all of that kind's graphs.
     /// </summary>
-    public Int8Calibration Calibrate(bool images, IReadOnlyList<float[]> inputs) =>
-        network.Calibrate(images ? Images(resizeInGraph: false, dropBatchAxis: false) : PixelVectors(dropBatchAxis: false), inputs);
+    public Int8Quantization Quantize(bool images, IReadOnlyList<float[]> inputs, Int8QualityOptions? quality, Action<string>? log) =>
+        network.Quantize(images ? Images(resizeInGraph: false, dropBatchAxis: false) : PixelVectors(dropBatchAxis: false), inputs, quality, log);
 
     /// <summary>True when the graphs are int8.</summary>
     public bool IsQuantized => int8 is not null;
 
-    /// <summary>The same graphs in int8 with <paramref name="calibration"/>, which fits only the input kind it was measured for.</summary>
-    public FeaturizerGraphs Quantized(Int8Calibration calibration) => new(network, preprocessing, names, pixelVectorColumn, calibration);
+    /// <summary>How the int8 graphs compare with float32 on held-out calibration images; null for float graphs.</summary>
+    public Int8QualityReport? Int8Quality { get; }
+
+    /// <summary>The same graphs in int8 as <paramref name="quantization"/> made them, which fits only the input kind it was measured for.</summary>
+    public FeaturizerGraphs Quantized(Int8Quantization quantization) =>
+        new(network, preprocessing, names, pixelVectorColumn, quantization.Options, quantization.Quality);
 
     private OnnxExportOptions Images(bool resizeInGraph, bool dropBatchAxis)
     {
@@ -72,8 +78,7 @@ internal sealed class FeaturizerGraphs
 
     private OnnxExportOptions WithInt8(OnnxExportOptions options)
     {
-        if (int8 is not null)
-            options.Int8 = new OnnxInt8Options { Calibration = int8 };
+        options.Int8 = int8;
         return options;
     }
 

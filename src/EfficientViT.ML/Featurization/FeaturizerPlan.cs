@@ -47,6 +47,9 @@ internal sealed class FeaturizerPlan
 
     private bool FromImages => kind != FeaturizerInputKind.PixelVector;
 
+    /// <summary>How the int8 graphs compare with float32 on held-out calibration images; null for float graphs.</summary>
+    public Int8QualityReport? Int8Quality => graphs.Int8Quality;
+
     /// <summary>The batched graph of this input kind (see <see cref="EfficientVitFeaturizerTransformer.OnnxModel"/>).</summary>
     public byte[] BatchGraph => (FromImages ? graphs.ImageBatch : graphs.PixelVectorBatch).Value;
 
@@ -74,7 +77,7 @@ internal sealed class FeaturizerPlan
     public EfficientVitFeaturizerTransformer Fit(IDataView input)
     {
         if (options.Quantization == EfficientVitQuantization.Int8 && !graphs.IsQuantized)
-            return new FeaturizerPlan(kind, graphs.Quantized(Calibrate()), Names, preprocessing, options, catalog).Fit(input);
+            return new FeaturizerPlan(kind, graphs.Quantized(Quantize()), Names, preprocessing, options, catalog).Fit(input);
         var builder = new ScoringChainBuilder(catalog);
         AppendPreparation(builder);
         var preparation = builder.TakeSteps().Fit(input);
@@ -102,7 +105,7 @@ internal sealed class FeaturizerPlan
 
     // The calibration images go through the same preparation as the data and are read as the in-memory
     // scorer reads its batches, so the ranges are those of the values the int8 graphs will see.
-    private Int8Calibration Calibrate()
+    private Int8Quantization Quantize()
     {
         var data = options.CalibrationData!;
         var column = options.InputColumnName;
@@ -146,7 +149,8 @@ internal sealed class FeaturizerPlan
         }
         if (inputs.Count == 0)
             throw new ArgumentException("EfficientVitFeaturize: CalibrationData has no rows; int8 calibration needs a few hundred images.", nameof(options));
-        return graphs.Calibrate(FromImages, inputs);
+        return Int8Log.Quantize(catalog, nameof(EfficientVitFeaturizerEstimator), "EfficientVitFeaturize", "CalibrationData",
+            log => graphs.Quantize(FromImages, inputs, options.Int8Quality, log));
     }
 
     private static string Describe(FeaturizerInputKind inputKind) => inputKind switch

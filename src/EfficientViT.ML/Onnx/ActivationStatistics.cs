@@ -18,15 +18,41 @@ internal sealed class ActivationStatistics
     private long[]? histogram;
     private float binWidth;
 
-    /// <summary>First pass: widens the min/max over <paramref name="values"/>.</summary>
-    public void Observe(ReadOnlySpan<float> values)
+    // Per channel of a (batch, C, H, W) activation: the sum of its values and how many were summed.
+    private double[]? channelSums;
+    private long valuesPerChannel;
+
+    /// <summary>
+    /// First pass: widens the min/max over <paramref name="values"/>, laid out as <paramref name="shape"/>;
+    /// for a (batch, C, H, W) activation also sums each channel, for <see cref="ChannelMeans"/>.
+    /// </summary>
+    public void Observe(ReadOnlySpan<float> values, ReadOnlySpan<long> shape)
     {
         foreach (var v in values)
         {
             if (v < min) min = v;
             if (v > max) max = v;
         }
+        if (shape.Length != 4)
+            return;
+        var channels = (int)shape[1];
+        var plane = (int)(shape[2] * shape[3]);
+        channelSums ??= new double[channels];
+        for (var n = 0; n < shape[0]; n++)
+        {
+            for (var c = 0; c < channels; c++)
+            {
+                double sum = 0;
+                foreach (var v in values.Slice((int)((n * channels + c) * plane), plane))
+                    sum += v;
+                channelSums[c] += sum;
+            }
+        }
+        valuesPerChannel += shape[0] * plane;
     }
+
+    /// <summary>The mean of each channel over the calibration images, for a (batch, C, H, W) activation; otherwise null.</summary>
+    public float[]? ChannelMeans => channelSums?.Select(sum => (float)(sum / valuesPerChannel)).ToArray();
 
     /// <summary>Second pass: counts |value| into the histogram, whose span the first pass fixed.</summary>
     public void Count(ReadOnlySpan<float> values)

@@ -175,7 +175,12 @@ public static class EfficientVitOnnxExporter
         graph.AddMetadata("efficientvit.input_size", inputSize.ToString());
         graph.AddMetadata("efficientvit.normalization_in_graph", preprocessing is not null ? "true" : "false");
         if (qdq is { Quantizing: true })
-            graph.AddMetadata("efficientvit.quantization", $"int8 (QDQ, {options.Int8!.Calibration.Method} calibration, weights of {(options.Int8.FullRangeWeights ? "eight bits, ±127" : "seven bits, ±63")})");
+        {
+            var int8 = options.Int8!;
+            graph.AddMetadata("efficientvit.quantization", $"int8 (QDQ, {int8.Calibration.Method} calibration, weights of {(int8.FullRangeWeights ? "eight bits, ±127" : "seven bits, ±63")})");
+            if (int8.Quality is { } quality)
+                graph.AddMetadata("efficientvit.int8_quality", quality);
+        }
         var points = qdq?.Points ?? [];
         if (addPointOutputs)
         {
@@ -395,8 +400,11 @@ public static class EfficientVitOnnxExporter
             string weightName, biasName;
             if (quantize && qdq!.Quantizing && qdq.QuantizeWeights)
             {
-                (weightName, var weightScales) = qdq.Weight(weight);
-                biasName = quantizeActivations ? qdq.Bias(bias, qdq.ScaleOf(input), weightScales) : graph.AddInitializer("conv.bias", bias);
+                (weightName, var weightScales, var weightError) = qdq.Weight(weight);
+                var biasValues = QdqPlacer.Floats(bias);
+                if (qdq.CorrectsBias)
+                    biasValues = qdq.CorrectedBias(biasValues, weightError, (int)x.Channels, (int)groups, input);
+                biasName = quantizeActivations ? qdq.Bias(biasValues, qdq.ScaleOf(input), weightScales) : graph.AddInitializer("conv.bias", biasValues, biasValues.Length);
             }
             else
             {

@@ -35,4 +35,11 @@ public sealed class Int8Calibration
 
     /// <summary>One range per activation, in the order the exporter emits them.</summary>
     public IReadOnlyList<Int8ActivationRange> Ranges { get; }
+
+    /// <summary>
+    /// Per activation, the mean of each channel over the calibration images where the activation is a
+    /// (batch, C, H, W) map (null for the others, and empty for ranges made without measuring): what
+    /// <see cref="OnnxInt8Options.CorrectBias"/> needs.
+    /// </summary>
+    internal IReadOnlyList<float[]?> ChannelMeans { get; init; } = [];
 }

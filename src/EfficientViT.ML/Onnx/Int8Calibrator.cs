@@ -23,9 +23,6 @@ public static class Int8Calibrator
     /// <summary>The method <see cref="Calibrate"/> uses unless told otherwise (measured: docs/guide/int8.md).</summary>
     public const Int8CalibrationMethod DefaultMethod = Int8CalibrationMethod.Percentile;
 
-    /// <summary>Images per ONNX Runtime call: the extra outputs of a batch are all in memory at once.</summary>
-    private const int BatchSize = 8;
-
     /// <summary>
     /// Runs the float graph over <paramref name="images"/> and derives each activation's range with
     /// <paramref name="method"/>. The same model, export options, images and method give the same ranges.
@@ -57,32 +54,14 @@ public static class Int8Calibrator
         var outputNames = Enumerable.Range(0, pointCount).Select(EfficientVitOnnxExporter.CalibrationOutputName).ToArray();
         using (var session = new InferenceSession(graph))
         {
-            RunAll(session, exportOptions.InputName, images, side, outputNames, (k, values) => statistics[k].Observe(values));
+            OnnxImageBatches.Run(session, exportOptions.InputName, images, side, outputNames, (k, values, shape) => statistics[k].Observe(values, shape));
             // The histograms span [0, max |value|], known only after the first pass.
             if (method != Int8CalibrationMethod.MinMax)
-                RunAll(session, exportOptions.InputName, images, side, outputNames, (k, values) => statistics[k].Count(values));
+                OnnxImageBatches.Run(session, exportOptions.InputName, images, side, outputNames, (k, values, _) => statistics[k].Count(values));
         }
-        return new Int8Calibration(model.Config.VariantName, method, statistics.Select(s => s.Range(method)).ToArray());
-    }
-
-    private delegate void ValuesHandler(int point, ReadOnlySpan<float> values);
-
-    private static void RunAll(InferenceSession session, string inputName, IReadOnlyList<float[]> images, int side,
-        string[] outputNames, ValuesHandler handle)
-    {
-        var imageLength = 3 * side * side;
-        using var runOptions = new RunOptions();
-        for (var start = 0; start < images.Count; start += BatchSize)
+        return new Int8Calibration(model.Config.VariantName, method, statistics.Select(s => s.Range(method)).ToArray())
         {
-            var count = Math.Min(BatchSize, images.Count - start);
-            var batch = new float[count * imageLength];
-            for (var i = 0; i < count; i++)
-                images[start + i].CopyTo(batch, i * imageLength);
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, [count, 3, side, side]);
-            using var outputs = session.Run(runOptions, [inputName], [input], outputNames);
-            var k = 0;
-            foreach (var output in outputs)
-                handle(k++, output.GetTensorDataAsSpan<float>());
-        }
+            ChannelMeans = statistics.Select(s => s.ChannelMeans).ToArray(),
+        };
     }
 }

@@ -19,7 +19,7 @@ namespace EfficientViT.ML.Onnx;
 /// byte[] int8Model = EfficientVitOnnxExporter.ToBytes(model, options);
 /// </code>
 /// </example>
-public sealed class OnnxInt8Options
+public sealed record OnnxInt8Options
 {
     /// <summary>The activation ranges, from <see cref="Int8Calibrator.Calibrate"/> with the same model and export options.</summary>
     public required Int8Calibration Calibration { get; init; }
@@ -46,6 +46,25 @@ public sealed class OnnxInt8Options
     /// quantized; null quantizes all that the other options allow.
     /// </summary>
     internal Func<int, bool>? QuantizeConvolution { get; init; }
+
+    /// <summary>
+    /// Bias correction: each quantized convolution's bias takes back the mean shift its rounded weights
+    /// cause on the calibration images. Needs a calibration measured by <see cref="Int8Calibrator"/>.
+    /// A repair <see cref="Int8Quantizer"/> tries when the plain graph misses its target.
+    /// </summary>
+    internal bool CorrectBias { get; init; }
+
+    /// <summary>
+    /// The convolutions (numbered as <see cref="QuantizeConvolution"/> numbers them) left float: a repair
+    /// <see cref="Int8Quantizer"/> tries when the plain graph misses its target. Null or empty: none.
+    /// </summary>
+    internal IReadOnlySet<int>? FloatConvolutions { get; init; }
+
+    /// <summary>
+    /// How the graph compared with float32 when <see cref="Int8Quantizer"/> measured it, written into the
+    /// graph's metadata (<c>efficientvit.int8_quality</c>) so that a saved model says what it is.
+    /// </summary>
+    internal string? Quality { get; init; }
 
     /// <summary>
     /// For measurement only: weights over the full ±127 instead of ±63. Exact on CPUs with VNNI; on others

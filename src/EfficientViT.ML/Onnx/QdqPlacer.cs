@@ -63,7 +63,11 @@ internal sealed class QdqPlacer
     {
         var index = convolutions.Count;
         convolutions.Add(description);
-        return int8?.QuantizeConvolution?.Invoke(index) ?? true;
+        if (int8 is null)
+            return true;
+        if (int8.FloatConvolutions?.Contains(index) == true)
+            return false;
+        return int8.QuantizeConvolution?.Invoke(index) ?? true;
     }
 
     /// <summary>The quantizable convolutions met so far, described (kind, channels, kernel, map size).</summary>
@@ -210,9 +214,10 @@ internal sealed class QdqPlacer
 
     /// <summary>
     /// Int8 weights (output channels first) with one symmetric scale per output channel, dequantized by a
-    /// DequantizeLinear node; returns its output and the scales.
+    /// DequantizeLinear node; returns its output, the scales and, per weight, the rounding error
+    /// (dequantized − float) in the weight's own layout.
     /// </summary>
-    public (string Dequantized, float[] Scales) Weight(Tensor weight)
+    public (string Dequantized, float[] Scales, float[] Error) Weight(Tensor weight)
     {
         var limit = int8?.FullRangeWeights == true ? FullWeightLimit : ReducedWeightLimit;
         var shape = weight.shape;
@@ -221,6 +226,7 @@ internal sealed class QdqPlacer
         var perChannel = values.Length / channels;
         var scales = new float[channels];
         var quantizedValues = new sbyte[values.Length];
+        var error = new float[values.Length];
         for (var c = 0; c < channels; c++)
         {
             var span = values.AsSpan(c * perChannel, perChannel);
@@ -231,22 +237,66 @@ internal sealed class QdqPlacer
             var scale = maxAbs > 0f ? maxAbs / limit : 1f;
             scales[c] = scale;
             for (var i = 0; i < perChannel; i++)
-                quantizedValues[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(span[i] / scale), -limit, limit);
+            {
+                var q = (sbyte)Math.Clamp(MathF.Round(span[i] / scale), -limit, limit);
+                quantizedValues[c * perChannel + i] = q;
+                error[c * perChannel + i] = q * scale - span[i];
+            }
         }
         var data = graph.AddInitializer("conv.weight_int8", quantizedValues, shape);
         var scaleName = graph.AddInitializer("conv.weight_scale", scales, channels);
         var zeroName = graph.AddInitializer("conv.weight_zero_point", new sbyte[channels], channels);
         var dq = graph.AddNode("DequantizeLinear", [data, scaleName, zeroName], OnnxAttribute.Int("axis", 0));
-        return (dq, scales);
+        return (dq, scales, error);
+    }
+
+    /// <summary>See <see cref="OnnxInt8Options.CorrectBias"/>.</summary>
+    public bool CorrectsBias => int8?.CorrectBias ?? false;
+
+    /// <summary>
+    /// Bias correction (Nagel et al., 2019): the rounded weights shift each output channel's mean by
+    /// Σ error[o, i, ·] · E[x_i], with E[x_i] the calibration mean of the convolution's input channel i; the
+    /// bias gives that shift back, so that the int8 convolution's output has the float one's mean. Padding
+    /// is ignored (a border pixel sees fewer taps): the correction is of the mean, not of every pixel.
+    /// </summary>
+    /// <param name="bias">The float bias, one per output channel.</param>
+    /// <param name="error">The weights' rounding error, as <see cref="Weight"/> returns it.</param>
+    /// <param name="inputChannels">The convolution's input channels.</param>
+    /// <param name="groups">The convolution's groups.</param>
+    /// <param name="input">The convolution's input, as <see cref="Activation"/> returned it.</param>
+    public float[] CorrectedBias(float[] bias, float[] error, int inputChannels, int groups, string input)
+    {
+        var means = pointOf.TryGetValue(input, out var index) && int8!.Calibration.ChannelMeans is { } all && index < all.Count ? all[index] : null;
+        if (means is null || means.Length != inputChannels)
+            throw new ArgumentException("Bias correction needs the channel means of each convolution's input: calibrate with Int8Calibrator on the same model and export options.");
+        var outputs = bias.Length;
+        var perGroupIn = inputChannels / groups;
+        var perGroupOut = outputs / groups;
+        var taps = error.Length / (outputs * perGroupIn);
+        var corrected = (float[])bias.Clone();
+        for (var o = 0; o < outputs; o++)
+        {
+            double shift = 0;
+            var firstInput = o / perGroupOut * perGroupIn;
+            for (var j = 0; j < perGroupIn; j++)
+            {
+                double tapSum = 0;
+                var start = (o * perGroupIn + j) * taps;
+                for (var t = 0; t < taps; t++)
+                    tapSum += error[start + t];
+                shift += tapSum * means[firstInput + j];
+            }
+            corrected[o] = (float)(bias[o] - shift);
+        }
+        return corrected;
     }
 
     /// <summary>
     /// An int32 bias with scale input scale × weight scale per channel, as QLinearConv adds it to its
     /// int32 accumulator; dequantized by a DequantizeLinear node, whose output is returned.
     /// </summary>
-    public string Bias(Tensor bias, float inputScale, float[] weightScales)
+    public string Bias(float[] values, float inputScale, float[] weightScales)
     {
-        var values = Floats(bias);
         var scales = new float[values.Length];
         var quantizedValues = new int[values.Length];
         for (var c = 0; c < values.Length; c++)
@@ -259,7 +309,8 @@ internal sealed class QdqPlacer
         return graph.AddNode("DequantizeLinear", [data, scaleName], OnnxAttribute.Int("axis", 0));
     }
 
-    private static float[] Floats(Tensor tensor)
+    /// <summary>The values of <paramref name="tensor"/>, row-major.</summary>
+    public static float[] Floats(Tensor tensor)
     {
         using var detached = tensor.detach();
         using var cpu = detached.cpu();

@@ -22,9 +22,13 @@ internal static class ExportCommand
         var calibration = new Option<string?>("--calibration") { Description = "With --int8: the images to calibrate on, as --data of train: 'fashion-mnist' (its training set), a folder with one subfolder per class, or a CSV manifest." };
         var calibrationCount = new Option<int>("--calibration-images") { Description = "With --int8: how many images of --calibration to use, spread evenly over it.", DefaultValueFactory = _ => 256 };
         var calibrationMethod = new Option<Int8CalibrationMethod>("--calibration-method") { Description = "With --int8: how activation ranges are set from the calibration values.", DefaultValueFactory = _ => Int8Calibrator.DefaultMethod };
+        var targetMean = new Option<double>("--int8-min-mean-cosine") { Description = "With --int8: the lowest mean cosine of int8 to float32 features, on every fifth calibration image held out, that passes.", DefaultValueFactory = _ => new Int8QualityOptions().MinimumMeanCosine };
+        var targetLowest = new Option<double>("--int8-min-lowest-cosine") { Description = "With --int8: the lowest cosine of any one held-out image that passes.", DefaultValueFactory = _ => new Int8QualityOptions().MinimumLowestCosine };
+        var acceptBelow = new Option<bool>("--int8-accept-below-target") { Description = "With --int8: when no graph (the repairs included) meets the target, write the best one with a warning instead of failing." };
         var command = new Command("export", "Export a checkpoint to ONNX (BatchNorm fused, dynamic batch).")
         {
             checkpoint, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset, int8, calibration, calibrationCount, calibrationMethod,
+            targetMean, targetLowest, acceptBelow,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -46,8 +50,19 @@ internal static class ExportCommand
                 var count = OptionChecks.AtLeast(parse, calibrationCount, 1);
                 var images = CalibrationImages.Load(DataArguments.Load(data, FashionMnistSplit.Train, skipCorrupt: false),
                     loaded.Metadata.Preprocessing, count, normalizationInGraph: options.Preprocessing is not null);
-                Console.WriteLine($"calibrating on {images.Count} images of {data} ({parse.GetValue(calibrationMethod)})");
-                options.Int8 = new OnnxInt8Options { Calibration = Int8Calibrator.Calibrate(loaded.Model, images, options, parse.GetValue(calibrationMethod)) };
+                Console.WriteLine($"calibrating on {images.Count} images of {data} ({parse.GetValue(calibrationMethod)}), every fifth held out to measure the int8 graph on");
+                var quality = new Int8QualityOptions
+                {
+                    MinimumMeanCosine = parse.GetValue(targetMean),
+                    MinimumLowestCosine = parse.GetValue(targetLowest),
+                    AcceptBelowTarget = parse.GetValue(acceptBelow),
+                };
+                var quantization = Int8Quantizer.Quantize(loaded.Model, images, options, parse.GetValue(calibrationMethod), quality,
+                    log: line => Console.WriteLine($"  {line}"));
+                Console.WriteLine(quantization.Quality);
+                if (!quantization.Quality.MeetsTarget)
+                    Console.Error.WriteLine($"warning: the int8 graph is below the target ({quantization.Quality.Target}); written because --int8-accept-below-target is set");
+                options.Int8 = quantization.Options;
             }
             EfficientVitOnnxExporter.Export(loaded.Model, path, options);
             Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1024.0 / 1024.0:F1} MiB): EfficientViT-{loaded.Metadata.Variant}, " +

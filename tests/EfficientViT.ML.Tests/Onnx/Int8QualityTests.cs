@@ -1,0 +1,152 @@
+using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Tests.Training;
+using Microsoft.ML.OnnxRuntime;
+using static TorchSharp.torch;
+
+namespace EfficientViT.ML.Tests.Onnx;
+
+/// <summary>The int8 graph measures itself on held-out images, refuses what misses its target, and repairs.</summary>
+[Collection(TorchGlobalStateCollection.Name)]
+public class Int8QualityTests
+{
+    private const int Side = 64;
+
+    // Smooth images of random stripes, in the range of normalized pixels; contrast scales their amplitude.
+    private static float[][] StripeImages(int count, int seed, float contrast = 1f)
+    {
+        var random = new Random(seed);
+        var images = new float[count][];
+        for (var n = 0; n < count; n++)
+        {
+            var image = new float[3 * Side * Side];
+            for (var c = 0; c < 3; c++)
+            {
+                var (fx1, fy1, fx2, fy2) = (random.NextDouble() * 0.3, random.NextDouble() * 0.3, random.NextDouble() * 0.6, random.NextDouble() * 0.6);
+                var (phase1, phase2, offset) = (random.NextDouble() * 6.3, random.NextDouble() * 6.3, random.NextDouble() - 0.5);
+                for (var y = 0; y < Side; y++)
+                    for (var x = 0; x < Side; x++)
+                        image[(c * Side + y) * Side + x] = contrast * (float)(offset + Math.Sin(fx1 * x + fy1 * y + phase1) + 0.5 * Math.Sin(fx2 * x + fy2 * y + phase2));
+            }
+            images[n] = image;
+        }
+        return images;
+    }
+
+    private static EfficientVit FreshM0(int numClasses = 0)
+    {
+        manual_seed(11);
+        var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: Side, numClasses: numClasses);
+        model.eval();
+        return model;
+    }
+
+    private static float[] Run(byte[] graph, float[][] images, string output = "features")
+    {
+        using var session = new InferenceSession(graph);
+        using var input = OrtValue.CreateTensorValueFromMemory(images.SelectMany(i => i).ToArray(), [images.Length, 3, Side, Side]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["input"], [input], [output]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private static double[] RowCosines(float[] a, float[] b, int rows)
+    {
+        var width = a.Length / rows;
+        return Enumerable.Range(0, rows).Select(r =>
+        {
+            double dot = 0, na = 0, nb = 0;
+            for (var i = r * width; i < (r + 1) * width; i++)
+            {
+                dot += (double)a[i] * b[i];
+                na += (double)a[i] * a[i];
+                nb += (double)b[i] * b[i];
+            }
+            return dot / Math.Sqrt(na * nb);
+        }).ToArray();
+    }
+
+    [Fact]
+    public void The_report_gives_the_figures_of_the_held_out_images_as_measured_independently()
+    {
+        using var model = FreshM0(numClasses: 5);
+        var images = StripeImages(40, seed: 1);
+        var quantization = Int8Quantizer.Quantize(model, images);
+        var report = quantization.Quality;
+        Console.WriteLine(report);
+
+        // Every fifth image held out: 8 of 40, the other 32 calibrate.
+        Assert.Equal(8, report.HoldoutImages);
+        Assert.Equal(32, report.CalibrationImages);
+        Assert.True(report.MeetsTarget, report.ToString());
+        Assert.Equal("plain", report.Repair);
+        Assert.Single(report.Tried);
+
+        var holdout = images.Where((_, i) => i % 5 == 4).ToArray();
+        var floatGraph = EfficientVitOnnxExporter.ToBytes(model);
+        var cosines = RowCosines(Run(floatGraph, holdout), Run(quantization.Graph, holdout), holdout.Length);
+        Assert.Equal(cosines.Average(), report.MeanCosine, 6);
+        Assert.Equal(cosines.Min(), report.LowestCosine, 6);
+        var floatLogits = Run(floatGraph, holdout, "logits");
+        var int8Logits = Run(quantization.Graph, holdout, "logits");
+        static int ArgMax(float[] values, int row) => Enumerable.Range(row * 5, 5).MaxBy(i => values[i]);
+        var agreement = Enumerable.Range(0, holdout.Length).Count(r => ArgMax(floatLogits, r) == ArgMax(int8Logits, r)) / (double)holdout.Length;
+        Assert.Equal(agreement, report.Top1Agreement);
+
+        // The graph says what it is.
+        Assert.Contains("efficientvit.int8_quality", System.Text.Encoding.UTF8.GetString(quantization.Graph));
+    }
+
+    [Fact]
+    public void A_calibration_unlike_the_images_the_graph_sees_is_caught_on_the_holdout_and_refused_with_its_figures()
+    {
+        // Calibrated on faint images (a twentieth of the contrast), the ranges clip the ordinary images of the holdout.
+        using var model = FreshM0();
+        var faint = StripeImages(32, seed: 1, contrast: 0.05f);
+        var ordinary = StripeImages(8, seed: 2);
+        var noRepair = new Int8QualityOptions { Repair = false };
+
+        var refused = Assert.Throws<Int8QualityException>(() => Int8Quantizer.Quantize(model, faint, quality: noRepair, holdout: ordinary));
+        Console.WriteLine(refused.Message);
+        Assert.Contains("plain: mean cosine", refused.Message);
+        Assert.Contains("8 images held out", refused.Message);
+        Assert.False(refused.Report.MeetsTarget);
+        Assert.True(refused.Report.MeanCosine < 0.99, refused.Report.ToString());
+
+        // Calibrated on images like the holdout, the same model passes: the figure measured the calibration, not the model.
+        Assert.True(Int8Quantizer.Quantize(model, StripeImages(32, seed: 3), quality: noRepair, holdout: ordinary).Quality.MeetsTarget);
+
+        // Opted in, the best graph is kept with its figures.
+        var kept = Int8Quantizer.Quantize(model, faint, quality: new Int8QualityOptions { Repair = false, AcceptBelowTarget = true }, holdout: ordinary);
+        Assert.False(kept.Quality.MeetsTarget);
+        Assert.Equal(refused.Report.MeanCosine, kept.Quality.MeanCosine, 9);
+    }
+
+    [Fact]
+    public void Degenerate_calibration_data_is_refused_by_name()
+    {
+        using var model = FreshM0();
+        var one = Assert.Throws<ArgumentException>(() => Int8Quantizer.Quantize(model, StripeImages(1, seed: 1)));
+        Assert.Contains("at least 16 distinct images", one.Message);
+        Assert.Contains("of the 1 given, 1 qualify", one.Message);
+
+        // Twenty images, each of one flat colour per channel.
+        var flat = Enumerable.Range(0, 20).Select(i =>
+        {
+            var image = new float[3 * Side * Side];
+            for (var c = 0; c < 3; c++)
+                Array.Fill(image, (i * 3 + c) / 60f - 0.5f, c * Side * Side, Side * Side);
+            return image;
+        }).ToArray();
+        var flatError = Assert.Throws<ArgumentException>(() => Int8Quantizer.Quantize(model, flat));
+        Assert.Contains("20 are one flat colour (images 0, 1, 2, 3, 4, …)", flatError.Message);
+
+        // One image twenty times is one image.
+        var image = StripeImages(1, seed: 4)[0];
+        var repeated = Assert.Throws<ArgumentException>(() => Int8Quantizer.Quantize(model, Enumerable.Repeat(image, 20).ToArray()));
+        Assert.Contains("19 repeat an earlier image", repeated.Message);
+
+        // Sixteen distinct images pass.
+        Assert.Equal(3, Int8Quantizer.Quantize(model, StripeImages(16, seed: 5)).Quality.HoldoutImages);
+    }
+}
