@@ -21,8 +21,8 @@ public sealed class Int8QualityOptions
     public double MinimumLowestCosine { get; set; } = 0.95;
 
     /// <summary>
-    /// When the plain graph misses the target, try the repairs (bias correction, then leaving float the
-    /// convolutions that cost the most) and keep the first that meets it. Default true.
+    /// When the plain graph misses the target, try the repairs (bias correction, the residual stream float,
+    /// then leaving float the convolutions that cost the most) and keep the first that meets it. Default true.
     /// </summary>
     public bool Repair { get; set; } = true;
 

@@ -10,10 +10,11 @@ namespace EfficientViT.ML.Onnx;
 /// the target, and refuses (or, if asked, warns) when nothing meets it.
 /// </summary>
 /// <remarks>
-/// The repairs, tried in this order and each measured on the holdout: bias correction (each convolution's
-/// bias takes back the mean shift its rounded weights cause); then leaving float the fewest convolutions
-/// that cost the most, ranked by measuring each one left float alone. The first graph that meets the target
-/// is kept: the repairs cost no speed, except the float convolutions. See docs/guide/int8.md.
+/// The repairs, tried in this order, each on top of the best graph so far and measured on the holdout: bias
+/// correction (each convolution's bias takes back the mean shift its rounded weights cause; no cost in
+/// speed); the residual stream float (1.10–1.18× slower); then leaving float the fewest convolutions that
+/// cost the most, ranked by measuring each one left float alone (a measurement per convolution: on a large
+/// model this takes minutes). The first graph that meets the target is kept. See docs/guide/int8.md.
 /// </remarks>
 /// <example>
 /// <code>
@@ -84,21 +85,31 @@ public static class Int8Quantizer
         List<(Int8QualityMeasurement Measurement, OnnxInt8Options Options)> candidates,
         Func<string, OnnxInt8Options, Int8QualityMeasurement> measure, Func<Int8QualityMeasurement, bool> meets)
     {
-        var plain = candidates[0];
-        var corrected = new OnnxInt8Options { Calibration = calibration, CorrectBias = true };
-        candidates.Add((measure("bias correction", corrected), corrected));
-        if (meets(candidates[^1].Measurement))
+        // Each repair builds on the best graph so far; the first that meets the target ends the search.
+        (Int8QualityMeasurement Measurement, OnnxInt8Options Options) Best() => candidates.MaxBy(c => c.Measurement.MeanCosine);
+        bool Try(string name, Func<OnnxInt8Options, OnnxInt8Options> change)
+        {
+            var (best, options) = Best();
+            var changed = change(options);
+            candidates.Add((measure(best.Graph == "plain" ? name : $"{best.Graph}, {name}", changed), changed));
+            return meets(candidates[^1].Measurement);
+        }
+
+        if (Try("bias correction", o => o with { CorrectBias = true }))
+            return;
+        // The residual stream's additions in uint8 were the largest single cost measured (docs/guide/int8.md);
+        // float, they cost 1.10–1.18× of speed.
+        if (Try("residual stream float", o => o with { QuantizeResiduals = false }))
             return;
 
-        // Float convolutions on top of whichever of the two did better.
-        var (baseMeasurement, baseOptions) = candidates[^1].Measurement.MeanCosine > plain.Measurement.MeanCosine ? candidates[^1] : plain;
-        var prefix = baseOptions.CorrectBias ? "bias correction, " : "";
+        // The convolutions that cost the most, measured one at a time left float on top of the best graph.
+        var (baseMeasurement, baseOptions) = Best();
         var descriptions = EfficientVitOnnxExporter.QuantizableConvolutions(model, exportOptions);
         var gains = new List<(int Index, double Mean)>();
         for (var k = 0; k < descriptions.Count; k++)
         {
             var alone = baseOptions with { FloatConvolutions = new HashSet<int> { k } };
-            gains.Add((k, measure($"{prefix}convolution {k} float ({descriptions[k]})", alone).MeanCosine));
+            gains.Add((k, measure($"{baseMeasurement.Graph}, convolution {k} float ({descriptions[k]})", alone).MeanCosine));
         }
         var ranked = gains.OrderByDescending(g => g.Mean).Select(g => g.Index).ToList();
         // Leaving more than a quarter of the convolutions float gives up most of int8's speed.
@@ -106,7 +117,7 @@ public static class Int8Quantizer
         {
             var floats = ranked.Take(count).ToHashSet();
             var options = baseOptions with { FloatConvolutions = floats };
-            var name = string.Create(CultureInfo.InvariantCulture, $"{prefix}{count} of {descriptions.Count} convolutions float ({string.Join(", ", floats.Order())})");
+            var name = string.Create(CultureInfo.InvariantCulture, $"{baseMeasurement.Graph}, {count} of {descriptions.Count} convolutions float ({string.Join(", ", floats.Order())})");
             candidates.Add((measure(name, options), options));
             if (meets(candidates[^1].Measurement))
                 return;

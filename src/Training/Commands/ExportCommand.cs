@@ -25,10 +25,11 @@ internal static class ExportCommand
         var targetMean = new Option<double>("--int8-min-mean-cosine") { Description = "With --int8: the lowest mean cosine of int8 to float32 features, on every fifth calibration image held out, that passes.", DefaultValueFactory = _ => new Int8QualityOptions().MinimumMeanCosine };
         var targetLowest = new Option<double>("--int8-min-lowest-cosine") { Description = "With --int8: the lowest cosine of any one held-out image that passes.", DefaultValueFactory = _ => new Int8QualityOptions().MinimumLowestCosine };
         var acceptBelow = new Option<bool>("--int8-accept-below-target") { Description = "With --int8: when no graph (the repairs included) meets the target, write the best one with a warning instead of failing." };
+        var noRepair = new Option<bool>("--int8-no-repair") { Description = "With --int8: below the target, do not try the repairs (bias correction, float convolutions); fail or accept at once." };
         var command = new Command("export", "Export a checkpoint to ONNX (BatchNorm fused, dynamic batch).")
         {
             checkpoint, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset, int8, calibration, calibrationCount, calibrationMethod,
-            targetMean, targetLowest, acceptBelow,
+            targetMean, targetLowest, acceptBelow, noRepair,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -56,6 +57,7 @@ internal static class ExportCommand
                     MinimumMeanCosine = parse.GetValue(targetMean),
                     MinimumLowestCosine = parse.GetValue(targetLowest),
                     AcceptBelowTarget = parse.GetValue(acceptBelow),
+                    Repair = !parse.GetValue(noRepair),
                 };
                 var quantization = Int8Quantizer.Quantize(loaded.Model, images, options, parse.GetValue(calibrationMethod), quality,
                     log: line => Console.WriteLine($"  {line}"));

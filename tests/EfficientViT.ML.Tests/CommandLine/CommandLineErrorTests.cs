@@ -57,6 +57,35 @@ public class CommandLineErrorTests
         AssertOneErrorLine(Run("eval", "--onnx", featuresPath, "--data", images), "m0-features.onnx", "has no 'logits' output", "--features-only");
     }
 
+    [Fact]
+    public void Export_int8_measures_the_graph_on_held_out_images_and_refuses_it_below_the_target()
+    {
+        using var dir = new TempDirectory();
+        var checkpoint = TestFiles.OfficialM0("efficientvit_m0.pth");
+        var images = dir.File("calibration");
+        foreach (var (name, index) in TestImages.ColorClasses.Select((n, i) => (n, i)))
+        {
+            Directory.CreateDirectory(Path.Combine(images, name));
+            TestImages.WriteColorImages(Path.Combine(images, name), perClass: 2, size: 16, seed: index);
+        }
+        // Each call writes an image of every colour per "class": 3 folders × 2 × 3 = 18 images, every fifth held out.
+        var output = dir.File("m0-int8.onnx");
+
+        // The official-m0 fixture (random weights, perturbed BatchNorm statistics) stays below the default target.
+        AssertOneErrorLine(Run("export", checkpoint, "-o", output, "--int8", "--calibration", images, "--int8-no-repair"),
+            "No int8 graph kept the float32 features", "on 3 images held out of the calibration (15 calibration images)", "plain: mean cosine");
+        Assert.False(File.Exists(output));
+
+        var (exitCode, errors, printed) = Run("export", checkpoint, "-o", output, "--int8", "--calibration", images, "--int8-no-repair", "--int8-accept-below-target");
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{printed}");
+        Assert.Contains("int8 against float32 on 3 held-out images (calibrated on 15)", printed);
+        Assert.Contains(errors, line => line.StartsWith("warning: the int8 graph is below the target", StringComparison.Ordinal));
+        Assert.Contains("efficientvit.int8_quality", System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(output)));
+
+        AssertOneErrorLine(Run("export", checkpoint, "-o", dir.File("few.onnx"), "--int8", "--calibration", ImageFolder(dir)),
+            "at least 16 distinct images", "of the 9 given, 9 qualify");
+    }
+
     [Theory]
     [InlineData("--threads", "0", "must be at least 1")]
     [InlineData("--batch-size", "0", "must be at least 1")]

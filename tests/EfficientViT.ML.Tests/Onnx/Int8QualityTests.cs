@@ -149,4 +149,63 @@ public class Int8QualityTests
         // Sixteen distinct images pass.
         Assert.Equal(3, Int8Quantizer.Quantize(model, StripeImages(16, seed: 5)).Quality.HoldoutImages);
     }
+
+    [Fact]
+    public void Bias_correction_moves_the_int8_features_mean_toward_the_float_ones()
+    {
+        using var model = FreshM0();
+        var calibrationImages = StripeImages(32, seed: 1);
+        var test = StripeImages(16, seed: 2);
+        var calibration = Int8Calibrator.Calibrate(model, calibrationImages);
+        var floatFeatures = Run(EfficientVitOnnxExporter.ToBytes(model), test);
+        double MeanShift(bool correct)
+        {
+            var int8 = Run(EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { Int8 = new OnnxInt8Options { Calibration = calibration, CorrectBias = correct } }), test);
+            // Per feature channel, the mean over the images of int8 − float; then the root mean square over channels.
+            var width = floatFeatures.Length / test.Length;
+            var shifts = Enumerable.Range(0, width).Select(c => Enumerable.Range(0, test.Length).Average(n => (double)int8[n * width + c] - floatFeatures[n * width + c]));
+            return Math.Sqrt(shifts.Average(d => d * d));
+        }
+        var plain = MeanShift(false);
+        var corrected = MeanShift(true);
+        Console.WriteLine($"rms mean shift of the features: plain {plain:G4}, bias-corrected {corrected:G4}");
+        Assert.True(corrected < plain, $"bias correction: {corrected} against {plain}");
+    }
+
+    [Fact]
+    public void The_repairs_meet_a_target_the_plain_graph_misses_and_the_report_lists_each_graph_tried()
+    {
+        using var model = FreshM0();
+        var images = StripeImages(40, seed: 1);
+        var plain = Int8Quantizer.Quantize(model, images).Quality;
+        var target = new Int8QualityOptions { MinimumMeanCosine = plain.MeanCosine + (1 - plain.MeanCosine) / 3, MinimumLowestCosine = plain.LowestCosine };
+        var log = new List<string>();
+        var repaired = Int8Quantizer.Quantize(model, images, quality: target, log: log.Add).Quality;
+        Console.WriteLine(string.Join("\n", log));
+        Assert.True(repaired.MeetsTarget, repaired.ToString());
+        Assert.NotEqual("plain", repaired.Repair);
+        Assert.True(repaired.MeanCosine > plain.MeanCosine);
+        Assert.Equal(repaired.Tried.Select(m => m.ToString()), log);
+        Assert.Equal("plain", repaired.Tried[0].Graph);
+        Assert.Equal(plain.MeanCosine, repaired.Tried[0].MeanCosine, 9);
+    }
+
+    [Fact]
+    public void The_float_convolution_repair_leaves_float_the_convolutions_its_measurements_rank_worst()
+    {
+        // A target no graph reaches: every repair is tried, the best graph kept and reported below the target.
+        using var model = FreshM0();
+        var images = StripeImages(20, seed: 1);
+        var report = Int8Quantizer.Quantize(model, images, quality: new Int8QualityOptions { MinimumMeanCosine = 1, AcceptBelowTarget = true }).Quality;
+        Assert.False(report.MeetsTarget);
+        var alone = report.Tried.Where(m => m.Graph.EndsWith(")", StringComparison.Ordinal) && m.Graph.Contains(" float (", StringComparison.Ordinal) && m.Graph.Contains("convolution ", StringComparison.Ordinal) && !m.Graph.Contains(" of ", StringComparison.Ordinal)).ToList();
+        var convolutions = EfficientVitOnnxExporter.QuantizableConvolutions(model, new OnnxExportOptions()).Count;
+        Assert.Equal(convolutions, alone.Count);
+        // The first group left float is the convolution whose own measurement was best.
+        var best = alone.MaxBy(m => m.MeanCosine)!;
+        var index = int.Parse(best.Graph[(best.Graph.LastIndexOf("convolution ", StringComparison.Ordinal) + "convolution ".Length)..].Split(' ')[0]);
+        var first = Assert.Single(report.Tried, m => m.Graph.Contains($"1 of {convolutions} convolutions float", StringComparison.Ordinal));
+        Assert.EndsWith($"({index})", first.Graph);
+        Assert.Equal(report.Tried.Max(m => m.MeanCosine), report.MeanCosine);
+    }
 }
