@@ -106,20 +106,38 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
             throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "the input size must be a multiple of 16 from 32 (the patch embedding's stride).");
         if (IsFused)
             throw new InvalidOperationException("Change the input size before fusing BatchNorm: a fused model has other weights.");
-        var resized = new EfficientVit(Config with { ImageSize = imageSize });
+        return Rebuilt(Config with { ImageSize = imageSize }, resampling);
+    }
+
+    /// <summary>
+    /// A new model, in eval mode, with this one's configuration and weights: for changing weights while this
+    /// one stays as it is.
+    /// </summary>
+    internal EfficientVit Copy()
+    {
+        if (IsFused)
+            throw new InvalidOperationException("Copy the model before fusing BatchNorm: a fused model has other weights.");
+        // The same configuration: every attention window keeps its side, so no table is resampled.
+        return Rebuilt(Config, AttentionBiasResampling.Interpolate);
+    }
+
+    // A new model built for config, in eval mode, with this one's weights and the attention tables whose window changes resampled.
+    private EfficientVit Rebuilt(EfficientVitConfig config, AttentionBiasResampling resampling)
+    {
+        var rebuilt = new EfficientVit(config);
         try
         {
             using var scope = NewDisposeScope();
             var weights = state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-            var fitted = AttentionBiasTables.Resample(weights, Config, resized.Config, resampling);
-            resized.load_state_dict(fitted.Where(kv => !kv.Key.EndsWith(".attention_bias_idxs", StringComparison.Ordinal)).ToDictionary(), strict: false);
-            resized.InvalidateCaches();
-            resized.eval();
-            return resized;
+            var fitted = AttentionBiasTables.Resample(weights, Config, rebuilt.Config, resampling);
+            rebuilt.load_state_dict(fitted.Where(kv => !kv.Key.EndsWith(".attention_bias_idxs", StringComparison.Ordinal)).ToDictionary(), strict: false);
+            rebuilt.InvalidateCaches();
+            rebuilt.eval();
+            return rebuilt;
         }
         catch
         {
-            resized.Dispose();
+            rebuilt.Dispose();
             throw;
         }
     }

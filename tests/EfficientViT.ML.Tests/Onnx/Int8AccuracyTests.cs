@@ -11,7 +11,7 @@ public class Int8AccuracyTests
 {
     // Smooth images of random stripes: each pixel a sum of two plane waves per channel, in the range of
     // normalized pixels.
-    private static float[][] StripeImages(int count, int side, int seed)
+    internal static float[][] StripeImages(int count, int side, int seed)
     {
         var random = new Random(seed);
         var images = new float[count][];
@@ -31,7 +31,7 @@ public class Int8AccuracyTests
         return images;
     }
 
-    private static float[] Features(InferenceSession session, float[][] images, int side)
+    internal static float[] Features(InferenceSession session, float[][] images, int side)
     {
         using var input = OrtValue.CreateTensorValueFromMemory(images.SelectMany(i => i).ToArray(), [images.Length, 3, side, side]);
         using var runOptions = new RunOptions();
@@ -39,7 +39,7 @@ public class Int8AccuracyTests
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    private static double[] RowCosines(float[] a, float[] b, int rows)
+    internal static double[] RowCosines(float[] a, float[] b, int rows)
     {
         var width = a.Length / rows;
         return Enumerable.Range(0, rows).Select(r =>
