@@ -10,8 +10,8 @@ namespace EfficientViT.ML.Tests.Onnx;
 public class Int8AccuracyTests
 {
     // Smooth images of random stripes: each pixel a sum of two plane waves per channel, in the range of
-    // normalized pixels.
-    internal static float[][] StripeImages(int count, int side, int seed)
+    // normalized pixels times the contrast.
+    internal static float[][] StripeImages(int count, int side, int seed, float contrast = 1f)
     {
         var random = new Random(seed);
         var images = new float[count][];
@@ -24,7 +24,7 @@ public class Int8AccuracyTests
                 var (phase1, phase2, offset) = (random.NextDouble() * 6.3, random.NextDouble() * 6.3, random.NextDouble() - 0.5);
                 for (var y = 0; y < side; y++)
                     for (var x = 0; x < side; x++)
-                        image[(c * side + y) * side + x] = (float)(offset + Math.Sin(fx1 * x + fy1 * y + phase1) + 0.5 * Math.Sin(fx2 * x + fy2 * y + phase2));
+                        image[(c * side + y) * side + x] = contrast * (float)(offset + Math.Sin(fx1 * x + fy1 * y + phase1) + 0.5 * Math.Sin(fx2 * x + fy2 * y + phase2));
             }
             images[n] = image;
         }

@@ -12,26 +12,7 @@ public class Int8QualityTests
 {
     private const int Side = 64;
 
-    // Smooth images of random stripes, in the range of normalized pixels; contrast scales their amplitude.
-    private static float[][] StripeImages(int count, int seed, float contrast = 1f)
-    {
-        var random = new Random(seed);
-        var images = new float[count][];
-        for (var n = 0; n < count; n++)
-        {
-            var image = new float[3 * Side * Side];
-            for (var c = 0; c < 3; c++)
-            {
-                var (fx1, fy1, fx2, fy2) = (random.NextDouble() * 0.3, random.NextDouble() * 0.3, random.NextDouble() * 0.6, random.NextDouble() * 0.6);
-                var (phase1, phase2, offset) = (random.NextDouble() * 6.3, random.NextDouble() * 6.3, random.NextDouble() - 0.5);
-                for (var y = 0; y < Side; y++)
-                    for (var x = 0; x < Side; x++)
-                        image[(c * Side + y) * Side + x] = contrast * (float)(offset + Math.Sin(fx1 * x + fy1 * y + phase1) + 0.5 * Math.Sin(fx2 * x + fy2 * y + phase2));
-            }
-            images[n] = image;
-        }
-        return images;
-    }
+    private static float[][] StripeImages(int count, int seed, float contrast = 1f) => Int8AccuracyTests.StripeImages(count, Side, seed, contrast);
 
     private static EfficientVit FreshM0(int numClasses = 0)
     {
@@ -48,22 +29,6 @@ public class Int8QualityTests
         using var runOptions = new RunOptions();
         using var outputs = session.Run(runOptions, ["input"], [input], [output]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
-    }
-
-    private static double[] RowCosines(float[] a, float[] b, int rows)
-    {
-        var width = a.Length / rows;
-        return Enumerable.Range(0, rows).Select(r =>
-        {
-            double dot = 0, na = 0, nb = 0;
-            for (var i = r * width; i < (r + 1) * width; i++)
-            {
-                dot += (double)a[i] * b[i];
-                na += (double)a[i] * a[i];
-                nb += (double)b[i] * b[i];
-            }
-            return dot / Math.Sqrt(na * nb);
-        }).ToArray();
     }
 
     [Fact]
@@ -84,7 +49,7 @@ public class Int8QualityTests
 
         var holdout = images.Where((_, i) => i % 5 == 4).ToArray();
         var floatGraph = EfficientVitOnnxExporter.ToBytes(model);
-        var cosines = RowCosines(Run(floatGraph, holdout), Run(quantization.Graph, holdout), holdout.Length);
+        var cosines = Int8AccuracyTests.RowCosines(Run(floatGraph, holdout), Run(quantization.Graph, holdout), holdout.Length);
         Assert.Equal(cosines.Average(), report.MeanCosine, 6);
         Assert.Equal(cosines.Min(), report.LowestCosine, 6);
         var floatLogits = Run(floatGraph, holdout, "logits");
