@@ -50,6 +50,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: Quantization Int8 needs CalibrationData: a few hundred of your images to measure the int8 activation ranges on.");
         if (options.Quantization == EfficientVitQuantization.None && options.CalibrationData is not null)
             throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: CalibrationData is set but Quantization is None; set Quantization to Int8 or leave CalibrationData null.");
+        Int8QualityOptions.Check(options.Int8Quality, "EfficientVit trainer", options.Quantization == EfficientVitQuantization.Int8);
         this.options = options;
         host = environment?.Register(nameof(EfficientVitClassifierTrainer));
         // The chain's steps belong to the caller's MLContext, so that its log and cancellation reach them.

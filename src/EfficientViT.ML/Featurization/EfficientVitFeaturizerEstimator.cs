@@ -1,6 +1,7 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Classification;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Pipelines;
 using EfficientViT.ML.Preprocessing;
 using Microsoft.ML;
@@ -45,6 +46,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             throw new ArgumentException("EfficientVitFeaturize: Quantization Int8 needs CalibrationData: a few hundred of your images to measure the int8 activation ranges on.", nameof(options));
         if (options.Quantization == EfficientVitQuantization.None && options.CalibrationData is not null)
             throw new ArgumentException("EfficientVitFeaturize: CalibrationData is set but Quantization is None; set Quantization to Int8 or leave CalibrationData null.", nameof(options));
+        Int8QualityOptions.Check(options.Int8Quality, "EfficientVitFeaturize", options.Quantization == EfficientVitQuantization.Int8);
 
         if (options.ImageSize is { } requested && options.Preprocessing is { } given && given.ImageSize != requested)
             throw new ArgumentException($"EfficientVitFeaturize: ImageSize is {requested}, but the Preprocessing is for {given.ImageSize}x{given.ImageSize} images; set one of them.", nameof(options));

@@ -32,6 +32,23 @@ public sealed class Int8QualityOptions
     /// </summary>
     public bool AcceptBelowTarget { get; set; }
 
+    /// <summary>Refuses <paramref name="quality"/> set without int8, or with a target outside [-1, 1], naming <paramref name="component"/>.</summary>
+    internal static void Check(Int8QualityOptions? quality, string component, bool int8)
+    {
+        if (quality is null)
+            return;
+        if (!int8)
+            throw new ArgumentException($"{component}: Int8Quality is set but Quantization is None; set Quantization to Int8 or leave Int8Quality null.", "options");
+        try
+        {
+            quality.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentOutOfRangeException("options", $"{component}: Int8Quality.{e.ParamName}: {e.Message}");
+        }
+    }
+
     internal void Validate()
     {
         if (!(MinimumMeanCosine is >= -1 and <= 1))

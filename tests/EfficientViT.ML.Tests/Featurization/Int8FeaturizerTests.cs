@@ -120,5 +120,20 @@ public class Int8FeaturizerTests
         var otherType = Assert.Throws<ArgumentException>(() => Pipeline(mlContext, EfficientVitQuantization.Int8, pixels).Fit(data));
         Assert.Contains("holds float pixel vectors", otherType.Message);
         Assert.Contains("holds images (MLImage)", otherType.Message);
+
+        // Three images, each of a colour with noise: too few to calibrate on, said before anything is exported.
+        var few = Assert.Throws<ArgumentException>(() => Pipeline(mlContext, EfficientVitQuantization.Int8, LoadedImages(mlContext, rows)).Fit(data));
+        Assert.Contains("EfficientVitFeaturize: CalibrationData: Int8 calibration needs at least 16 distinct images", few.Message);
+        Assert.Contains("of the 3 given, 3 qualify", few.Message);
+
+        EfficientVitFeaturizerOptions WithQuality(EfficientVitQuantization quantization, Int8QualityOptions quality) => new()
+        {
+            InputColumnName = "Image", OutputColumnName = "Features", ModelPath = CheckpointPath, Quantization = quantization,
+            CalibrationData = quantization == EfficientVitQuantization.Int8 ? LoadedImages(mlContext, rows) : null, Int8Quality = quality,
+        };
+        var qualityWithoutInt8 = Assert.Throws<ArgumentException>(() => mlContext.Transforms.EfficientVitFeaturize(WithQuality(EfficientVitQuantization.None, new Int8QualityOptions())));
+        Assert.Contains("Int8Quality is set but Quantization is None", qualityWithoutInt8.Message);
+        var outOfRange = Assert.Throws<ArgumentOutOfRangeException>(() => mlContext.Transforms.EfficientVitFeaturize(WithQuality(EfficientVitQuantization.Int8, new Int8QualityOptions { MinimumMeanCosine = 1.5 })));
+        Assert.Contains("EfficientVitFeaturize: Int8Quality.MinimumMeanCosine", outOfRange.Message);
     }
 }
