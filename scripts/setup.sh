@@ -10,6 +10,11 @@
 #  - a libstdc++ new enough for TorchSharp's native glue (GLIBCXX_3.4.32, GCC 13+). Debian 12 ships
 #    GCC 12's, so there the library is taken from Debian 13 (trixie), pinned low so that nothing else
 #    is upgraded by default.
+#  - on x86_64, QEMU's user-mode emulator (Debian package qemu-user, 10 or newer, without the
+#    recommended binfmt registration), with which scripts/int8-without-vnni.sh runs the int8 tests on an
+#    emulated CPU without VNNI. Debian 12's QEMU 7.2 starts signal handlers on a misaligned stack, which
+#    crashes .NET now and then, so where Debian 13 is an apt source (added for libstdc++ above) the
+#    package comes from there: its binaries are static and bring nothing else along.
 # Nothing is done when everything is already present.
 set -euo pipefail
 
@@ -106,6 +111,24 @@ PIN
     else
       say "libstdc++ lacks $NEEDED_GLIBCXX: TorchSharp needs GCC 13's libstdc++ or newer (Ubuntu 24.04+, Debian 13+)."
       exit 1
+    fi
+  fi
+
+  # After libstdc++, which adds Debian 13 as a source on Debian 12.
+  if [ "$(uname -m)" = "x86_64" ]; then
+    qemu_version=$(qemu-x86_64 --version 2>/dev/null | sed -n '1s/^qemu-x86_64 version \([0-9][0-9.]*\).*/\1/p' || true)
+    if [ -n "$qemu_version" ] && [ "${qemu_version%%.*}" -ge 10 ]; then
+      say "QEMU user-mode emulator $qemu_version present (qemu-user)"
+    elif [ -f /etc/apt/sources.list.d/efficientvit-trixie.sources ]; then
+      apt_update_once
+      say "installing qemu-user from Debian 13 (trixie), QEMU 10, for the int8 tests on an emulated CPU without VNNI (Debian 12's QEMU 7.2 crashes .NET)"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t trixie qemu-user >/dev/null
+    elif [ -z "$qemu_version" ]; then
+      apt_update_once
+      say "installing qemu-user (the int8 tests on an emulated CPU without VNNI)"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
+    else
+      say "QEMU user-mode emulator $qemu_version present (qemu-user; scripts/int8-without-vnni.sh checks that it runs .NET)"
     fi
   fi
 

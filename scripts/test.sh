@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets the machine up (see scripts/setup.sh), builds and runs every test, load-tests the image-classification
+# Sets the machine up (see scripts/setup.sh), builds and runs every test, runs the int8 tests again on an
+# emulated CPU without VNNI (scripts/int8-without-vnni.sh), load-tests the image-classification
 # service briefly (samples/Service.LoadTest --quick), loads the hostile checkpoints through the CLI
 # (scripts/hostile-info.sh), fuzzes the file readers for about two minutes (scripts/fuzz.sh), then checks
 # the NuGet package in a fresh project (scripts/package-check.sh) and runs every notebook (scripts/notebooks.sh).
@@ -13,6 +14,7 @@ run_temp=$(mktemp -d "${TMPDIR:-/tmp}/efficientvit-test.XXXXXX")
 trap 'rm -rf "$run_temp"' EXIT
 export TMPDIR="$run_temp"
 dotnet test EfficientViT.MLNet.sln -c Release "$@"
+bash scripts/int8-without-vnni.sh
 dotnet run --project samples/Service.LoadTest -c Release --no-build -- --quick
 bash scripts/hostile-info.sh
 bash scripts/fuzz.sh

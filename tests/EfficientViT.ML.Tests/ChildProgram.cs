@@ -11,8 +11,8 @@ internal static class ChildProgram
     /// <summary>The built assembly of the project in <paramref name="projectFolder"/> (from the repository root); asserted to exist.</summary>
     public static string Built(string projectFolder, string assemblyName)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var path = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", projectFolder, "bin", configuration, "net10.0", assemblyName + ".dll"));
+        var configuration = new DirectoryInfo(TestFiles.OutputFolder).Parent!.Name;
+        var path = Path.GetFullPath(Path.Combine(TestFiles.OutputFolder, "..", "..", "..", "..", "..", projectFolder, "bin", configuration, "net10.0", assemblyName + ".dll"));
         Assert.True(File.Exists(path), $"{path} was not built");
         return path;
     }

@@ -6,8 +6,15 @@ namespace EfficientViT.ML.Tests;
 /// <summary>Paths of the committed fixtures and helpers to read them.</summary>
 internal static class TestFiles
 {
+    /// <summary>
+    /// The folder of the tests' own assembly, where the build puts the fixtures. Not AppContext.BaseDirectory: that
+    /// is the host's folder, which an in-process runner (xunit's console runner, scripts/int8-without-vnni.sh) has
+    /// elsewhere.
+    /// </summary>
+    public static string OutputFolder { get; } = Path.GetDirectoryName(typeof(TestFiles).Assembly.Location)!;
+
     public static string Fixture(params string[] parts) =>
-        Path.Combine(new[] { AppContext.BaseDirectory, "Fixtures" }.Concat(parts).ToArray());
+        Path.Combine(new[] { OutputFolder, "Fixtures" }.Concat(parts).ToArray());
 
     public static string OfficialM0(string file) => Fixture("official-m0", file);
 
