@@ -37,7 +37,7 @@ public static class Int8Quantizer
     /// <param name="method">How activation ranges are derived from the values.</param>
     /// <param name="quality">The target and what to do below it; default <see cref="Int8QualityOptions"/>.</param>
     /// <param name="holdout">Images to measure on; null holds out every fifth of <paramref name="images"/>.</param>
-    /// <param name="log">Receives a line per graph measured (repairs can take a minute on a large model).</param>
+    /// <param name="log">Receives a line per graph measured (the float-convolution repair takes minutes on a large model).</param>
     /// <exception cref="ArgumentException">Too few images, images of one flat colour or repeated, or of the wrong size.</exception>
     /// <exception cref="Int8QualityException">No graph met the target and <see cref="Int8QualityOptions.AcceptBelowTarget"/> is false.</exception>
     public static Int8Quantization Quantize(EfficientVit model, IReadOnlyList<float[]> images, OnnxExportOptions? exportOptions = null,
@@ -66,7 +66,7 @@ public static class Int8Quantizer
         var plain = new OnnxInt8Options { Calibration = calibration };
         var candidates = new List<(Int8QualityMeasurement Measurement, OnnxInt8Options Options)> { (Measure("plain", plain), plain) };
         if (!Meets(candidates[^1].Measurement) && quality.Repair)
-            Repair(model, exportOptions, calibration, candidates, Measure, Meets);
+            Repair(model, exportOptions, candidates, Measure, Meets);
 
         var (kept, keptOptions) = candidates.FirstOrDefault(c => Meets(c.Measurement));
         if (kept is null)
@@ -81,7 +81,7 @@ public static class Int8Quantizer
         return new Int8Quantization(options, report, EfficientVitOnnxExporter.ToBytes(model, finalOptions));
     }
 
-    private static void Repair(EfficientVit model, OnnxExportOptions exportOptions, Int8Calibration calibration,
+    private static void Repair(EfficientVit model, OnnxExportOptions exportOptions,
         List<(Int8QualityMeasurement Measurement, OnnxInt8Options Options)> candidates,
         Func<string, OnnxInt8Options, Int8QualityMeasurement> measure, Func<Int8QualityMeasurement, bool> meets)
     {
