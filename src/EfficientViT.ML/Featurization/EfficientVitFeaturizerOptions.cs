@@ -68,7 +68,6 @@ public sealed class EfficientVitFeaturizerOptions
     /// </summary>
     public IDataView? CalibrationData { get; set; }
 
-    /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
     /// <summary>
     /// With <see cref="EfficientVitQuantization.Int8"/>: what the int8 network must keep of the float32 one,
     /// measured on every fifth <see cref="CalibrationData"/> image, held out of the calibration. Default
@@ -78,5 +77,6 @@ public sealed class EfficientVitFeaturizerOptions
     /// </summary>
     public Int8QualityOptions? Int8Quality { get; set; }
 
+    /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
     internal EfficientVitFeaturizerOptions Copy() => (EfficientVitFeaturizerOptions)MemberwiseClone();
 }

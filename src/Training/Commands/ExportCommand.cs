@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
+using EfficientViT.ML.IO;
 using EfficientViT.ML.Onnx;
 
 namespace EfficientViT.Training.Commands;
@@ -25,7 +26,7 @@ internal static class ExportCommand
         var targetMean = new Option<double>("--int8-min-mean-cosine") { Description = "With --int8: the lowest mean cosine of int8 to float32 features, on every fifth calibration image held out, that passes.", DefaultValueFactory = _ => new Int8QualityOptions().MinimumMeanCosine };
         var targetLowest = new Option<double>("--int8-min-lowest-cosine") { Description = "With --int8: the lowest cosine of any one held-out image that passes.", DefaultValueFactory = _ => new Int8QualityOptions().MinimumLowestCosine };
         var acceptBelow = new Option<bool>("--int8-accept-below-target") { Description = "With --int8: when no graph (the repairs included) meets the target, write the best one with a warning instead of failing." };
-        var noRepair = new Option<bool>("--int8-no-repair") { Description = "With --int8: below the target, do not try the repairs (bias correction, float convolutions); fail or accept at once." };
+        var noRepair = new Option<bool>("--int8-no-repair") { Description = "With --int8: below the target, do not try the repairs (bias correction, the residual stream float, float convolutions); fail or accept at once." };
         var command = new Command("export", "Export a checkpoint to ONNX (BatchNorm fused, dynamic batch).")
         {
             checkpoint, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset, int8, calibration, calibrationCount, calibrationMethod,
@@ -65,8 +66,13 @@ internal static class ExportCommand
                 if (!quantization.Quality.MeetsTarget)
                     Console.Error.WriteLine($"warning: the int8 graph is below the target ({quantization.Quality.Target}); written because --int8-accept-below-target is set");
                 options.Int8 = quantization.Options;
+                // The graph the quantizer kept was written with these options: no second export.
+                AtomicFile.Write(path, stream => stream.Write(quantization.Graph));
             }
-            EfficientVitOnnxExporter.Export(loaded.Model, path, options);
+            else
+            {
+                EfficientVitOnnxExporter.Export(loaded.Model, path, options);
+            }
             Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1024.0 / 1024.0:F1} MiB): EfficientViT-{loaded.Metadata.Variant}, " +
                 $"input '{options.InputName}' (batch, 3, {options.InputSize ?? loaded.Metadata.ImageSize}, {options.InputSize ?? loaded.Metadata.ImageSize}), " +
                 $"outputs '{options.FeaturesOutputName}'{(options.IncludeLogits && loaded.Metadata.NumClasses > 0 ? $", '{options.LogitsOutputName}'" : "")}");
