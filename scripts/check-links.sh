@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that the documentation stands on its own in a clone of this repository:
-#  1. every relative link in the Markdown files (README.md, docs/, and every other tracked *.md) names a file
+#  1. every relative link in the Markdown files (README.md, docs/, every *.md git tracks or would add) names a file
 #     or folder that exists inside the repository, and every #anchor names a heading of the page it points
 #     at (GitHub's heading slugs: lower case, punctuation dropped, spaces to hyphens, -1, -2 for repeats);
 #  2. no tracked file outside the notebooks points at a folder named shared beside the repository (the
@@ -15,7 +15,7 @@ if outside=$(git grep -n '\.\./shared' -- ':!*.ipynb'); then
   status=1
 fi
 
-mapfile -d '' pages < <(git ls-files -z -- '*.md')
+mapfile -d '' pages < <(git ls-files -z --cached --others --exclude-standard -- '*.md')
 python3 - "$(pwd)" "${pages[@]}" <<'PYTHON' || status=1
 import os
 import re
