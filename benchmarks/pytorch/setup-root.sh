@@ -10,7 +10,7 @@
 #
 # Usage (as root: debootstrap, mount and chroot need it):
 #   benchmarks/pytorch/setup-root.sh [--root /opt/pytorch-trixie] [--mirror http://deb.debian.org/debian]
-# About 1.5 GB on disk. Running it again only installs what is missing. Remove the root with
+# About 1.6 GB on disk. Running it again only installs what is missing. Remove the root with
 #   umount /opt/pytorch-trixie/proc; rm -rf /opt/pytorch-trixie
 set -euo pipefail
 
