@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Training speed of this project next to the official EfficientViT in PyTorch, in one run on one machine.
+# Training speed of this project next to EfficientViT in PyTorch, in one run on one machine.
 #
 # Rounds alternate the two (project, PyTorch, then both with gperftools' tcmalloc preloaded, ...), so a
 # change of machine load hits both alike; each side is measured at 1 and 2 threads, with the C library's
 # malloc and with tcmalloc (which the efficientvit command line preloads, and PyTorch's performance guide
 # recommends), and compared at its best.
 # Same work on both sides: M0 in train mode, random 3xSxS images, batch 128, 10 classes, cross-entropy,
-# AdamW step (the project also clips gradients, as its recipe does). PyTorch runs in a separate Debian 13
-# root (see ../shared/anchors/README.md: never install python3-torch on the machine itself), with
-# train_bench.py and official.py in ROOT/opt and a bare clone of microsoft/Cream in ROOT/opt/cream.
+# AdamW step (the project also clips gradients, as its recipe does). The PyTorch side is
+# benchmarks/pytorch/train_step.py (the official architecture, benchmarks/pytorch/efficientvit.py), run in a
+# Debian 13 root of its own that benchmarks/pytorch/setup-root.sh makes: never install python3-torch on the
+# machine itself (it breaks TorchSharp's notebook loader).
 #
-# Usage (as root, for chroot): benchmarks/train-vs-pytorch.sh [--root /opt/trixie] [--sizes 64,112] [--rounds 2] [--seconds 10]
+# Usage (as root, for chroot): benchmarks/train-vs-pytorch.sh [--root /opt/pytorch-trixie] [--sizes 64,112] [--rounds 2] [--seconds 10]
 set -euo pipefail
 
-root=/opt/trixie sizes=64,112 rounds=2 seconds=10
+root=/opt/pytorch-trixie sizes=64,112 rounds=2 seconds=10
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) root=$2; shift 2 ;;
@@ -25,9 +26,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-for f in "$root/opt/train_bench.py" "$root/opt/official.py" "$root/opt/cream"; do
-  [[ -e $f ]] || { echo "missing $f: set up the PyTorch root as ../shared/anchors/README.md shows" >&2; exit 1; }
-done
+[[ -x $root/usr/bin/python3 ]] || { echo "no PyTorch root at $root: make one with benchmarks/pytorch/setup-root.sh" >&2; exit 1; }
 [[ -e $root/proc/self ]] || mount --bind /proc "$root/proc"
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [[ -e $tcmalloc ]] || { echo "missing $tcmalloc: run scripts/setup.sh" >&2; exit 1; }
@@ -46,7 +45,7 @@ project() { # size, library to preload ("" = the C library's malloc)
     | awk '$1 ~ /^[12]$/ && $2 == "1" { print $1, $3 }'
 }
 pytorch() { # size, library to preload ("" = the C library's malloc)
-  chroot "$root" env -u LD_PRELOAD ${2:+LD_PRELOAD=$2} sh -c "cd /opt && EFFVIT_MIRROR=/opt/cream python3 train_bench.py --size $1 --threads 1,2 --warmup 3 --time $seconds" 2>/dev/null \
+  bash "$here/benchmarks/pytorch/run.sh" --root "$root" env ${2:+LD_PRELOAD=$2} python3 benchmarks/pytorch/train_step.py --size "$1" --threads 1,2 --warmup 3 --time "$seconds" 2>/dev/null \
     | awk '/^threads/ { sub(":", "", $2); print $2, $3 }'
 }
 best() { sort -k2 -g | tail -1 | awk '{ printf "%s (%s thr)", $2, $1 }'; }
@@ -68,7 +67,7 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 echo
-echo "images/s. ours: this project (benchmarks/EfficientViT.Benchmarks --training); PT: the official model in PyTorch;"
+echo "images/s. ours: this project (benchmarks/EfficientViT.Benchmarks --training); PT: the same model in PyTorch (benchmarks/pytorch/train_step.py);"
 echo "both with the C library's malloc; -tc: the same with tcmalloc preloaded (the efficientvit command line's default)."
 echo "Best = the best of the four figures of each side."
 echo "finished $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/check-links.sh
 # Every temporary file of the run goes into one folder removed at the end. An ML.NET ONNX step keeps a copy of
 # its network there until it is disposed (several MiB each), and a test process that ends with one undisposed
 # leaves the copy behind: without this, every run would leave hundreds of MiB in the system's temp folder.

@@ -12,7 +12,7 @@ namespace EfficientViT.Benchmarks;
 
 /// <summary>
 /// The featurizer's speed, each figure a ratio from this one run: the exported graph in ONNX Runtime
-/// (vs PyTorch's own export, published figures), the whole ML.NET pipeline vs ML.NET's
+/// (vs PyTorch's own export in the same run, when it is there), the whole ML.NET pipeline vs ML.NET's
 /// DnnFeaturizeImage with ResNet18 on the same images, batch-1 latency through PredictionEngine, the
 /// ONNX Runtime vs TorchSharp engines, and memory while streaming many images.
 /// </summary>
@@ -20,9 +20,10 @@ internal static class Program
 {
     private const int Threads = 2;
 
-    // PyTorch's own ONNX export of the official fused model (../shared/anchors/pytorch-export), timed in the same
-    // run when its files are there: a figure from another run or machine is no comparison.
-    private static readonly string PyTorchExportFolder = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "anchors", "pytorch-export"));
+    // PyTorch's own ONNX export of the fused model, which benchmarks/pytorch/export_features.py writes into the
+    // repository's artifacts/pytorch-export, timed in the same run when its files are there: a figure from another
+    // run or machine is no comparison.
+    private static readonly string PyTorchExportFolder = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "artifacts", "pytorch-export"));
 
     public static int Main(string[] args)
     {

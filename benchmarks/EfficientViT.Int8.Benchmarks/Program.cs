@@ -20,7 +20,9 @@ using Microsoft.ML.OnnxRuntime;
 //   sensitivity CHECKPOINT [--test N] [--calibration N] [--per-convolution] [--no-points]: what each
 //     activation, group of convolutions and convolution costs in feature cosine.
 //   graphs VARIANT OUTDIR: a float32 and an int8 graph of a variant (random weights, calibrated on random
-//     images), to time side by side with a tool that runs two graphs interleaved.
+//     images), to time side by side with duel.
+//   duel A.onnx B.onnx [--batches 16,1] [--threads 2] [--rounds 5] [--seconds 3]: two graphs of one model timed in
+//     alternating rounds in one process (GraphDuel.cs).
 if (args.Length >= 2 && args[0] == "sensitivity")
     Sensitivity(args[1], Option("--test", 64), Option("--calibration", 256), args.Contains("--per-convolution"), !args.Contains("--no-points"));
 else if (args.Length >= 2 && args[0] == "profile")
@@ -33,8 +35,11 @@ else if (args.Length >= 2 && args[0] == "cross-cpu")
     CrossCpu(args[1], Option("--test", 1000));
 else if (args.Length >= 3 && args[0] == "graphs")
     Graphs(Enum.Parse<EfficientVitVariant>(args[1], ignoreCase: true), args[2]);
+else if (args.Length >= 3 && args[0] == "duel")
+    EfficientViT.Benchmarks.GraphDuel.Run(args[1], args[2], (OptionText("--batches") ?? "16,1").Split(',').Select(int.Parse).ToArray(),
+        Option("--threads", 2), Option("--rounds", 5), TimeSpan.FromSeconds(Option("--seconds", 3)));
 else
-    Console.Error.WriteLine("usage: accuracy CHECKPOINT [--train N] [--test N] [--calibration N] [--graphs DIR] | cross-cpu DIR [--test N] | graphs VARIANT OUTDIR");
+    Console.Error.WriteLine("usage: accuracy CHECKPOINT [--train N] [--test N] [--calibration N] [--graphs DIR] | cross-cpu DIR [--test N] | graphs VARIANT OUTDIR | duel A.onnx B.onnx [--batches 16,1] [--threads 2] [--rounds 5] [--seconds 3]");
 
 string? OptionText(string name)
 {
