@@ -51,6 +51,9 @@ public sealed class ImagePredictor
         return Enumerable.Range(0, metadata.NumClasses).Select(i => $"class {i}").ToArray();
     }
 
+    /// <summary>Whether the file name has one of the image extensions read here (.jpg, .jpeg, .png, .bmp, .webp; any case).</summary>
+    public static bool IsImageFile(string path) => ImageFiles.IsImageFile(path);
+
     /// <summary>The <paramref name="top"/> most probable classes of the image file at <paramref name="path"/>, most probable first.</summary>
     /// <exception cref="InvalidDataException">The file is not a readable image; the message names it.</exception>
     public ClassPrediction[] Predict(string path, int top = 5)
