@@ -73,9 +73,12 @@ internal static class PredictCommand
     private static string Text(string image, ClassPrediction[] predictions) =>
         $"{image}: " + string.Join("; ", predictions.Select(p => $"{p.Probability:P1} {p.Name} ({p.Index})"));
 
+    // Class names and paths as they are ("judge's robe", accents), not \u-escaped: the output is read by people and JSON parsers, not embedded in HTML.
+    private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static string Json(string image, ClassPrediction[] predictions) => JsonSerializer.Serialize(new
     {
         image,
         predictions = predictions.Select(p => new { index = p.Index, @class = p.Name, probability = p.Probability }),
-    });
+    }, JsonOptions);
 }
