@@ -42,7 +42,7 @@ internal static class WeightsCommand
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var values = parse.GetValue(names)!;
-            var models = values.Length == 1 && values[0] == "all" ? EfficientVitPretrained.Models : values.Select(Find).ToList();
+            var models = values.Length == 1 && values[0] == "all" ? EfficientVitPretrained.Models : values.Select(EfficientVitPretrained.Get).ToList();
             var options = PretrainedWeightsOptions.FromEnvironment();
             foreach (var model in models)
                 Console.WriteLine($"{model.Name}: {EfficientVitPretrained.Resolve(model, options)}");
@@ -60,7 +60,7 @@ internal static class WeightsCommand
         var command = new Command("pack", "Pack weights into a NuGet package that copies them into an application's output, where the library finds them without a download.") { name, file, output, id, version };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var model = Find(parse.GetValue(name)!);
+            var model = EfficientVitPretrained.Get(parse.GetValue(name)!);
             var weights = parse.GetValue(file) is { } given
                 ? (given.Exists ? given.FullName : throw new FileNotFoundException($"{given.FullName}: no such file."))
                 : EfficientVitPretrained.Resolve(model);
@@ -70,7 +70,4 @@ internal static class WeightsCommand
         }));
         return command;
     }
-
-    private static PretrainedModel Find(string value) => EfficientVitPretrained.Find(value)
-        ?? throw new PretrainedWeightsException(value, null, $"not a pretrained name; the names are {string.Join(", ", EfficientVitPretrained.Names)}");
 }

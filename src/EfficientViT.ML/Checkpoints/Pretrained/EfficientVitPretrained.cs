@@ -50,6 +50,10 @@ public static class EfficientVitPretrained
     /// <summary>The model called <paramref name="name"/> (a name or an alias, any case), or null.</summary>
     public static PretrainedModel? Find(string name) => Models.FirstOrDefault(m => m.IsCalled(name.Trim()));
 
+    /// <summary>The model called <paramref name="name"/> (a name or an alias, any case).</summary>
+    /// <exception cref="PretrainedWeightsException">No model has that name; the message lists the names.</exception>
+    public static PretrainedModel Get(string name) => Find(name) ?? throw UnknownName(name, "not a pretrained name");
+
     /// <summary>Whether <paramref name="value"/> is one of <see cref="Names"/> (or an alias).</summary>
     public static bool IsName(string value) => Find(value) is not null;
 
@@ -67,7 +71,7 @@ public static class EfficientVitPretrained
         if (Find(nameOrPath) is { } model)
             return Resolve(model, options);
         if (!File.Exists(nameOrPath) && !Directory.Exists(nameOrPath) && LooksLikeName(nameOrPath))
-            throw new PretrainedWeightsException(nameOrPath, null, $"neither a file nor a pretrained name; the names are {string.Join(", ", Names)}");
+            throw UnknownName(nameOrPath, "neither a file nor a pretrained name");
         return nameOrPath;
     }
 
@@ -84,6 +88,9 @@ public static class EfficientVitPretrained
     /// <exception cref="CheckpointException">The file cannot be loaded with <paramref name="loadOptions"/>.</exception>
     public static LoadedCheckpoint Load(string nameOrPath, CheckpointLoadOptions? loadOptions = null, PretrainedWeightsOptions? options = null) =>
         EfficientVitCheckpoint.Load(Resolve(nameOrPath, options), loadOptions);
+
+    private static PretrainedWeightsException UnknownName(string value, string problem) =>
+        new(value, null, $"{problem}; the names are {string.Join(", ", Names)}");
 
     // "m9" or "timm/x" was meant as a name; "weights.pth" or "runs/best/model.safetensors" as a path, which the loader
     // reports as missing in its own words.
