@@ -4,7 +4,7 @@ using EfficientViT.Training.Commands;
 
 TcmallocRestart.IfAvailable();
 
-var root = new RootCommand("EfficientViT for .NET: train, fine-tune, evaluate, export, and the Fashion-MNIST demo.")
+var root = new RootCommand("EfficientViT for .NET: train, fine-tune, evaluate, export, predict, pretrained weights, and the Fashion-MNIST demo.")
 {
     DemoCommand.Create(),
     TrainCommand.CreateTrain(),
@@ -12,6 +12,8 @@ var root = new RootCommand("EfficientViT for .NET: train, fine-tune, evaluate, e
     EvalCommand.Create(),
     ExportCommand.Create(),
     InfoCommand.Create(),
+    PredictCommand.Create(),
+    WeightsCommand.Create(),
     BenchCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -21,7 +21,7 @@ public sealed class EfficientVitClassifierOptions
     /// <summary>The predicted label column to create (a key like the label). Default "PredictedLabel".</summary>
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
-    /// <summary>A checkpoint to fine-tune (official <c>.pth</c>, timm or own <c>.safetensors</c>); its head is replaced. Null trains from scratch.</summary>
+    /// <summary>A checkpoint to fine-tune (official <c>.pth</c>, timm or own <c>.safetensors</c>, or a pretrained name such as <c>m0</c>, see <see cref="Checkpoints.Pretrained.EfficientVitPretrained"/>); its head is replaced. Null trains from scratch.</summary>
     public string? ModelPath { get; set; }
 
     /// <summary>The variant to train from scratch (ignored with <see cref="ModelPath"/>).</summary>

@@ -13,7 +13,7 @@ public static class EfficientVitCatalog
     /// <param name="catalog">The transforms catalog (<c>mlContext.Transforms</c>).</param>
     /// <param name="outputColumnName">The float-vector column to create.</param>
     /// <param name="inputColumnName">An image column (from <c>LoadImages</c>) or preprocessed pixels (3·S·S floats).</param>
-    /// <param name="modelPath">An official <c>.pth</c>, a timm <c>.safetensors</c>, or a checkpoint of this library.</param>
+    /// <param name="modelPath">An official <c>.pth</c>, a timm <c>.safetensors</c>, a checkpoint of this library, or a pretrained name (<c>m0</c> … <c>m5</c>, see <see cref="EfficientViT.ML.Checkpoints.Pretrained.EfficientVitPretrained"/>).</param>
     /// <example>
     /// <code>
     /// var mlContext = new MLContext(seed: 0);

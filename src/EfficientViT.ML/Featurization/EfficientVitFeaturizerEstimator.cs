@@ -1,4 +1,5 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Checkpoints.Pretrained;
 using EfficientViT.ML.Classification;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
@@ -119,7 +120,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             }
             return (model, CheckpointMetadata.FromConfig(model.Config), false);
         }
-        var loaded = EfficientVitCheckpoint.Load(options.ModelPath!, new CheckpointLoadOptions { ImageSize = imageSize, BiasResampling = options.BiasResampling });
+        var loaded = EfficientVitCheckpoint.Load(EfficientVitPretrained.Resolve(options.ModelPath!), new CheckpointLoadOptions { ImageSize = imageSize, BiasResampling = options.BiasResampling });
         return (loaded.Model, loaded.Metadata, true);
     }
 }

@@ -17,7 +17,7 @@ public sealed class EfficientVitFeaturizerOptions
     /// </summary>
     public string InputColumnName { get; set; } = "Image";
 
-    /// <summary>A checkpoint: the official <c>.pth</c>, timm's <c>.safetensors</c>, or one written by this library. Either this or <see cref="Model"/>.</summary>
+    /// <summary>A checkpoint: the official <c>.pth</c>, timm's <c>.safetensors</c>, one written by this library, or a pretrained name (<c>m0</c> … <c>m5</c>, <see cref="Checkpoints.Pretrained.EfficientVitPretrained"/>). Either this or <see cref="Model"/>.</summary>
     public string? ModelPath { get; set; }
 
     /// <summary>An in-memory model (its weights are copied at construction; later changes to it are not seen). Either this or <see cref="ModelPath"/>.</summary>

@@ -1,4 +1,5 @@
 using EfficientViT.ML.Checkpoints;
+using EfficientViT.ML.Checkpoints.Pretrained;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Preprocessing;
@@ -64,7 +65,7 @@ public sealed class TrainingSetup : IDisposable
         ImagePreprocessing preprocessing;
         if (options.Checkpoint is { } path)
         {
-            var loaded = EfficientVitCheckpoint.Load(path, new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize, BiasResampling = options.BiasResampling });
+            var loaded = EfficientVitCheckpoint.Load(EfficientVitPretrained.Resolve(path), new CheckpointLoadOptions { NumClasses = classes, ExcludeHead = true, ImageSize = options.ImageSize, BiasResampling = options.BiasResampling });
             (model, metadata) = (loaded.Model, loaded.Metadata);
             if (distillation && model.DistillationHead is null)
                 model.ResetClassifier(model.Config.NumClasses, distillation: true);

@@ -20,7 +20,7 @@ public sealed record TrainingSetupOptions
     /// <summary>Peak learning rate of the new head when fine-tuning and <see cref="LearningRate"/> is not set.</summary>
     public const double FineTuningLearningRate = 5e-4;
 
-    /// <summary>A checkpoint to fine-tune (official <c>.pth</c>, timm or own <c>.safetensors</c>); its head is replaced by one for the data's classes. Null trains <see cref="Variant"/> from scratch.</summary>
+    /// <summary>A checkpoint to fine-tune (official <c>.pth</c>, timm or own <c>.safetensors</c>, or a pretrained name such as <c>m0</c>, see <see cref="Checkpoints.Pretrained.EfficientVitPretrained"/>); its head is replaced by one for the data's classes. Null trains <see cref="Variant"/> from scratch.</summary>
     public string? Checkpoint { get; init; }
 
     /// <summary>The variant to train from scratch (ignored with <see cref="Checkpoint"/>).</summary>

@@ -12,7 +12,7 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "A checkpoint (model.safetensors of a run, or .pth/.safetensors); with --onnx, optional: evaluated too, and its preprocessing used for the graphs." };
+        var checkpoint = WeightsArguments.Option(WeightsArguments.Help + " Also model.safetensors of a run. With --onnx, optional: evaluated too, and its preprocessing used for the graphs.");
         var onnx = new Option<FileInfo[]>("--onnx") { Description = "An exported ONNX classifier (float32 or int8, with its logits output) to evaluate in ONNX Runtime; repeat to compare graphs side by side.", AllowMultipleArgumentsPerToken = false };
         var data = new Option<string>("--data") { Description = DataArguments.Help + " Fashion-MNIST: its test set.", DefaultValueFactory = _ => DataArguments.FashionMnist };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 256 };
@@ -29,14 +29,14 @@ internal static class EvalCommand
             var graphs = parse.GetValue(onnx) ?? [];
             if (graphs.Length > 0)
             {
-                EvaluateGraphs(graphs, parse.GetValue(checkpoint), dataValue, batchSize, parse.GetValue(skipCorrupt), size, parse.GetValue(biasResampling), parse.GetValue(flip));
+                EvaluateGraphs(graphs, parse.GetValue(checkpoint) is { } weights ? WeightsArguments.Resolve(weights) : null, dataValue, batchSize, parse.GetValue(skipCorrupt), size, parse.GetValue(biasResampling), parse.GetValue(flip));
                 return;
             }
-            var checkpointFile = parse.GetValue(checkpoint) ?? throw new ArgumentException("eval needs --checkpoint or --onnx.");
+            var checkpointFile = WeightsArguments.Resolve(parse.GetValue(checkpoint) ?? throw new ArgumentException("eval needs --weights (a checkpoint or a pretrained name) or --onnx."));
             var dataset = DataArguments.Load(dataValue, FashionMnistSplit.Test, parse.GetValue(skipCorrupt));
-            using var loaded = EfficientVitCheckpoint.Load(checkpointFile.FullName,
+            using var loaded = EfficientVitCheckpoint.Load(checkpointFile,
                 new CheckpointLoadOptions { ImageSize = size, BiasResampling = parse.GetValue(biasResampling) });
-            OptionChecks.WarnIfResizedWeightsUntrained(checkpointFile.FullName, loaded);
+            OptionChecks.WarnIfResizedWeightsUntrained(checkpointFile, loaded);
             // The checkpoint's preprocessing is the contract its weights were trained under.
             var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
             var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, batchSize, flipAverage: parse.GetValue(flip));
@@ -47,7 +47,7 @@ internal static class EvalCommand
     }
 
     // Top-1/top-5 of each graph (and of the checkpoint when given) on the same images, one row each.
-    private static void EvaluateGraphs(FileInfo[] graphs, FileInfo? checkpoint, string dataValue, int batchSize, bool skipCorrupt,
+    private static void EvaluateGraphs(FileInfo[] graphs, string? checkpoint, string dataValue, int batchSize, bool skipCorrupt,
         int? imageSize, AttentionBiasResampling biasResampling, bool flip)
     {
         if (flip)
@@ -62,10 +62,10 @@ internal static class EvalCommand
             ImagePreprocessing preprocessing;
             if (checkpoint is not null)
             {
-                using var loaded = EfficientVitCheckpoint.Load(checkpoint.FullName, new CheckpointLoadOptions { BiasResampling = biasResampling });
+                using var loaded = EfficientVitCheckpoint.Load(checkpoint, new CheckpointLoadOptions { BiasResampling = biasResampling });
                 preprocessing = loaded.Metadata.Preprocessing;
                 var (metrics, _) = Evaluator.Evaluate(loaded.Model, dataset, new ImageTransform(preprocessing, train: false), batchSize);
-                rows.Add(($"{checkpoint.Name} (TorchSharp)", metrics));
+                rows.Add(($"{Path.GetFileName(checkpoint)} (TorchSharp)", metrics));
             }
             else
             {

@@ -11,7 +11,8 @@ internal static class ExportCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<FileInfo>("checkpoint") { Description = "An official .pth, a timm .safetensors, or a checkpoint written by this tool." };
+        var checkpoint = WeightsArguments.Argument();
+        var weights = WeightsArguments.Option();
         var output = new Option<FileInfo>("--output", "-o") { Description = "The .onnx file to write.", Required = true };
         var normalize = new Option<bool>("--normalize") { Description = "Take RGB pixels in [0, 255] and normalize inside the graph with the checkpoint's mean/std." };
         var imageSize = new Option<int?>("--image-size") { Description = "Run the model at this input size, a multiple of 16 (attention bias tables resampled when their window changes); default: the checkpoint's." };
@@ -29,13 +30,15 @@ internal static class ExportCommand
         var noRepair = new Option<bool>("--int8-no-repair") { Description = "With --int8: below the target, do not try the repairs (bias correction, the residual stream float, float convolutions); fail or accept at once." };
         var command = new Command("export", "Export a checkpoint to ONNX (BatchNorm fused, dynamic batch).")
         {
-            checkpoint, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset, int8, calibration, calibrationCount, calibrationMethod,
+            checkpoint, weights, output, imageSize, biasResampling, normalize, inputSize, noLogits, opset, int8, calibration, calibrationCount, calibrationMethod,
             targetMean, targetLowest, acceptBelow, noRepair,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName, new CheckpointLoadOptions { ImageSize = OptionChecks.ImageSize(parse, imageSize), BiasResampling = parse.GetValue(biasResampling) });
-            OptionChecks.WarnIfResizedWeightsUntrained(parse.GetValue(checkpoint)!.FullName, loaded);
+            var size = OptionChecks.ImageSize(parse, imageSize);
+            var checkpointPath = WeightsArguments.Resolve(parse, checkpoint, weights, "export");
+            using var loaded = EfficientVitCheckpoint.Load(checkpointPath, new CheckpointLoadOptions { ImageSize = size, BiasResampling = parse.GetValue(biasResampling) });
+            OptionChecks.WarnIfResizedWeightsUntrained(checkpointPath, loaded);
             var path = parse.GetValue(output)!.FullName;
             var options = new OnnxExportOptions
             {

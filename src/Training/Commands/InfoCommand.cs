@@ -3,16 +3,17 @@ using EfficientViT.ML.Checkpoints;
 
 namespace EfficientViT.Training.Commands;
 
-/// <summary><c>efficientvit info CHECKPOINT</c>: what a checkpoint holds.</summary>
+/// <summary><c>efficientvit info CHECKPOINT|NAME</c>: what a checkpoint holds.</summary>
 internal static class InfoCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<FileInfo>("checkpoint") { Description = "An official .pth, a timm .safetensors, or a checkpoint written by this tool." };
-        var command = new Command("info", "Show the variant, input size, classes and preprocessing a checkpoint holds.") { checkpoint };
+        var checkpoint = WeightsArguments.Argument();
+        var weights = WeightsArguments.Option();
+        var command = new Command("info", "Show the variant, input size, classes and preprocessing a checkpoint holds.") { checkpoint, weights };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName);
+            using var loaded = EfficientVitCheckpoint.Load(WeightsArguments.Resolve(parse, checkpoint, weights, "info"));
             var metadata = loaded.Metadata;
             var parameters = loaded.Model.parameters().Sum(p => p.numel());
             Console.WriteLine($"format:      {loaded.Format}");

@@ -19,7 +19,9 @@ internal static class TrainCommand
         var validationData = new Option<string?>("--validation-data") { Description = "Separate validation data (same forms as --data); default: a split of --data (Fashion-MNIST: its test set)." };
         var validationSplit = new Option<double>("--validation-split") { Description = "Fraction of --data held out for validation when no --validation-data is given.", DefaultValueFactory = _ => 0.1 };
         var variant = new Option<string>("--variant") { Description = "M0..M5 (train only).", DefaultValueFactory = _ => "M0" };
-        var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "The checkpoint to start from (.pth, .safetensors).", Required = finetune };
+        var checkpoint = WeightsArguments.Option(finetune
+            ? "The weights to start from: " + WeightsArguments.Help
+            : "Start from these weights instead of random ones (a new head for the data's classes): " + WeightsArguments.Help, required: finetune);
         var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels, a multiple of 16 (default: 64 for Fashion-MNIST, else 224; fine-tuning keeps the checkpoint's)." };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 10 };
         var startImageSize = OptionChecks.StartImageSizeOption();
@@ -55,6 +57,7 @@ internal static class TrainCommand
         else
         {
             command.Options.Add(variant);
+            command.Options.Add(checkpoint);
         }
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -72,6 +75,8 @@ internal static class TrainCommand
             var steps = OptionChecks.AtLeast(parse, maxSteps, 1);
             var backboneScale = finetune ? OptionChecks.InRange(parse, backboneLr, 0, double.PositiveInfinity) : 1.0;
             var distillation = parse.GetValue(distill);
+            if (!finetune && parse.GetValue(checkpoint) is not null && parse.GetResult(variant) is { Implicit: false })
+                throw new ArgumentException("--variant and --weights: give one; the weights decide the variant.");
             if (distillation != DistillationMode.None && parse.GetValue(teacher) is null)
                 throw new ArgumentException("--distill needs --teacher (a checkpoint or an ONNX classifier).");
 
@@ -80,6 +85,8 @@ internal static class TrainCommand
             if (parse.GetValue(resume))
                 run.RequireCheckpoint();
 
+            // A name is downloaded (or its cached copy checked) before any data is read.
+            var weights = parse.GetValue(checkpoint) is { } value ? WeightsArguments.Resolve(value) : null;
             var dataValue = parse.GetValue(data)!;
             var fashion = DataArguments.IsFashionMnist(dataValue);
             var skip = parse.GetValue(skipCorrupt);
@@ -93,8 +100,8 @@ internal static class TrainCommand
             using var teacherModel = distillation == DistillationMode.None ? null : OpenTeacher(parse.GetValue(teacher)!, threadCount);
             var setupOptions = (fashion ? TrainingSetupOptions.ForFashionMnist() : new TrainingSetupOptions()) with
             {
-                Checkpoint = finetune ? parse.GetValue(checkpoint)!.FullName : null,
-                Variant = finetune ? EfficientVitVariant.M0 : EfficientVitConfig.ParseVariant(parse.GetValue(variant)!),
+                Checkpoint = weights,
+                Variant = weights is not null ? EfficientVitVariant.M0 : EfficientVitConfig.ParseVariant(parse.GetValue(variant)!),
                 ImageSize = size,
                 StartImageSize = startSize,
                 FullSizeEpochs = fullEpochs,
