@@ -38,6 +38,18 @@ var rows = Enumerable.Range(0, images).Select(i =>
     return new ImageRow { Image = MLImage.CreateFromPixels(width, height, MLPixelFormat.Rgba32, rgba) };
 }).ToArray();
 var data = mlContext.Data.LoadFromEnumerable(rows);
+// Images of the model's size, which ML.NET's ResizeImages passes on untouched: their features do not depend on
+// how a version of ML.NET resamples (ML.NET 6 shrinks images with other weights than 5.0.1 did).
+var squares = Enumerable.Range(0, 4).Select(i =>
+{
+    var rgba = new byte[64 * 64 * 4];
+    random.NextBytes(rgba);
+    for (var p = 3; p < rgba.Length; p += 4)
+        rgba[p] = 255;
+    File.WriteAllBytes(Path.Combine(output, $"square{i}_64x64.rgba"), rgba);
+    return rgba;
+}).ToArray();
+IDataView Squares() => mlContext.Data.LoadFromEnumerable(squares.Select(rgba => new ImageRow { Image = MLImage.CreateFromPixels(64, 64, MLPixelFormat.Rgba32, rgba) }).ToArray());
 
 // Images: float32, and int8 calibrated on 20 other random images (random weights miss the quality target; kept anyway).
 var calibration = mlContext.Data.LoadFromEnumerable(Enumerable.Range(0, 20).Select(i =>
@@ -46,12 +58,12 @@ var calibration = mlContext.Data.LoadFromEnumerable(Enumerable.Range(0, 20).Sele
     random.NextBytes(rgba);
     return new ImageRow { Image = MLImage.CreateFromPixels(80, 70, MLPixelFormat.Rgba32, rgba) };
 }).ToArray());
-SaveFeaturizer("featurizer-image-64", data, new EfficientVitFeaturizerOptions { Model = model, BatchSize = 4 });
+SaveFeaturizer("featurizer-image-64", data, new EfficientVitFeaturizerOptions { Model = model, BatchSize = 4 }, Squares);
 SaveFeaturizer("featurizer-image-64-int8", data, new EfficientVitFeaturizerOptions
 {
     Model = model, BatchSize = 4, Quantization = EfficientVitQuantization.Int8, CalibrationData = calibration,
     Int8Quality = new Int8QualityOptions { AcceptBelowTarget = true },
-});
+}, Squares);
 
 // Preprocessed pixel vectors (two rows of 3x64x64 normalized values), written beside the zip.
 var vectors = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, 3 * 64 * 64).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray()).ToArray();
@@ -59,13 +71,16 @@ WriteFloats(Path.Combine(output, $"{prefix}featurizer-pixels-64.pixels.f32"), ve
 SaveFeaturizer("featurizer-pixels-64", mlContext.Data.LoadFromEnumerable(vectors.Select(v => new PixelRow { Pixels = v })),
     new EfficientVitFeaturizerOptions { Model = model, BatchSize = 4, InputColumnName = "Pixels" });
 
-void SaveFeaturizer(string name, IDataView input, EfficientVitFeaturizerOptions options)
+// squares: images of the model's size (a new data view each time: ResizeImages disposes images it passes on once read).
+void SaveFeaturizer(string name, IDataView input, EfficientVitFeaturizerOptions options, Func<IDataView>? squares = null)
 {
     using var featurizer = mlContext.Transforms.EfficientVitFeaturize(options).Fit(input);
     // An image column is not a savable input schema (ML.NET says "No valid columns to save"); users save without one.
     mlContext.Model.Save(featurizer, null, Path.Combine(output, $"{prefix}{name}.zip"));
     var features = featurizer.Transform(input).GetColumn<float[]>("Features").ToArray();
     WriteFloats(Path.Combine(output, $"{prefix}{name}.features.f32"), features);
+    if (squares is not null)
+        WriteFloats(Path.Combine(output, $"{prefix}{name}.square-features.f32"), featurizer.Transform(squares()).GetColumn<float[]>("Features").ToArray());
     Console.WriteLine($"{prefix}{name}: {features.Length}x{features[0].Length} features");
 }
 
