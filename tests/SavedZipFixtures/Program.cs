@@ -3,7 +3,7 @@
 //   dotnet run --project tests/SavedZipFixtures -c Release -- tests/EfficientViT.ML.Tests/Fixtures/saved-zips PREFIX
 // PREFIX starts every zip's name (e.g. "mlnet5.0.1-"); the images are the same for every version.
 using EfficientViT.ML;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
 using Microsoft.ML;

@@ -1,10 +1,10 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Featurization;
 

@@ -1,8 +1,6 @@
-using EfficientViT.ML.Classification;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
-using EfficientViT.ML.Serving;
 using EfficientViT.ML.Tests.Featurization;
 using EfficientViT.ML.Tests.Training;
 using Microsoft.ML;
