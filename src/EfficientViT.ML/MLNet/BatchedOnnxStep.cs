@@ -24,17 +24,22 @@ internal sealed class BatchedOnnxStep : ITransformer, IDisposable
     private readonly int batchSize;
     private volatile bool disposed;
 
-    public BatchedOnnxStep(ITransformer replaced, byte[] batchedGraph, ModelInput input, string graphInputName, string outputColumnName, DataViewType outputType, BatchedScoringOptions options)
+    public BatchedOnnxStep(ITransformer replaced, byte[] batchedGraph, ModelInput input, string graphInputName, string outputColumnName, DataViewType outputType, BatchedScoringOptions options,
+        string source)
     {
+        Source = source;
         this.replaced = replaced;
         this.input = input;
         this.outputColumnName = outputColumnName;
         this.outputType = outputType;
         batchSize = options.BatchSize;
-        batches = new(() => new OnnxFeatureSession(batchedGraph, graphInputName, outputColumnName, options.Threads), LazyThreadSafetyMode.ExecutionAndPublication);
+        batches = new(() => new OnnxFeatureSession(batchedGraph, graphInputName, outputColumnName, options.Threads, options.Device), LazyThreadSafetyMode.ExecutionAndPublication);
         threads = new(() => new ScoringThreads(batches.Value.Concurrency), LazyThreadSafetyMode.ExecutionAndPublication);
-        rows = new(() => new SingleRowScorer(batchedGraph, graphInputName, outputColumnName, options.RowThreads), LazyThreadSafetyMode.ExecutionAndPublication);
+        rows = new(() => new SingleRowScorer(batchedGraph, graphInputName, outputColumnName, options.RowThreads, options.Device), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <summary>What it was built from: "contract" (the network's <see cref="ScoringContract"/>), "legacy" (<see cref="LegacyZipReader"/>) or "fitted" (the featurizer that made it).</summary>
+    public string Source { get; }
 
     /// <summary>How the step reads its input column.</summary>
     public ModelInput Input => input;

@@ -74,18 +74,31 @@ public static class BatchedScoringCatalog
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "LoadWithBatchedScoring: BatchSize must be at least 1.");
         if (options.Threads is < 1 || options.RowThreads is < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "LoadWithBatchedScoring: Threads and RowThreads must be at least 1 when set.");
-        // Models whose images are encoded bytes name this library's decoder; a process that loads with it has it.
-        if (CatalogEnvironment.Of(catalog) is MLContext mlContext)
-            mlContext.ComponentCatalog.RegisterAssembly(typeof(EncodedImageDecoder).Assembly);
-        ITransformer loaded;
+        var environment = CatalogEnvironment.Of(catalog);
+        var resolved = options.Copy();
+        resolved.Device = OnnxDevice.Resolve(options.GpuDeviceId, options.FallbackToCpu, environment).Usable();
+        // Models whose images are encoded bytes, and classifiers, name this library's custom mappings; a process that loads with it has them.
+        environment.ComponentCatalog.RegisterAssembly(typeof(EncodedImageDecoder).Assembly);
+        // The zip is read twice: by ML.NET for the chain, and here for the networks of its ONNX steps.
+        var start = stream.CanSeek ? stream.Position : 0;
+        var zip = stream.CanSeek ? stream : Buffered(stream);
         try
         {
-            loaded = catalog.Load(stream, out inputSchema);
+            var loaded = catalog.Load(zip, out inputSchema);
+            zip.Position = start;
+            return BatchedScoring.Replace(loaded, BatchedScoring.FromZip(zip), resolved);
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or InvalidOperationException or EndOfStreamException or ArgumentException)
         {
             throw new InvalidDataException($"LoadWithBatchedScoring: {source} is not a model zip ML.NET can load: {e.Message}", e);
         }
-        return BatchedScoringLoader.Replace(loaded, options.Copy());
+    }
+
+    private static MemoryStream Buffered(Stream stream)
+    {
+        var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        copy.Position = 0;
+        return copy;
     }
 }

@@ -16,5 +16,14 @@ public sealed class BatchedScoringOptions
     /// </summary>
     public int? RowThreads { get; set; }
 
+    /// <summary>The CUDA device the ONNX Runtime sessions run on (ML.NET's name); null: the MLContext's <c>GpuDeviceId</c> (by default the CPU). Needs Microsoft.ML.OnnxRuntime.Gpu; untested.</summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>When <see cref="GpuDeviceId"/> cannot be used: score on the CPU (true), or refuse (false); null: the MLContext's <c>FallbackToCpu</c>.</summary>
+    public bool? FallbackToCpu { get; set; }
+
+    /// <summary>The device the settings resolve to (set when the model is loaded).</summary>
+    internal OnnxDevice Device { get; set; } = OnnxDevice.Cpu;
+
     internal BatchedScoringOptions Copy() => (BatchedScoringOptions)MemberwiseClone();
 }

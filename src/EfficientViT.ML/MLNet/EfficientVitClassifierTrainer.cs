@@ -25,10 +25,12 @@ namespace EfficientViT.ML.MLNet;
 public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClassifierTransformer>
 {
     private readonly EfficientVitClassifierOptions options;
-    private readonly IHost? host;
+    private readonly IHost host;
     private readonly TransformsCatalog transforms;
+    // The MLContext's GpuDeviceId and FallbackToCpu, for the trained model's ONNX Runtime sessions.
+    private readonly OnnxDevice device;
 
-    internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options, IHostEnvironment? environment = null)
+    internal EfficientVitClassifierTrainer(EfficientVitClassifierOptions options, IHostEnvironment environment)
     {
         options = options.Copy();
         try
@@ -50,9 +52,10 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             throw new ArgumentOutOfRangeException(nameof(options), "EfficientVit trainer: CalibrationData is set but Quantization is None; set Quantization to Int8 or leave CalibrationData null.");
         Int8QualityOptions.Check(options.Int8Quality, "EfficientVit trainer", options.Quantization == EfficientVitQuantization.Int8);
         this.options = options;
-        host = environment?.Register(nameof(EfficientVitClassifierTrainer));
+        host = environment.Register(nameof(EfficientVitClassifierTrainer));
         // The chain's steps belong to the caller's MLContext, so that its log and cancellation reach them.
-        transforms = (environment is null ? null : CatalogEnvironment.TransformsOf(environment)) ?? new MLContext(options.Seed).Transforms;
+        transforms = CatalogEnvironment.TransformsOf(environment);
+        device = OnnxDevice.Resolve(null, null, environment).Usable();
     }
 
     /// <summary>Checks the label and image columns and describes the columns the trained model adds.</summary>
@@ -90,8 +93,8 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         CheckCalibrationData();
 
         // Progress goes to the MLContext's log (epochs as Info, steps as Trace) and to options.Progress.
-        using var channel = host?.Start("Training");
-        var progress = channel is null ? options.Progress : new ChannelProgress(channel, options.Progress);
+        using var channel = host.Start("Training");
+        var progress = new ChannelProgress(channel, options.Progress);
         var classNames = ClassNames(labelColumn, (int)key.Count);
         var samples = ReadImages(input, labelColumn, imageColumn.Value);
 
@@ -102,7 +105,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         // otherwise be refused only after it.
         var calibrationPixels = options.Quantization == EfficientVitQuantization.Int8 ? CalibrationPixels(metadata.Preprocessing) : null;
         var trainer = new EfficientVitTrainer(model, recipe, TrainerOptions(options), metadata);
-        channel?.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {model.Config.ImageSize}x{model.Config.ImageSize} on {data.Count:N0} images of {classNames.Length} classes: " +
+        channel.Info(MessageSensitivity.UserData, $"training {(options.ModelPath is null ? $"EfficientViT-{options.Variant}" : $"'{options.ModelPath}'")} at {model.Config.ImageSize}x{model.Config.ImageSize} on {data.Count:N0} images of {classNames.Length} classes: " +
             $"{recipe.Epochs} epochs of batch {recipe.BatchSize}, peak learning rate {recipe.ScaledLearningRate():G3}");
         var result = trainer.Train(data, null, setup.TrainTransform, setup.EvalTransform, progress, options.CancellationToken);
         if (!result.Completed)
@@ -112,10 +115,10 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             throw new InvalidOperationException($"EfficientVit trainer: {result.StopReason}");
         }
         model.eval();
-        channel?.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
-        var (steps, networkFiles, int8Quality) = BuildChain(model, classNames, metadata.Preprocessing, calibrationPixels);
+        channel.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
+        var (steps, networkFiles, graph, int8Quality) = BuildChain(model, classNames, metadata.Preprocessing, calibrationPixels);
         var chain = steps.Fit(input);
-        return new EfficientVitClassifierTransformer(chain, networkFiles, result, metadata, int8Quality);
+        return new EfficientVitClassifierTransformer(chain, graph, device, networkFiles, result, metadata, int8Quality);
     }
 
     // How the run starts: the same preparation as the command line's, with the options of this trainer.
@@ -140,7 +143,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     };
 
     // The chain the trained model is: ML.NET's own components, so that it saves and loads without this library.
-    private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles, Int8QualityReport? Int8Quality) BuildChain(
+    private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles, byte[] Graph, Int8QualityReport? Int8Quality) BuildChain(
         EfficientVit model, string[] classNames, ImagePreprocessing preprocessing, List<float[]>? calibrationPixels)
     {
         var names = ScoringColumnNames.Unique();
@@ -161,9 +164,11 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
             graphOptions.Int8 = quantization.Options;
             int8Quality = quantization.Quality;
         }
-        var graph = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
+        var exported = EfficientVitOnnxExporter.ToBytes(model, graphOptions);
+        // The network says what it is, for LoadWithBatchedScoring and for the classifier's own batched scoring.
+        var graph = ScoringContract.ForImages(ScoringContract.ClassifierRole, exported, preprocessing, names.Resized).AddTo(exported);
         var (steps, networkFiles) = BuildChain(preprocessing, classNames, names, builder => builder.ApplyOnnxModel(graph, [names.Probabilities], names.Pixels));
-        return (steps, networkFiles, int8Quality);
+        return (steps, networkFiles, graph, int8Quality);
     }
 
     private (EstimatorChain<ITransformer> Steps, IReadOnlyList<NetworkFile> NetworkFiles) BuildChain(ImagePreprocessing preprocessing, string[] classNames, ScoringColumnNames names,
@@ -171,7 +176,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     {
         // Index i is the label's key i + 1; naming the keys by class makes MapKeyToValue give the class names back.
         var keys = classNames.Select((name, index) => new KeyValuePair<long, string>(index, name));
-        var builder = new ScoringChainBuilder(transforms)
+        var builder = new ScoringChainBuilder(transforms, device)
             .ResizeImages(preprocessing, options.ImageColumnName, names.Resized)
             .ExtractPixels(names.Resized, names.Pixels);
         scoreProbabilities(builder)
@@ -203,7 +208,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
     {
         var data = options.CalibrationData!;
         var names = ScoringColumnNames.Unique();
-        var transformed = new ScoringChainBuilder(transforms)
+        var transformed = new ScoringChainBuilder(transforms, device)
             .ResizeImages(preprocessing, options.ImageColumnName, names.Resized)
             .ExtractPixels(names.Resized, names.Pixels)
             .TakeSteps().Fit(data).Transform(data);

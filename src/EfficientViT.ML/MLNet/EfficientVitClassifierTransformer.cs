@@ -17,19 +17,19 @@ namespace EfficientViT.ML.MLNet;
 public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposable
 {
     private readonly TransformerChain<ITransformer> chain;
-    // The chain with its network scored in batches; made at first use (it checks itself on a few probe rows).
+    // The chain with its network scored in batches, as its scoring contract says; made at first use.
     private readonly Lazy<ITransformer> scoring;
     private bool disposed;
 
-    internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training, CheckpointMetadata metadata,
-        Int8QualityReport? int8Quality)
+    internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, byte[] graph, OnnxDevice device, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training,
+        CheckpointMetadata metadata, Int8QualityReport? int8Quality)
     {
         this.chain = chain;
         NetworkFiles = networkFiles;
         Training = training;
         Metadata = metadata;
         Int8Quality = int8Quality;
-        scoring = new Lazy<ITransformer>(() => BatchedScoringLoader.Replace(chain, new BatchedScoringOptions()), LazyThreadSafetyMode.ExecutionAndPublication);
+        scoring = new Lazy<ITransformer>(() => BatchedScoring.Replace(chain, (_, _) => graph, new BatchedScoringOptions { Device = device }), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>What the training did (epochs, losses).</summary>
@@ -62,7 +62,7 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     /// <summary>Saves the ML.NET chain (see the class remarks).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
 
-    /// <summary>Whether the network is scored in batches (it is unless the batched graph failed its probe check).</summary>
+    /// <summary>Whether the network is scored in batches.</summary>
     internal bool ScoresInBatches => !ReferenceEquals(Scoring(), chain);
 
     /// <summary>
@@ -75,7 +75,7 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
             return;
         disposed = true;
         if (scoring.IsValueCreated)
-            BatchedScoringLoader.ReleaseSessions(scoring.Value);
+            BatchedScoring.ReleaseSessions(scoring.Value);
         foreach (var transformer in chain)
             (transformer as IDisposable)?.Dispose();
         foreach (var file in NetworkFiles)

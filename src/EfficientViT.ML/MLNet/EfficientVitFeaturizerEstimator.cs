@@ -27,6 +27,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
     private readonly ImagePreprocessing preprocessing;
     private readonly ScoringColumnNames names = ScoringColumnNames.Unique();
     private readonly FeaturizerGraphs graphs;
+    private readonly OnnxDevice device;
     // One plan per input kind, made when a column of that kind is first seen.
     private readonly Dictionary<FeaturizerInputKind, FeaturizerPlan> plans = [];
 
@@ -50,14 +51,16 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
             throw new ArgumentException($"EfficientVitFeaturize: ImageSize is {requested}, but the Preprocessing is for {given.ImageSize}x{given.ImageSize} images; set one of them.", nameof(options));
         if (options.ImageSize is { } size && !EfficientVitConfig.IsResizableImageSize(size))
             throw new ArgumentOutOfRangeException(nameof(options), size, "EfficientVitFeaturize: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride).");
+        // Checked before the model is read: a device that cannot be used fails here, naming it.
+        device = OnnxDevice.Resolve(options.GpuDeviceId, options.FallbackToCpu, CatalogEnvironment.Of(catalog)).Usable();
         var (model, metadata, owned) = LoadModel(options, options.ImageSize ?? options.Preprocessing?.ImageSize);
         // Said in the MLContext's log (a warning, as ML.NET's components report doubtful input): the features are
         // still computed, and a user fine-tuning at the new size downstream wants them.
         if (metadata.TrainedImageSize is { } trainedSize && trainedSize != model.Config.ImageSize
             && ImageSizeTransfer.UntrainedWeightsWarning(model.Config with { ImageSize = trainedSize }, model.Config.ImageSize) is { } warning)
         {
-            using var channel = CatalogEnvironment.Of(catalog)?.Register(nameof(EfficientVitFeaturizerEstimator)).Start("Model");
-            channel?.Warning(MessageSensitivity.None, $"EfficientVitFeaturize: the model was {warning}");
+            using var channel = CatalogEnvironment.Of(catalog).Register(nameof(EfficientVitFeaturizerEstimator)).Start("Model");
+            channel.Warning(MessageSensitivity.None, $"EfficientVitFeaturize: the model was {warning}");
         }
         try
         {
@@ -98,7 +101,7 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
         lock (plans)
         {
             if (!plans.TryGetValue(kind, out var plan))
-                plans[kind] = plan = new FeaturizerPlan(kind, graphs, names, preprocessing, options, catalog);
+                plans[kind] = plan = new FeaturizerPlan(kind, graphs, names, preprocessing, options, catalog, device);
             return plan;
         }
     }

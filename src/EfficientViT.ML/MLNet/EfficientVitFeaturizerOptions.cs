@@ -77,6 +77,19 @@ public sealed class EfficientVitFeaturizerOptions
     /// </summary>
     public Int8QualityOptions? Int8Quality { get; set; }
 
+    /// <summary>
+    /// The CUDA device every ONNX Runtime session of the featurizer runs on, its own and its ML.NET steps' (ML.NET's
+    /// name). Null: the MLContext's <c>GpuDeviceId</c> (by default none: the CPU). Needs the application to reference
+    /// Microsoft.ML.OnnxRuntime.Gpu instead of Microsoft.ML.OnnxRuntime (docs/guide/installation.md); GPU execution is untested.
+    /// </summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>
+    /// When <see cref="GpuDeviceId"/> cannot be used: score on the CPU (true), or refuse with an error naming the
+    /// device when the featurizer is made (false). Null: the MLContext's <c>FallbackToCpu</c> (by default false).
+    /// </summary>
+    public bool? FallbackToCpu { get; set; }
+
     /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
     internal EfficientVitFeaturizerOptions Copy() => (EfficientVitFeaturizerOptions)MemberwiseClone();
 }

@@ -37,10 +37,11 @@ internal sealed class FeaturizerGraphs
         Lazy<byte[]> Export(Func<OnnxExportOptions> options) => new(() => network.Export(WithInt8(options())), LazyThreadSafetyMode.ExecutionAndPublication);
 
         ImageBatch = Export(() => Images(resizeInGraph: true, dropBatchAxis: false));
-        ImageRow = Export(() => Images(resizeInGraph: true, dropBatchAxis: true));
+        // The graphs the saved chain runs say what they are, for LoadWithBatchedScoring.
+        ImageRow = new(() => WithContract(network.Export(WithInt8(Images(resizeInGraph: true, dropBatchAxis: true))), images: true), LazyThreadSafetyMode.ExecutionAndPublication);
         ResampledImageBatch = Export(() => Images(resizeInGraph: false, dropBatchAxis: false));
         PixelVectorBatch = Export(() => PixelVectors(dropBatchAxis: false));
-        PixelVectorRow = Export(() => PixelVectors(dropBatchAxis: true));
+        PixelVectorRow = new(() => WithContract(network.Export(WithInt8(PixelVectors(dropBatchAxis: true))), images: false), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>
@@ -74,6 +75,10 @@ internal sealed class FeaturizerGraphs
 
     private OnnxExportOptions PixelVectors(bool dropBatchAxis) =>
         new() { InputName = pixelVectorColumn, FeaturesOutputName = names.Features, DropBatchAxis = dropBatchAxis };
+
+    private byte[] WithContract(byte[] rowGraph, bool images) => (images
+        ? ScoringContract.ForImages(ScoringContract.FeaturizerRole, rowGraph, preprocessing, names.Resized)
+        : ScoringContract.ForPixelVectors(ScoringContract.FeaturizerRole)).AddTo(rowGraph);
 
     private OnnxExportOptions WithInt8(OnnxExportOptions options)
     {

@@ -23,12 +23,18 @@ internal sealed class FeaturizerPlan
     private readonly ImagePreprocessing preprocessing;
     private readonly EfficientVitFeaturizerOptions options;
     private readonly TransformsCatalog catalog;
+    private readonly OnnxDevice device;
+    // For int8: this plan with its graphs calibrated, made at the first fit (once per input kind and calibration data).
+    private readonly Lazy<FeaturizerPlan>? quantized;
     private readonly Lock outputColumnLock = new();
     private SchemaShape.Column? outputColumn;
 
     public FeaturizerPlan(FeaturizerInputKind kind, FeaturizerGraphs graphs, ScoringColumnNames names, ImagePreprocessing preprocessing,
-        EfficientVitFeaturizerOptions options, TransformsCatalog catalog)
+        EfficientVitFeaturizerOptions options, TransformsCatalog catalog, OnnxDevice device)
     {
+        this.device = device;
+        if (options.Quantization == EfficientVitQuantization.Int8 && !graphs.IsQuantized)
+            quantized = new(() => new FeaturizerPlan(kind, graphs.Quantized(Quantize()), names, preprocessing, options, catalog, device), LazyThreadSafetyMode.ExecutionAndPublication);
         this.kind = kind;
         this.graphs = graphs;
         Names = names;
@@ -71,12 +77,12 @@ internal sealed class FeaturizerPlan
         return new SchemaShape(columns);
     }
 
-    /// <summary>Fits the three parts of the chain on <paramref name="input"/>; for int8, first calibrates the graphs.</summary>
+    /// <summary>Fits the three parts of the chain on <paramref name="input"/>; for int8, with the graphs calibrated at the first fit.</summary>
     public EfficientVitFeaturizerTransformer Fit(IDataView input)
     {
-        if (options.Quantization == EfficientVitQuantization.Int8 && !graphs.IsQuantized)
-            return new FeaturizerPlan(kind, graphs.Quantized(Quantize()), Names, preprocessing, options, catalog).Fit(input);
-        var builder = new ScoringChainBuilder(catalog);
+        if (quantized is not null)
+            return quantized.Value.Fit(input);
+        var builder = new ScoringChainBuilder(catalog, device);
         AppendPreparation(builder);
         var preparation = builder.TakeSteps().Fit(input);
         var prepared = preparation.Transform(input);
@@ -121,7 +127,7 @@ internal sealed class FeaturizerPlan
                 $"EfficientVitFeaturize: CalibrationData's column '{column}' holds {Describe(calibrationKind)}, but the data the featurizer is fitted on holds {Describe(kind)}; give the calibration images in the same form.",
                 nameof(options));
 
-        var builder = new ScoringChainBuilder(catalog);
+        var builder = new ScoringChainBuilder(catalog, device);
         AppendPreparation(builder);
         var prepared = builder.TakeSteps().Fit(data).Transform(data);
         var modelInput = CreateModelInput();
@@ -165,17 +171,19 @@ internal sealed class FeaturizerPlan
 
     /// <summary>The ONNX Runtime sessions that score the in-memory featurizer's batches.</summary>
     public IFeatureScorer CreateScorer() => FromImages
-        ? new OnnxFeatureSession(graphs.ResampledImageBatch.Value, Names.Pixels, Names.Features, options.Threads)
-        : new OnnxFeatureSession(graphs.PixelVectorBatch.Value, options.InputColumnName, Names.Features, options.Threads);
+        ? new OnnxFeatureSession(graphs.ResampledImageBatch.Value, Names.Pixels, Names.Features, options.Threads, device)
+        : new OnnxFeatureSession(graphs.PixelVectorBatch.Value, options.InputColumnName, Names.Features, options.Threads, device);
 
     /// <summary>Scores single rows in place of <paramref name="rowScoring"/>, with the input and graph of the batches.</summary>
     public BatchedOnnxStep CreateRowStep(ITransformer rowScoring, DataViewType featureType) => FromImages
-        ? new BatchedOnnxStep(rowScoring, graphs.ResampledImageBatch.Value, CreateModelInput(), Names.Pixels, Names.Features, featureType, new BatchedScoringOptions())
-        : new BatchedOnnxStep(rowScoring, graphs.PixelVectorBatch.Value, CreateModelInput(), options.InputColumnName, Names.Features, featureType, new BatchedScoringOptions());
+        ? new BatchedOnnxStep(rowScoring, graphs.ResampledImageBatch.Value, CreateModelInput(), Names.Pixels, Names.Features, featureType, RowStepOptions, "fitted")
+        : new BatchedOnnxStep(rowScoring, graphs.PixelVectorBatch.Value, CreateModelInput(), options.InputColumnName, Names.Features, featureType, RowStepOptions, "fitted");
+
+    private BatchedScoringOptions RowStepOptions => new() { Device = device };
 
     private SchemaShape.Column OutputColumnOfAllSteps(SchemaShape inputSchema)
     {
-        var builder = new ScoringChainBuilder(catalog);
+        var builder = new ScoringChainBuilder(catalog, device);
         try
         {
             AppendPreparation(builder);

@@ -14,11 +14,11 @@ internal static class Int8Log
     /// </summary>
     public static Int8Quantization Quantize(object catalog, string host, string component, string optionName, Func<Action<string>, Int8Quantization> quantize)
     {
-        using var channel = CatalogEnvironment.Of(catalog)?.Register(host).Start("Int8");
+        using var channel = CatalogEnvironment.Of(catalog).Register(host).Start("Int8");
         Int8Quantization quantization;
         try
         {
-            quantization = quantize(line => channel?.Trace(MessageSensitivity.None, $"{component}: int8 {line}"));
+            quantization = quantize(line => channel.Trace(MessageSensitivity.None, $"{component}: int8 {line}"));
         }
         catch (ArgumentException e)
         {
@@ -26,9 +26,9 @@ internal static class Int8Log
         }
         var report = quantization.Quality;
         if (report.MeetsTarget)
-            channel?.Info(MessageSensitivity.None, $"{component}: {report}");
+            channel.Info(MessageSensitivity.None, $"{component}: {report}");
         else
-            channel?.Warning(MessageSensitivity.None, $"{component}: {report}; kept because AcceptBelowTarget is set");
+            channel.Warning(MessageSensitivity.None, $"{component}: {report}; kept because AcceptBelowTarget is set");
         return quantization;
     }
 }

@@ -17,6 +17,7 @@ namespace EfficientViT.ML.MLNet;
 internal sealed class OnnxFeatureSession : IFeatureScorer
 {
     private readonly byte[] model;
+    private readonly OnnxDevice device;
     private readonly string inputName;
     private readonly string outputName;
     private readonly long[] itemShape;
@@ -25,9 +26,10 @@ internal sealed class OnnxFeatureSession : IFeatureScorer
     private readonly ConcurrentQueue<InferenceSession> all = new();
     private readonly SemaphoreSlim available;
 
-    public OnnxFeatureSession(byte[] model, string inputName, string outputName, int? threads)
+    public OnnxFeatureSession(byte[] model, string inputName, string outputName, int? threads, OnnxDevice device)
     {
         this.model = model;
+        this.device = device;
         this.inputName = inputName;
         this.outputName = outputName;
         Concurrency = Math.Max(1, threads ?? Environment.ProcessorCount);
@@ -50,7 +52,9 @@ internal sealed class OnnxFeatureSession : IFeatureScorer
 
     private InferenceSession Create()
     {
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        using var options = device.NewSessionOptions();
+        options.IntraOpNumThreads = 1;
+        options.InterOpNumThreads = 1;
         var session = new InferenceSession(model, options, sharedWeights);
         all.Enqueue(session);
         return session;

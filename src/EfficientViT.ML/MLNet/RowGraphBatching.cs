@@ -157,6 +157,56 @@ internal static class RowGraphBatching
         return modelWriter.ToArray();
     }
 
+    /// <summary>The graph reading <paramref name="inputName"/> where it read <paramref name="value"/>, without the nodes and initializers only the part before used.</summary>
+    public static byte[] StartingAt(byte[] model, string value, string inputName) => Rewrite(model, (graph, writer) =>
+    {
+        var nodes = graph.Where(f => f.Number == GraphNode).Select(f => (Field: f, Node: Node.Parse(f.Payload))).ToList();
+        string Renamed(string name) => name == value ? inputName : name;
+        var needed = graph.Where(f => f.Number == GraphOutput).Select(f => Value.Parse(f.Payload).Name).ToHashSet(StringComparer.Ordinal);
+        var kept = new HashSet<int>();
+        for (var i = nodes.Count - 1; i >= 0; i--)
+        {
+            if (!nodes[i].Node.Outputs.Any(needed.Contains) || nodes[i].Node.Outputs.Contains(value))
+                continue;
+            kept.Add(i);
+            foreach (var input in nodes[i].Node.Inputs)
+                needed.Add(Renamed(input));
+        }
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            if (!kept.Contains(i))
+                continue;
+            var fields = ProtobufReader.Fields(nodes[i].Field.Payload);
+            writer.WriteMessage(GraphNode, node =>
+            {
+                foreach (var input in fields.Where(f => f.Number == NodeInput))
+                    node.WriteString(NodeInput, Renamed(input.Text));
+                foreach (var other in fields.Where(f => f.Number != NodeInput))
+                    node.WriteRaw(other.Encoded.Span);
+            });
+        }
+        foreach (var field in graph)
+        {
+            var drop = field.Number switch
+            {
+                GraphNode => true,
+                GraphInitializer => !needed.Contains(ProtobufReader.Fields(field.Payload).FirstOrDefault(p => p.Number == TensorName).Text ?? ""),
+                GraphInput => Value.Parse(field.Payload).Name is var name && name != inputName && !needed.Contains(name),
+                _ => false,
+            };
+            if (!drop)
+                writer.WriteRaw(field.Encoded.Span);
+        }
+    });
+
+    /// <summary><paramref name="model"/> with its graph written anew by <paramref name="writeGraph"/> from the old graph's fields.</summary>
+    internal static byte[] Rewrite(byte[] model, Action<List<ProtobufReader.Field>, ProtobufWriter> writeGraph)
+    {
+        var graphWriter = new ProtobufWriter(model.Length + 256);
+        writeGraph(GraphFields(model), graphWriter);
+        return WithGraph(model, graphWriter.ToArray());
+    }
+
     internal sealed record Node(List<string> Inputs, List<string> Outputs, string? Name, string OpType)
     {
         public static Node Parse(ReadOnlyMemory<byte> payload)

@@ -14,7 +14,7 @@ namespace EfficientViT.ML.MLNet;
 /// in ML.NET and score the rest in batches, and the last part (<see cref="TakeStepsAndDropIntermediates"/>)
 /// ends with one <c>DropColumns</c> of all the intermediate columns appended since the start.
 /// </remarks>
-internal sealed class ScoringChainBuilder(TransformsCatalog catalog)
+internal sealed class ScoringChainBuilder(TransformsCatalog catalog, OnnxDevice device)
 {
     private readonly List<string> intermediate = [];
     private readonly List<NetworkFile> networkFiles = [];
@@ -45,12 +45,12 @@ internal sealed class ScoringChainBuilder(TransformsCatalog catalog)
     /// </summary>
     public IReadOnlyList<NetworkFile> NetworkFiles => networkFiles;
 
-    /// <summary>ML.NET's <c>ApplyOnnxModel</c> with <paramref name="graph"/>, one row per call; its outputs are intermediate.</summary>
+    /// <summary>ML.NET's <c>ApplyOnnxModel</c> with <paramref name="graph"/>, one row per call, on the builder's device; its outputs are intermediate.</summary>
     public ScoringChainBuilder ApplyOnnxModel(byte[] graph, string[] outputColumns, string inputColumn)
     {
         var file = NetworkFile.Write(graph);
         networkFiles.Add(file);
-        return Append(catalog.ApplyOnnxModel(outputColumns, [inputColumn], file.Path), outputColumns);
+        return Append(catalog.ApplyOnnxModel(outputColumns, [inputColumn], file.Path, device.GpuDeviceId, device.FallbackToCpu), outputColumns);
     }
 
     /// <summary>ML.NET's <c>CopyColumns</c> into a column the chain keeps.</summary>

@@ -24,13 +24,13 @@ internal sealed class SingleRowScorer : IDisposable
     private readonly string outputName;
     private readonly long[] inputShape;
 
-    public SingleRowScorer(byte[] batchedGraph, string inputName, string outputName, int? intraOpThreads)
+    public SingleRowScorer(byte[] batchedGraph, string inputName, string outputName, int? intraOpThreads, OnnxDevice device)
     {
         this.inputName = inputName;
         this.outputName = outputName;
         InferenceSession[] candidates = intraOpThreads is not null || Environment.ProcessorCount == 1
-            ? [Open(batchedGraph, intraOpThreads)]
-            : [Open(batchedGraph, 1), Open(batchedGraph, null)];
+            ? [Open(batchedGraph, intraOpThreads, device)]
+            : [Open(batchedGraph, 1, device), Open(batchedGraph, null, device)];
         inputShape = [1, .. candidates[0].InputMetadata[inputName].Dimensions.Skip(1).Select(d => (long)d)];
         InputSize = (int)inputShape.Aggregate(1L, (a, b) => a * b);
         OutputSize = candidates[0].OutputMetadata[outputName].Dimensions[^1];
@@ -51,9 +51,9 @@ internal sealed class SingleRowScorer : IDisposable
 
     public void Dispose() => session.Dispose();
 
-    private static InferenceSession Open(byte[] graph, int? threads)
+    private static InferenceSession Open(byte[] graph, int? threads, OnnxDevice device)
     {
-        using var options = new SessionOptions();
+        using var options = device.NewSessionOptions();
         if (threads is { } count)
             options.IntraOpNumThreads = count;
         return new InferenceSession(graph, options);

@@ -71,7 +71,7 @@ public class FeaturizerEngineTests
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
         RandomWeights.Apply(model);
         var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeLogits = false });
-        using var scorer = new OnnxFeatureSession(graph, "input", "features", threads: 2);
+        using var scorer = new OnnxFeatureSession(graph, "input", "features", threads: 2, OnnxDevice.Cpu);
         var random = new Random(21);
         var inputs = Enumerable.Range(0, 6).Select(_ =>
         {

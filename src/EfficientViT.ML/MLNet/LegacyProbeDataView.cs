@@ -4,10 +4,10 @@ using Microsoft.ML.Data;
 namespace EfficientViT.ML.MLNet;
 
 /// <summary>
-/// A few in-memory rows of one column of any type, for the load-time check of a replacement: ML.NET's
+/// A few in-memory rows of one column of any type, for the <see cref="LegacyZipReader"/>'s check of a replacement: ML.NET's
 /// <c>LoadFromEnumerable</c> maps an image member only to a size an attribute declared somewhere in the process.
 /// </summary>
-internal sealed class ProbeDataView<T> : IDataView
+internal sealed class LegacyProbeDataView<T> : IDataView
 {
     private readonly T[] values;
     private readonly Func<T, T> copy;
@@ -16,7 +16,7 @@ internal sealed class ProbeDataView<T> : IDataView
     /// <param name="type">The column's type.</param>
     /// <param name="values">One value per row.</param>
     /// <param name="copy">What a getter hands out for a stored value (a copy, where readers may change it).</param>
-    public ProbeDataView(string columnName, DataViewType type, T[] values, Func<T, T> copy)
+    public LegacyProbeDataView(string columnName, DataViewType type, T[] values, Func<T, T> copy)
     {
         this.values = values;
         this.copy = copy;
@@ -35,7 +35,7 @@ internal sealed class ProbeDataView<T> : IDataView
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) => [new Cursor(this)];
 
-    private sealed class Cursor(ProbeDataView<T> parent) : DataViewRowCursor
+    private sealed class Cursor(LegacyProbeDataView<T> parent) : DataViewRowCursor
     {
         private long position = -1;
 

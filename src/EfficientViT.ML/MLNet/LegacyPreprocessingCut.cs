@@ -6,7 +6,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace EfficientViT.ML.MLNet;
 
 /// <summary>
-/// Splits a saved image graph where the fitted featurizer splits its work: the bicubic resize, crop and
+/// For zips saved before the scoring contract (see <see cref="LegacyZipReader"/>): splits a saved image graph where the fitted featurizer splits its work: the bicubic resize, crop and
 /// mean subtraction (up to the exporter's <c>Sub</c> of <c>normalize_mean</c>) go to managed code, a
 /// <see cref="BicubicUpsampler"/> that computes the same whole pixel values while the batches before are
 /// scored, and ONNX Runtime scores only the rest of the graph, which is then the fitted featurizer's own.
@@ -15,7 +15,7 @@ namespace EfficientViT.ML.MLNet;
 /// The zip does not record the resize side; it is found by resampling a probe image at each candidate side
 /// and keeping the one whose pixels equal those the graph computes.
 /// </remarks>
-internal static class PreprocessingCut
+internal static class LegacyPreprocessingCut
 {
     private const string MeanInitializer = "normalize_mean";
 
@@ -33,7 +33,7 @@ internal static class PreprocessingCut
         var resizeSide = FindResizeSide(WithOutput(batchedGraph, resampled, inputName), inputName, resampled, side, mean);
         if (resizeSide is null)
             return null;
-        return (StartingAt(batchedGraph, resampled, inputName), new BicubicUpsampler(side, resizeSide.Value, mean));
+        return (RowGraphBatching.StartingAt(batchedGraph, resampled, inputName), new BicubicUpsampler(side, resizeSide.Value, mean));
     }
 
     // float_data (field 4, packed) or raw_data (field 9, little-endian).
@@ -80,7 +80,7 @@ internal static class PreprocessingCut
     }
 
     // The graph with `value` as an extra output (typed as the input: float, batch x 3 x S x S).
-    private static byte[] WithOutput(byte[] model, string value, string inputName) => Rewrite(model, (graph, writer) =>
+    private static byte[] WithOutput(byte[] model, string value, string inputName) => RowGraphBatching.Rewrite(model, (graph, writer) =>
     {
         foreach (var field in graph)
             writer.WriteRaw(field.Encoded.Span);
@@ -92,53 +92,4 @@ internal static class PreprocessingCut
             output.WriteRaw(type.Encoded.Span);
         });
     });
-
-    // The graph reading `inputName` where it read `value`, without the nodes and initializers only the part before used.
-    private static byte[] StartingAt(byte[] model, string value, string inputName) => Rewrite(model, (graph, writer) =>
-    {
-        var nodes = graph.Where(f => f.Number == RowGraphBatching.GraphNode).Select(f => (Field: f, Node: RowGraphBatching.Node.Parse(f.Payload))).ToList();
-        string Renamed(string name) => name == value ? inputName : name;
-        var needed = graph.Where(f => f.Number == RowGraphBatching.GraphOutput).Select(f => RowGraphBatching.Value.Parse(f.Payload).Name).ToHashSet(StringComparer.Ordinal);
-        var kept = new HashSet<int>();
-        for (var i = nodes.Count - 1; i >= 0; i--)
-        {
-            if (!nodes[i].Node.Outputs.Any(needed.Contains) || nodes[i].Node.Outputs.Contains(value))
-                continue;
-            kept.Add(i);
-            foreach (var input in nodes[i].Node.Inputs)
-                needed.Add(Renamed(input));
-        }
-        for (var i = 0; i < nodes.Count; i++)
-        {
-            if (!kept.Contains(i))
-                continue;
-            var fields = ProtobufReader.Fields(nodes[i].Field.Payload);
-            writer.WriteMessage(RowGraphBatching.GraphNode, node =>
-            {
-                foreach (var input in fields.Where(f => f.Number == RowGraphBatching.NodeInput))
-                    node.WriteString(RowGraphBatching.NodeInput, Renamed(input.Text));
-                foreach (var other in fields.Where(f => f.Number != RowGraphBatching.NodeInput))
-                    node.WriteRaw(other.Encoded.Span);
-            });
-        }
-        foreach (var field in graph)
-        {
-            var drop = field.Number switch
-            {
-                RowGraphBatching.GraphNode => true,
-                RowGraphBatching.GraphInitializer => !needed.Contains(ProtobufReader.Fields(field.Payload).FirstOrDefault(p => p.Number == RowGraphBatching.TensorName).Text ?? ""),
-                RowGraphBatching.GraphInput => RowGraphBatching.Value.Parse(field.Payload).Name is var name && name != inputName && !needed.Contains(name),
-                _ => false,
-            };
-            if (!drop)
-                writer.WriteRaw(field.Encoded.Span);
-        }
-    });
-
-    private static byte[] Rewrite(byte[] model, Action<List<ProtobufReader.Field>, ProtobufWriter> writeGraph)
-    {
-        var graphWriter = new ProtobufWriter(model.Length + 256);
-        writeGraph(RowGraphBatching.GraphFields(model), graphWriter);
-        return RowGraphBatching.WithGraph(model, graphWriter.ToArray());
-    }
 }
