@@ -69,9 +69,10 @@ public class ScoringContractTests
     }
 
     [Fact]
-    public void An_int8_featurizer_fitted_twice_calibrates_once()
+    public void An_int8_featurizer_fitted_twice_calibrates_once_and_its_zip_loads_with_its_features()
     {
         using var model = Model(seed: 33);
+        using var dir = new TempDirectory();
         var mlContext = new MLContext(seed: 0);
         var reports = new List<string>();
         mlContext.Log += (_, e) =>
@@ -90,7 +91,14 @@ public class ScoringContractTests
         using var first = estimator.Fit(mlContext.Data.LoadFromEnumerable(Images(2, seed: 4)));
         using var second = estimator.Fit(mlContext.Data.LoadFromEnumerable(Images(3, seed: 5)));
 
+        var zip = Path.Combine(dir.Path, "int8.zip");
+        mlContext.Model.Save(first, null, zip);
+        using var loaded = (IDisposable)mlContext.Model.LoadWithBatchedScoring(zip, out _);
+
         Assert.Single(reports);
         Assert.Equal(first.OnnxModel.ToArray(), second.OnnxModel.ToArray());
+        Assert.Equal("contract", Assert.Single(EfficientViT.ML.Tests.Serving.LoadWithBatchedScoringTests.Steps((ITransformer)loaded).OfType<BatchedOnnxStep>()).Source);
+        Assert.Equal(0f, MaxAbsDifference(Features(first, mlContext.Data.LoadFromEnumerable(Images(6, seed: 6))),
+            Features((ITransformer)loaded, mlContext.Data.LoadFromEnumerable(Images(6, seed: 6)))));
     }
 }
