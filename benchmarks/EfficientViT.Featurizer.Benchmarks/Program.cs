@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
 using Microsoft.ML;

@@ -1,7 +1,6 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
-using EfficientViT.ML.Serving;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;

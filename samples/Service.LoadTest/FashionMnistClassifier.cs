@@ -1,7 +1,7 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
-using EfficientViT.ML.Featurization;
 using EfficientViT.ML.IO;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Preprocessing;
 using Microsoft.ML;
 using Microsoft.ML.Data;

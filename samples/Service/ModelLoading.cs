@@ -1,4 +1,4 @@
-using EfficientViT.ML.Serving;
+using EfficientViT.ML.MLNet;
 using Microsoft.ML;
 
 namespace EfficientViT.Service;

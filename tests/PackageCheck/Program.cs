@@ -2,7 +2,7 @@
 // scripts/package-check.sh creates the project, adds the package and libtorch, copies this file and runs it.
 // It exits with 1 when a check fails.
 using EfficientViT.ML.Checkpoints;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;

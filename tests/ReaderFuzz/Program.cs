@@ -9,7 +9,7 @@
 // to WORK_DIR/failures and the exit code is 1 (3 for a timeout, from the watchdog).
 using System.Diagnostics;
 using EfficientViT.ML.Checkpoints;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 
 if (args is ["make-safetensors", var checkpoint, var output])
 {

@@ -11,7 +11,7 @@ namespace EfficientViT.ML.Onnx;
 /// (8 bits times a 15-bit weight) and each partial sum (below 2^9, in steps of 2^−14) fits a float's
 /// 24-bit significand, so float32 arithmetic in any order, fused or not, gives the exact sum; rounded
 /// to whole pixel values after each pass, the graph, TorchSharp and the managed
-/// <see cref="Featurization.BicubicUpsampler"/> produce identical images.
+/// <see cref="MLNet.BicubicUpsampler"/> produce identical images.
 /// </remarks>
 internal static class BicubicWeights
 {

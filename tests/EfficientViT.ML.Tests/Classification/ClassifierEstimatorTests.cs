@@ -1,4 +1,4 @@
-using EfficientViT.ML.Classification;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Tests.Featurization;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,5 +1,4 @@
-using EfficientViT.ML.Classification;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Featurization;
 using EfficientViT.ML.Tests.Training;

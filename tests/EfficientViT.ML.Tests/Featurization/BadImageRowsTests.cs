@@ -1,4 +1,4 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;

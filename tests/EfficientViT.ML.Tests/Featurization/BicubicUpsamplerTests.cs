@@ -1,4 +1,4 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Tests.Onnx;
 using Microsoft.ML.Data;
 

@@ -1,5 +1,5 @@
 using EfficientViT.ML.Checkpoints;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;

@@ -1,10 +1,10 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Featurization;
 
@@ -71,7 +71,7 @@ public class FeaturizerEngineTests
         using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: 64, numClasses: 0);
         RandomWeights.Apply(model);
         var graph = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeLogits = false });
-        using var scorer = new OnnxFeatureSession(graph, "input", "features", threads: 2);
+        using var scorer = new OnnxFeatureSession(graph, "input", "features", threads: 2, OnnxDevice.Cpu);
         var random = new Random(21);
         var inputs = Enumerable.Range(0, 6).Select(_ =>
         {

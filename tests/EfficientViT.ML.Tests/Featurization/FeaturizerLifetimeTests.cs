@@ -1,7 +1,5 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
-using EfficientViT.ML.Pipelines;
-using EfficientViT.ML.Serving;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;

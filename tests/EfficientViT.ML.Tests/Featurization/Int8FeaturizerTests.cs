@@ -1,5 +1,5 @@
 using System.Text;
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Onnx;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,13 +1,13 @@
-using EfficientViT.ML.Featurization;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Transforms.Image;
-using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Tests.Onnx;
 

@@ -1,6 +1,6 @@
 using EfficientViT.ML.Checkpoints;
-using EfficientViT.ML.Classification;
 using EfficientViT.ML.Data;
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Preprocessing;
 using EfficientViT.ML.Training;
