@@ -34,6 +34,8 @@ internal static class ExportCommand
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
+            // An export stopped half-way leaves no temporary file beside --output.
+            using var interrupted = UnfinishedFiles.DeleteOnInterrupt();
             using var loaded = EfficientVitCheckpoint.Load(parse.GetValue(checkpoint)!.FullName, new CheckpointLoadOptions { ImageSize = OptionChecks.ImageSize(parse, imageSize), BiasResampling = parse.GetValue(biasResampling) });
             OptionChecks.WarnIfResizedWeightsUntrained(parse.GetValue(checkpoint)!.FullName, loaded);
             var path = parse.GetValue(output)!.FullName;
