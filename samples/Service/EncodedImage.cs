@@ -11,8 +11,13 @@ namespace EfficientViT.Service;
 /// </summary>
 public sealed class EncodedImage : IDisposable
 {
-    /// <summary>Bytes of pixel memory one decoded pixel takes while the request runs: the decoder's RGBA bitmap and the <c>MLImage</c> made from it.</summary>
-    public const int DecodedBytesPerPixel = 8;
+    /// <summary>
+    /// Bytes of pixel memory one pixel of an upload takes while its request runs: four full-size RGBA images at
+    /// once. Measured (mmap calls for one 4096×4096 upload to the demo's model): the decoder's bitmap and the
+    /// <c>MLImage</c> made from it, then, while the model's image steps run, the <c>MLImage</c>, its grayscale
+    /// copy and two more full-size images that ML.NET's steps make on the way to the model's size.
+    /// </summary>
+    public const int DecodedBytesPerPixel = 16;
 
     private readonly SKData data;
     private readonly SKCodec codec;

@@ -62,6 +62,10 @@ public static class ServiceHost
     /// <summary>Builds and runs the application until it is stopped; a model or option that cannot be used ends it with one line on stderr and exit code 2.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        // The service scores with ONNX Runtime only: keep EfficientViT.ML from loading libtorch when it finds one
+        // (beside the program or in the NuGet cache), which would cost about 130 MB resident and 400 MB of address
+        // space. Read by the library when it is first used, which is below.
+        Environment.SetEnvironmentVariable("EFFICIENTVIT_NO_LIBTORCH_PRELOAD", "1");
         WebApplication app;
         try
         {
@@ -102,12 +106,11 @@ public static class ServiceHost
         {
             return Error(e.StatusCode, e.Message, e.RetryAfterSeconds);
         }
-        catch (OutOfMemoryException e)
+        catch (Exception e) when (AllocationFailure(e) is { } failure)
         {
-            // An allocation that failed for this request only (pixels, or the managed heap under a memory limit):
-            // the process goes on, and the client may try again.
-            logs.CreateLogger(typeof(ServiceHost)).LogWarning("out of memory for a request: {Message}", e.Message);
-            return Error(StatusCodes.Status503ServiceUnavailable, $"the service is short of memory: {e.Message}; try again shortly", RetryAfterSeconds);
+            // An allocation that failed for this request only: the process goes on, and the client may try again.
+            logs.CreateLogger(typeof(ServiceHost)).LogWarning("out of memory for a request: {Message}", failure.Message);
+            return Error(StatusCodes.Status503ServiceUnavailable, $"the service is short of memory ({failure.Message.TrimEnd('.')}); try again shortly", RetryAfterSeconds);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413RequestEntityTooLarge)
         {
@@ -130,6 +133,14 @@ public static class ServiceHost
             return Results.Empty;
         }
     }
+
+    // An allocation that failed, in e or the exceptions it wraps: OutOfMemoryException (the managed heap, or the
+    // pixels the service allocates itself), or SkiaSharp's plain Exception for a bitmap that ML.NET's image steps
+    // could not allocate.
+    private static Exception? AllocationFailure(Exception? e) =>
+        e is null ? null
+        : e is OutOfMemoryException || e.GetType() == typeof(Exception) && e.Message.StartsWith("Unable to allocate pixels", StringComparison.Ordinal) ? e
+        : AllocationFailure(e.InnerException);
 
     // Seconds a client told 503 should wait: about the time a few large images take to decode and score.
     private const int RetryAfterSeconds = 1;

@@ -46,7 +46,7 @@ public sealed record ServiceOptions
     public double MaxMegapixels { get; init; } = 16.8;
 
     /// <summary>
-    /// <c>--max-decode-mb</c>: the memory decoded images may take at once, in MB (8 bytes per pixel: see
+    /// <c>--max-decode-mb</c>: the memory decoded images may take at once, in MB (16 bytes per pixel: see
     /// <see cref="EncodedImage.DecodedBytesPerPixel"/>). A request whose image does not fit waits for others to finish.
     /// Null (the default): 1024, or less where the process has less memory (see <see cref="MemoryRoom"/>).
     /// </summary>

@@ -43,7 +43,9 @@ public static class UploadReader
         }
         catch (IOException e) when (e is not BadHttpRequestException && !cancellation.IsCancellationRequested)
         {
-            throw new RequestRejectedException(StatusCodes.Status400BadRequest, $"the multipart/form-data body ends before its closing boundary: the upload is cut short ({e.Message})");
+            // ASP.NET's own message ("Unexpected end of Stream, the content may have already been read by another
+            // component.") points the client the wrong way.
+            throw new RequestRejectedException(StatusCodes.Status400BadRequest, "the multipart/form-data body ends before its closing boundary: the upload was cut short");
         }
     }
 
