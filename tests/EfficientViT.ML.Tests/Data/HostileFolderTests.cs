@@ -145,17 +145,26 @@ public class HostileFolderTests
         DataTestImages.WriteSolidPng(Path.Combine(root, "c", "5.png"), 2, 2, 1, 1, 1);
         DataTestImages.WriteSolidPng(Path.Combine(root, "a", "6.png"), 2, 2, 1, 1, 1);
         // "caf\xE9" and "\xFF.png": Latin-1 bytes, invalid as UTF-8.
-        RenameToBytes(Path.Combine(root, "c"), [.. Encoding.UTF8.GetBytes(root + "/caf"), 0xE9]);
-        RenameToBytes(Path.Combine(root, "a", "6.png"), [.. Encoding.UTF8.GetBytes(root + "/a/"), 0xFF, .. ".png"u8]);
+        byte[] folder = [.. Encoding.UTF8.GetBytes(root + "/caf"), 0xE9], file = [.. Encoding.UTF8.GetBytes(root + "/a/"), 0xFF, .. ".png"u8];
+        Rename(Encoding.UTF8.GetBytes(Path.Combine(root, "c")), folder);
+        Rename(Encoding.UTF8.GetBytes(Path.Combine(root, "a", "6.png")), file);
+        try
+        {
+            var (dataset, warnings) = await LoadAsync(root, policy);
 
-        var (dataset, warnings) = await LoadAsync(root, policy);
-
-        Assert.Equal(["a", "b"], dataset.ClassNames);
-        Assert.Equal(["a:1.png", "a:2.png", "b:3.png", "b:4.png"], Listed(dataset));
-        Assert.Equal(2, warnings.Count);
-        Assert.All(warnings, w => Assert.Contains("its name is not valid UTF-8, and cannot be opened from .NET; rename it", w));
-        Assert.StartsWith($"skipping class folder '{root}/caf", warnings[0]);
-        Assert.StartsWith($"skipping '{root}/a/", warnings[1]);
+            Assert.Equal(["a", "b"], dataset.ClassNames);
+            Assert.Equal(["a:1.png", "a:2.png", "b:3.png", "b:4.png"], Listed(dataset));
+            Assert.Equal(2, warnings.Count);
+            Assert.All(warnings, w => Assert.Contains("its name is not valid UTF-8, and cannot be opened from .NET; rename it", w));
+            Assert.StartsWith($"skipping class folder '{root}/caf", warnings[0]);
+            Assert.StartsWith($"skipping '{root}/a/", warnings[1]);
+        }
+        finally
+        {
+            // Back to names .NET can delete.
+            Rename(file, Encoding.UTF8.GetBytes(Path.Combine(root, "a", "6.png")));
+            Rename(folder, Encoding.UTF8.GetBytes(Path.Combine(root, "c")));
+        }
     }
 
     [Fact]
@@ -217,8 +226,7 @@ public class HostileFolderTests
         return [.. jpeg.AsSpan(0, position + 2 + (jpeg[position + 2] << 8 | jpeg[position + 3])), 0xFF, 0xD9];
     }
 
-    private static void RenameToBytes(string from, byte[] to) =>
-        Assert.Equal(0, rename([.. Encoding.UTF8.GetBytes(from), 0], [.. to, 0]));
+    private static void Rename(byte[] from, byte[] to) => Assert.Equal(0, rename([.. from, 0], [.. to, 0]));
 
     [DllImport("libc", SetLastError = true)]
     private static extern int mkfifo(string path, uint mode);
