@@ -15,7 +15,8 @@
 #    emulated CPU without VNNI. Debian 12's QEMU 7.2 starts signal handlers on a misaligned stack, which
 #    crashes .NET now and then, so where Debian 13 is an apt source (added for libstdc++ above) the
 #    package comes from there: its binaries are static and bring nothing else along.
-# Nothing is done when everything is already present.
+# Nothing is done when everything is already present. When another apt or dpkg process holds the package
+# locks (unattended-upgrades on a fresh machine), it waits for them, at most APT_LOCK_WAIT seconds (default 600).
 set -euo pipefail
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -30,6 +31,8 @@ as_root() {
   fi
   $SUDO "$@"
 }
+
+. "$(dirname "$0")/apt-get-waiting.sh"
 
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 NEEDED_GLIBCXX=GLIBCXX_3.4.32
@@ -51,7 +54,7 @@ apt_updated=0
 apt_update_once() {
   if [ $apt_updated = 0 ]; then
     say "apt-get update"
-    as_root apt-get update -qq
+    apt_get_waiting update -qq
     apt_updated=1
   fi
 }
@@ -64,7 +67,7 @@ else
   else
     apt_update_once
     say "installing dataset-fashion-mnist"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    apt_get_waiting install -y -qq dataset-fashion-mnist >/dev/null
   fi
 
   if /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1; then
@@ -72,7 +75,7 @@ else
   else
     apt_update_once
     say "installing python3-onnx (ONNX's model checker, used by the tests)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-onnx >/dev/null
+    apt_get_waiting install -y -qq python3-onnx >/dev/null
   fi
 
   if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
@@ -80,7 +83,7 @@ else
   else
     apt_update_once
     say "installing chromium and chromium-driver (the service's browser test)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+    apt_get_waiting install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
   fi
 
   if has_glibcxx; then
@@ -105,7 +108,7 @@ PIN
         apt_updated=0
       fi
       apt_update_once
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+      apt_get_waiting install -y -qq -t trixie libstdc++6 >/dev/null
       has_glibcxx || { say "libstdc++6 from trixie did not provide $NEEDED_GLIBCXX"; exit 1; }
       say "libstdc++ now provides $NEEDED_GLIBCXX"
     else
@@ -122,11 +125,11 @@ PIN
     elif [ -f /etc/apt/sources.list.d/efficientvit-trixie.sources ]; then
       apt_update_once
       say "installing qemu-user from Debian 13 (trixie), QEMU 10, for the int8 tests on an emulated CPU without VNNI (Debian 12's QEMU 7.2 crashes .NET)"
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t trixie qemu-user >/dev/null
+      apt_get_waiting install -y -qq --no-install-recommends -t trixie qemu-user >/dev/null
     elif [ -z "$qemu_version" ]; then
       apt_update_once
       say "installing qemu-user (the int8 tests on an emulated CPU without VNNI)"
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
+      apt_get_waiting install -y -qq --no-install-recommends qemu-user >/dev/null
     else
       say "QEMU user-mode emulator $qemu_version present (qemu-user; scripts/int8-without-vnni.sh checks that it runs .NET)"
     fi
@@ -138,7 +141,7 @@ PIN
   else
     apt_update_once
     say "installing libtcmalloc-minimal4 (gperftools' malloc, which the efficientvit command line preloads)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 \
-      || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4t64 >/dev/null
+    apt_get_waiting install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 \
+      || apt_get_waiting install -y -qq libtcmalloc-minimal4t64 >/dev/null
   fi
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets the machine up (see scripts/setup.sh), builds and runs every test, runs the int8 tests again on an
 # emulated CPU without VNNI (scripts/int8-without-vnni.sh), load-tests the image-classification
-# service briefly (samples/Service.LoadTest --quick), loads the hostile checkpoints through the CLI
+# service briefly (samples/Service.LoadTest --quick) and soaks it in good, large and malformed uploads
+# (--soak: 300 uploads, about half a minute, with a three-minute limit), loads the hostile checkpoints through the CLI
 # (scripts/hostile-info.sh), fuzzes the file readers for about two minutes (scripts/fuzz.sh), then checks
 # the NuGet package in a fresh project (scripts/package-check.sh) and runs every notebook (scripts/notebooks.sh).
 set -euo pipefail
@@ -17,6 +18,7 @@ export TMPDIR="$run_temp"
 dotnet test EfficientViT.MLNet.sln -c Release "$@"
 bash scripts/int8-without-vnni.sh
 dotnet run --project samples/Service.LoadTest -c Release --no-build -- --quick
+dotnet run --project samples/Service.LoadTest -c Release --no-build -- --soak
 bash scripts/hostile-info.sh
 bash scripts/fuzz.sh
 bash scripts/package-check.sh

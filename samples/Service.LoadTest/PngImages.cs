@@ -4,11 +4,16 @@ using SkiaSharp;
 
 namespace EfficientViT.Service.LoadTest;
 
-/// <summary>Image files in memory for requests: Fashion-MNIST samples as PNG.</summary>
+/// <summary>Image files in memory for requests: Fashion-MNIST samples as PNG or JPEG.</summary>
 public static class PngImages
 {
     /// <summary>A grayscale sample as an 8-bit grayscale PNG file.</summary>
-    public static byte[] Encode(ImageSample sample)
+    public static byte[] Encode(ImageSample sample) => Encode(sample, SKEncodedImageFormat.Png);
+
+    /// <summary>A grayscale sample as a JPEG file (quality 90).</summary>
+    public static byte[] EncodeJpeg(ImageSample sample) => Encode(sample, SKEncodedImageFormat.Jpeg);
+
+    private static byte[] Encode(ImageSample sample, SKEncodedImageFormat format)
     {
         if (sample.Channels != 1)
             throw new ArgumentException($"expected a grayscale sample, found {sample.Channels} channels ({sample.Source})", nameof(sample));
@@ -17,7 +22,7 @@ public static class PngImages
             throw new InvalidOperationException($"a {sample.Width}-pixel grayscale row takes {bitmap.RowBytes} bytes");
         Marshal.Copy(sample.Pixels, 0, bitmap.GetPixels(), sample.Pixels.Length);
         using var image = SKImage.FromBitmap(bitmap);
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        return png.ToArray();
+        using var file = image.Encode(format, format == SKEncodedImageFormat.Png ? 100 : 90);
+        return file.ToArray();
     }
 }

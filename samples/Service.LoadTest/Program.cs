@@ -3,6 +3,9 @@
 // answers that differ from the model's serial (one-image PredictionEngine) answer. Exit code 1 on any error
 // or mismatch. Scoring modes alternate (engines, batched, batched, engines, ...) so that both see the same load.
 //   dotnet run --project samples/Service.LoadTest -c Release -- [--model PATH] [--clients 8] [--requests 400] [--rounds 2] [--quick]
+// --memory and --soak run the service as a process of its own instead (see ServiceRuns):
+//   dotnet run --project samples/Service.LoadTest -c Release -- --memory [--uploads 64] [--address-space-gb 3]
+//   dotnet run --project samples/Service.LoadTest -c Release -- --soak [--soak-requests 300] [--soak-seconds 180]
 // Without --model it makes a small Fashion-MNIST classifier zip in seconds (see FashionMnistClassifier;
 // --save-model PATH keeps it) and also serves that model as fitted in memory, whose featurizer scores a
 // Transform's rows in batches: what a zip loaded with batched scoring gives.
@@ -15,7 +18,9 @@ using Microsoft.ML.Data;
 
 var settings = LoadTestSettings.Parse(args);
 Console.WriteLine($"machine: {MachineDescription.Summary()}");
-Console.WriteLine($"load average at start: {LoadAverage()}");
+Console.WriteLine($"load average at start: {LoadAverage.Now()}");
+if (settings.Memory || settings.Soak)
+    return await ServiceRuns.RunAsync(settings);
 Console.WriteLine($"{settings.Clients} clients, {settings.Requests} requests each run ({settings.SingleClientRequests} for one client), {settings.Rounds} round(s), batching: at most {settings.MaxBatch} images, {settings.BatchWaitMs} ms wait; an image scored alone on {settings.RowThreads} ONNX Runtime thread(s)");
 
 var data = FashionMnistDataset.Load(FashionMnistSplit.Test);
@@ -44,7 +49,7 @@ for (var round = 0; round < settings.Rounds; round++)
     string[] modes = round % 2 == 0 ? [EnginePoolScorer.ModeName, BatchingScorer.ModeName] : [BatchingScorer.ModeName, EnginePoolScorer.ModeName];
     foreach (var model in models)
     {
-        var expected = SerialAnswers(model, images);
+        var expected = SerialAnswers.For(model, images);
         var name = Name(model);
         foreach (var mode in modes)
         {
@@ -90,7 +95,7 @@ foreach (var group in results.GroupBy(r => r.Configuration))
     Console.WriteLine($"| {group.Key} | {single:F1} | {many:F1} | {many / single:F2}x |");
 }
 Console.WriteLine($"batched scoring: the fewest images per Transform (smaller batches on engines), as chosen at each start: {string.Join(", ", minBatches)}");
-Console.WriteLine($"load average at end: {LoadAverage()}");
+Console.WriteLine($"load average at end: {LoadAverage.Now()}");
 var failures = results.Sum(r => r.Errors + r.Mismatches);
 if (failures > 0)
 {
@@ -101,18 +106,3 @@ Console.WriteLine("every answer equals the serial answer for its image.");
 return 0;
 
 static string Name(ImageClassifier model) => model.Source == "fitted in memory" ? model.Source : "zip";
-
-static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
-
-// The answer of a one-image PredictionEngine for each file, decoded by ML.NET's own image loader. The engine
-// is not disposed: that would dispose the model it shares with the service.
-static Prediction[] SerialAnswers(ImageClassifier model, byte[][] files)
-{
-    var engine = model.CreateEngine();
-    return files.Select(file =>
-    {
-        using var image = MLImage.CreateFromStream(new MemoryStream(file));
-        var scores = engine.Predict(new ImageInput { Image = image }).Score.ToArray();
-        return Prediction.From(scores, model.Labels, image.Width, image.Height);
-    }).ToArray();
-}

@@ -8,7 +8,7 @@ namespace EfficientViT.Service;
 /// A loaded classifier: its transformer, the class names of its score vector, and the two ways the
 /// service scores with it (one <c>Transform</c> over many images, or one image per <c>PredictionEngine</c>).
 /// </summary>
-public sealed class ImageClassifier
+public sealed class ImageClassifier : IDisposable
 {
     private readonly MLContext mlContext;
     private readonly SchemaDefinition inputDefinition = SchemaDefinition.Create(typeof(ImageInput));
@@ -86,6 +86,12 @@ public sealed class ImageClassifier
     /// <summary>A new single-image engine (not thread-safe: one per thread at a time).</summary>
     public PredictionEngine<ImageInput, ScoreOutput> CreateEngine() =>
         mlContext.Model.CreatePredictionEngine<ImageInput, ScoreOutput>(Model, inputSchemaDefinition: inputDefinition);
+
+    /// <summary>
+    /// Disposes the model: its ONNX Runtime sessions, and the copy of each network ML.NET wrote to the temporary
+    /// folder when it loaded the zip. Engines made from it cannot be used afterwards.
+    /// </summary>
+    public void Dispose() => (Model as IDisposable)?.Dispose();
 
     private static string[] ClassNames(DataViewSchema.Column score, int count)
     {

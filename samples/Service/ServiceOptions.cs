@@ -45,11 +45,24 @@ public sealed record ServiceOptions
     /// <summary><c>--max-megapixels</c>: the largest image, in millions of pixels (larger: 413, refused from the file's header).</summary>
     public double MaxMegapixels { get; init; } = 16.8;
 
+    /// <summary>
+    /// <c>--max-decode-mb</c>: the memory decoded images may take at once, in MB (16 bytes per pixel: see
+    /// <see cref="EncodedImage.DecodedBytesPerPixel"/>). A request whose image does not fit waits for others to finish.
+    /// Null (the default): 1024, or less where the process has less memory (see <see cref="MemoryRoom"/>).
+    /// </summary>
+    public double? DecodeBudgetMegabytes { get; init; }
+
+    /// <summary><c>--decode-wait-ms</c>: how long a request waits for room in the decode budget before it gets 503 with <c>Retry-After</c>.</summary>
+    public double DecodeWaitMilliseconds { get; init; } = 2000;
+
     /// <summary>The body limit in bytes.</summary>
     public long MaxBodyBytes => (long)(MaxBodyMegabytes * 1024 * 1024);
 
     /// <summary>The pixel limit.</summary>
     public long MaxPixels => (long)(MaxMegapixels * 1_000_000);
+
+    /// <summary>The decode budget in bytes, when given.</summary>
+    public long? DecodeBudgetBytes => DecodeBudgetMegabytes is { } megabytes ? (long)(megabytes * 1024 * 1024) : null;
 
     /// <summary>Reads the options from configuration, checking each value.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the message names the option.</exception>
@@ -67,9 +80,14 @@ public sealed record ServiceOptions
             MinBatchSize = configuration["min-batch"] is null ? null : (int)Number(configuration, "min-batch", 2, 2, 1025),
             MaxBodyMegabytes = Number(configuration, "max-body-mb", defaults.MaxBodyMegabytes, 0.001, 1024),
             MaxMegapixels = Number(configuration, "max-megapixels", defaults.MaxMegapixels, 0.000001, 1000),
+            DecodeBudgetMegabytes = configuration["max-decode-mb"] is null ? null : Number(configuration, "max-decode-mb", 0, 1, 1 << 20),
+            DecodeWaitMilliseconds = Number(configuration, "decode-wait-ms", defaults.DecodeWaitMilliseconds, 0, 600_000),
         };
         if (options.Scoring is not (BatchingScorer.ModeName or EnginePoolScorer.ModeName))
             throw new ArgumentException($"--scoring {options.Scoring}: expected '{EnginePoolScorer.ModeName}' or '{BatchingScorer.ModeName}'.");
+        if (options.MaxPixels * EncodedImage.DecodedBytesPerPixel > options.DecodeBudgetBytes)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--max-decode-mb {options.DecodeBudgetMegabytes}: an image of --max-megapixels {options.MaxMegapixels} takes {options.MaxPixels * EncodedImage.DecodedBytesPerPixel / 1024.0 / 1024.0:F0} MB decoded and would never fit; raise --max-decode-mb or lower --max-megapixels."));
         return options;
     }
 

@@ -8,11 +8,14 @@ namespace EfficientViT.ML.Tests;
 /// </summary>
 internal static class ChildProgram
 {
+    /// <summary>The repository's root: the tests run from tests/EfficientViT.ML.Tests/bin/&lt;configuration&gt;/net10.0.</summary>
+    public static string RepositoryRoot => Path.GetFullPath(Path.Combine(TestFiles.OutputFolder, "..", "..", "..", "..", ".."));
+
     /// <summary>The built assembly of the project in <paramref name="projectFolder"/> (from the repository root); asserted to exist.</summary>
     public static string Built(string projectFolder, string assemblyName)
     {
         var configuration = new DirectoryInfo(TestFiles.OutputFolder).Parent!.Name;
-        var path = Path.GetFullPath(Path.Combine(TestFiles.OutputFolder, "..", "..", "..", "..", "..", projectFolder, "bin", configuration, "net10.0", assemblyName + ".dll"));
+        var path = Path.Combine(RepositoryRoot, projectFolder, "bin", configuration, "net10.0", assemblyName + ".dll");
         Assert.True(File.Exists(path), $"{path} was not built");
         return path;
     }

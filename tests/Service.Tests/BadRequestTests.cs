@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using EfficientViT.Service.LoadTest;
 
 namespace EfficientViT.Service.Tests;
 
@@ -12,34 +13,66 @@ public class BadRequestTests(ServiceFixture service)
     [Fact]
     public async Task Bytes_that_are_not_an_image_get_400()
     {
-        await AssertRejectedAsync(Raw(Encoding.UTF8.GetBytes("this is a text file, not a PNG"), "image/png"), HttpStatusCode.BadRequest, "not an image");
+        await AssertRejectedAsync(TestImages.Body(Encoding.UTF8.GetBytes("this is a text file, not a PNG"), "image/png"), HttpStatusCode.BadRequest, "not an image");
     }
 
     [Fact]
     public async Task An_empty_body_gets_400()
     {
-        await AssertRejectedAsync(Raw([], "image/png"), HttpStatusCode.BadRequest, "empty");
+        await AssertRejectedAsync(TestImages.Body([], "image/png"), HttpStatusCode.BadRequest, "empty");
     }
 
     [Fact]
     public async Task A_truncated_jpeg_gets_400()
     {
         var jpeg = await File.ReadAllBytesAsync(service.ColourPhoto);
-        await AssertRejectedAsync(Raw(jpeg[..(jpeg.Length / 3)], "image/jpeg"), HttpStatusCode.BadRequest, "truncated or corrupt");
+        await AssertRejectedAsync(TestImages.Body(jpeg[..(jpeg.Length / 3)], "image/jpeg"), HttpStatusCode.BadRequest, "truncated or corrupt");
+    }
+
+    [Fact]
+    public async Task A_jpeg_with_headers_and_an_end_marker_but_no_image_data_gets_400()
+    {
+        // libjpeg decodes it to a grey image, with no more than a warning.
+        var jpeg = HostileUploads.JpegWithoutScanData(await File.ReadAllBytesAsync(service.ColourPhoto));
+        await AssertRejectedAsync(TestImages.Body(jpeg, "image/jpeg"), HttpStatusCode.BadRequest, "holds no image data");
+    }
+
+    [Fact]
+    public async Task A_multipart_form_without_its_closing_boundary_gets_400()
+    {
+        var png = await File.ReadAllBytesAsync(service.FashionMnistPngs[2]);
+        await AssertRejectedAsync(TestImages.Body(HostileUploads.MultipartWithoutClosingBoundary(png), HostileUploads.MultipartContentType), HttpStatusCode.BadRequest, "ends before its closing boundary");
+    }
+
+    [Fact]
+    public async Task A_multipart_form_cut_in_its_file_gets_400()
+    {
+        var png = await File.ReadAllBytesAsync(service.FashionMnistPngs[2]);
+        await AssertRejectedAsync(TestImages.Body(HostileUploads.MultipartCutInFile(png), HostileUploads.MultipartContentType), HttpStatusCode.BadRequest, "ends before its closing boundary");
+    }
+
+    [Fact]
+    public async Task The_same_form_with_its_closing_boundary_is_scored()
+    {
+        // The malformed forms above differ from this one only where they end.
+        var file = service.FashionMnistPngs[2];
+        using var response = await service.Client.PostAsync("predict", TestImages.Body(HostileUploads.Multipart(await File.ReadAllBytesAsync(file)), HostileUploads.MultipartContentType));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(service.SerialAnswer(file).Label, (await response.Content.ReadFromJsonAsync<Prediction>())!.Label);
     }
 
     [Fact]
     public async Task A_50_megapixel_image_is_refused_from_its_header_with_413()
     {
-        var png = TestImages.PngDeclaring(8000, 6250);
+        var png = HostileUploads.PngDeclaring(8000, 6250);
         Assert.True(png.Length < 100, "the file is only a header");
-        await AssertRejectedAsync(Raw(png, "image/png"), HttpStatusCode.RequestEntityTooLarge, "8000x6250 = 50.0 megapixels");
+        await AssertRejectedAsync(TestImages.Body(png, "image/png"), HttpStatusCode.RequestEntityTooLarge, "8000x6250 = 50.0 megapixels");
     }
 
     [Fact]
     public async Task A_body_over_10_MB_gets_413()
     {
-        var content = Raw(new byte[11 * 1024 * 1024], "image/png");
+        var content = TestImages.Body(new byte[11 * 1024 * 1024], "image/png");
         await AssertRejectedAsync(content, HttpStatusCode.RequestEntityTooLarge, "larger than the 10 MB accepted", expectContinue: true);
     }
 
@@ -85,13 +118,6 @@ public class BadRequestTests(ServiceFixture service)
         await AssertStillServesAsync();
     }
 
-    private static ByteArrayContent Raw(byte[] bytes, string contentType)
-    {
-        var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
-        return content;
-    }
-
     private async Task AssertRejectedAsync(HttpContent content, HttpStatusCode expected, string messagePart, bool expectContinue = false, bool chunked = false)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "predict") { Content = content };
@@ -111,7 +137,7 @@ public class BadRequestTests(ServiceFixture service)
     private async Task AssertStillServesAsync()
     {
         var file = service.FashionMnistPngs[1];
-        using var content = Raw(await File.ReadAllBytesAsync(file), "image/png");
+        using var content = TestImages.Body(await File.ReadAllBytesAsync(file), "image/png");
         using var response = await service.Client.PostAsync("predict", content);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(service.SerialAnswer(file).Label, (await response.Content.ReadFromJsonAsync<Prediction>())!.Label);

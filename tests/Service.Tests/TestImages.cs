@@ -5,6 +5,14 @@ namespace EfficientViT.Service.Tests;
 /// <summary>Image files made for the tests.</summary>
 internal static class TestImages
 {
+    /// <summary>A request body of <paramref name="bytes"/> with the given Content-Type (parameters allowed).</summary>
+    public static ByteArrayContent Body(byte[] bytes, string contentType = "image/png")
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        return content;
+    }
+
     /// <summary>A photo-like colour JPEG: a sky-to-ground gradient, a few filled shapes, and pixel noise.</summary>
     public static void WriteColourPhoto(string path, int width, int height)
     {
@@ -27,49 +35,5 @@ internal static class TestImages
         using var image = surface.Snapshot();
         using var jpeg = image.Encode(SKEncodedImageFormat.Jpeg, 90);
         File.WriteAllBytes(path, jpeg.ToArray());
-    }
-
-    /// <summary>
-    /// A valid PNG header declaring <paramref name="width"/>×<paramref name="height"/> pixels followed by a few
-    /// bytes of image data: a decoder that trusts the header would allocate width·height·4 bytes.
-    /// </summary>
-    public static byte[] PngDeclaring(int width, int height)
-    {
-        using var file = new MemoryStream();
-        file.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var header = new byte[13];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, width);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8;   // bit depth
-        header[9] = 2;   // RGB
-        Chunk(file, "IHDR", header);
-        Chunk(file, "IDAT", [0x78, 0x9C, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01]);
-        Chunk(file, "IEND", []);
-        return file.ToArray();
-    }
-
-    private static void Chunk(Stream file, string type, byte[] data)
-    {
-        var length = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-        file.Write(length);
-        var typeAndData = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        file.Write(typeAndData);
-        var crc = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typeAndData));
-        file.Write(crc);
-    }
-
-    // PNG's CRC-32 (ISO 3309, reflected polynomial 0xEDB88320), bit by bit: a few hundred bytes are checksummed.
-    private static uint Crc32(byte[] bytes)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (var bit = 0; bit < 8; bit++)
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        return ~crc;
     }
 }

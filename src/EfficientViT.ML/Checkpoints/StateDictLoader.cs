@@ -25,6 +25,7 @@ internal static class StateDictLoader
         var missing = target.Keys.Where(k => !Skipped(k) && !source.ContainsKey(k) && !IsDerived(k)).ToList();
         var unexpected = source.Keys.Where(k => !Skipped(k) && !target.ContainsKey(k)).ToList();
         var mismatched = new List<string>();
+        var nonFinite = new List<string>();
         var prepared = new List<(Tensor Target, Tensor Value)>();
         foreach (var (key, value) in source)
         {
@@ -33,6 +34,9 @@ internal static class StateDictLoader
             var reshaped = AsTargetShape(value, destination.shape);
             if (reshaped is null)
                 mismatched.Add($"{key}: model expects ({Join(destination.shape)}), file has ({Join(value.shape)})");
+            else if (value.is_floating_point() && NonFiniteCount(value) is > 0 and var count)
+                // One NaN weight makes every output NaN.
+                nonFinite.Add($"{key} ({count:N0} of {value.numel():N0} values)");
             else if (key.EndsWith(".attention_bias_idxs", StringComparison.Ordinal) && !reshaped.to_type(ScalarType.Int64).eq(destination).all().item<bool>())
                 mismatched.Add($"{key}: the relative-position table differs from the one of a {(int)Math.Sqrt(destination.shape[0])}x{(int)Math.Sqrt(destination.shape[0])} window");
             else
@@ -50,6 +54,8 @@ internal static class StateDictLoader
                 message += " To reuse the backbone with another classifier, load with ExcludeHead = true.";
             throw new CheckpointException(message);
         }
+        if (nonFinite.Count > 0)
+            throw new CheckpointException($"{file}: refusing weights that are NaN or infinite, which make every output NaN: {Section("tensor(s) holding them", nonFinite)}.");
 
         using (no_grad())
         {
@@ -76,6 +82,8 @@ internal static class StateDictLoader
             return value.view(shape);
         return null;
     }
+
+    private static long NonFiniteCount(Tensor value) => value.isfinite().logical_not().sum().item<long>();
 
     private static string Section(string title, List<string> items) =>
         items.Count == 0 ? "" :

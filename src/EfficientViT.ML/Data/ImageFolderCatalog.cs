@@ -1,5 +1,7 @@
+using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Data;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 // Like ML.NET's own extension catalogs, in Microsoft.ML: `using Microsoft.ML;` is all a user writes.
 namespace Microsoft.ML;
@@ -12,7 +14,9 @@ public static class ImageFolderCatalog
     /// ImageFolder), as an <see cref="IDataView"/> with a text column of full file paths and a text column
     /// of class names (the subfolder names), ready for <c>LoadImages</c> and <c>MapValueToKey</c>.
     /// Image files are .jpg, .jpeg, .png, .bmp and .webp, in any case, in the class folders and below;
-    /// they are listed, not decoded.
+    /// they are listed, not decoded. Each real file is listed once, as <see cref="ImageFolderDataset"/> lists them:
+    /// links to folders below the class folders are not followed; what is skipped (named pipes, devices, names that
+    /// are not valid UTF-8, loops) is reported as a warning on <c>MLContext.Log</c>.
     /// </summary>
     /// <param name="catalog">The data catalog (<c>mlContext.Data</c>).</param>
     /// <param name="root">The folder holding one subfolder per class.</param>
@@ -37,7 +41,8 @@ public static class ImageFolderCatalog
         ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
         if (imagePathColumnName == labelColumnName)
             throw new ArgumentException($"The image path and label columns need different names; both are '{labelColumnName}'.", nameof(labelColumnName));
-        var folder = ImageFolderDataset.Load(root);
+        using var channel = CatalogEnvironment.Of(catalog).Register(nameof(ImageFolderCatalog)).Start(nameof(LoadFromImageFolder));
+        var folder = ImageFolderDataset.Load(root, CorruptImagePolicy.Fail, channel is null ? null : message => channel.Warning(MessageSensitivity.None, $"LoadFromImageFolder: {message}"));
         var rows = Enumerable.Range(0, folder.Count)
             .Select(i => new Row { ImagePath = folder.PathOf(i), Label = folder.ClassNames[folder.LabelOf(i)] })
             .ToArray();

@@ -5,6 +5,11 @@ namespace EfficientViT.ML.Data;
 /// Class folders are sorted ordinally and numbered in that order; image files (.jpg, .jpeg, .png, .bmp,
 /// .webp, any case) are found in each class folder and its subfolders and decoded to RGB when read.
 /// </summary>
+/// <remarks>
+/// Every real file is listed once: a class folder may be a link to a folder elsewhere, but links to folders below
+/// the class folders are not followed, and a file reached through several links is listed at the first. Named
+/// pipes, devices, names that are not valid UTF-8, loops and repeated links are skipped, each with a warning.
+/// </remarks>
 public sealed class ImageFolderDataset : ImageFileDataset
 {
     private ImageFolderDataset(string root, string[] classNames, List<(string Path, int Label)> files, List<string> skipped)
@@ -22,7 +27,7 @@ public sealed class ImageFolderDataset : ImageFileDataset
     /// <see cref="CorruptImagePolicy.Fail"/>: list files only, and let reading a corrupt one throw.
     /// <see cref="CorruptImagePolicy.Skip"/>: decode every file now and drop the ones that fail.
     /// </param>
-    /// <param name="warn">Receives one message per skipped file.</param>
+    /// <param name="warn">Receives one message per skipped file or folder (with either policy: see the remarks).</param>
     /// <exception cref="DirectoryNotFoundException">The root folder does not exist.</exception>
     /// <exception cref="InvalidDataException">There are no class folders, or a class folder has no (readable) images.</exception>
     public static ImageFolderDataset Load(string root, CorruptImagePolicy policy = CorruptImagePolicy.Fail, Action<string>? warn = null)
@@ -32,20 +37,17 @@ public sealed class ImageFolderDataset : ImageFileDataset
         if (!Directory.Exists(fullRoot))
             throw new DirectoryNotFoundException($"image folder '{fullRoot}' does not exist.");
 
-        var classDirectories = Directory.GetDirectories(fullRoot);
+        var tree = new ImageFileTree(fullRoot, warn);
         // Ordinal order, so that labels do not depend on the machine's culture.
-        Array.Sort(classDirectories, StringComparer.Ordinal);
-        if (classDirectories.Length == 0)
+        var classDirectories = tree.ClassFolders();
+        if (classDirectories.Count == 0)
             throw new InvalidDataException($"image folder '{fullRoot}' has no class folders; expected one subfolder per class holding its images.");
 
         var classNames = classDirectories.Select(d => Path.GetFileName(d)).ToArray();
         var files = new List<(string Path, int Label)>();
-        for (var label = 0; label < classDirectories.Length; label++)
+        for (var label = 0; label < classDirectories.Count; label++)
         {
-            var images = Directory.EnumerateFiles(classDirectories[label], "*", SearchOption.AllDirectories)
-                .Where(ImageFiles.IsImageFile)
-                .Order(StringComparer.Ordinal)
-                .ToList();
+            var images = tree.FilesIn(classDirectories[label]);
             if (images.Count == 0)
                 throw new InvalidDataException($"class folder '{classDirectories[label]}' has no image files (.jpg, .jpeg, .png, .bmp, .webp).");
             files.AddRange(images.Select(path => (path, label)));

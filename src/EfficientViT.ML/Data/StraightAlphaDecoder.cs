@@ -1,11 +1,13 @@
 using System.Runtime.InteropServices;
+using EfficientViT.ML.IO;
 using SkiaSharp;
 
 namespace EfficientViT.ML.Data;
 
 /// <summary>
 /// Decodes encoded images (PNG, JPEG, BMP, WebP, ...) to 8-bit RGBA with straight (unpremultiplied) alpha,
-/// and refuses truncated or corrupt data.
+/// and refuses truncated or corrupt data, JPEG scans without data (see <see cref="JpegScans"/>), and paths that
+/// name no regular file (a named pipe would block the reader for ever).
 /// </summary>
 /// <remarks>
 /// SkiaSharp's <c>SKBitmap.Decode</c>, which ML.NET's <c>MLImage</c> uses, premultiplies colour by alpha
@@ -23,8 +25,13 @@ internal static class StraightAlphaDecoder
     /// <exception cref="InvalidDataException">The file is missing or is not a complete image; the message gives the reason, not the path.</exception>
     public static RgbaPixels DecodeFile(string path)
     {
+        if (UnixFileStatus.Of(path) is { Kind: not UnixFileKind.Regular and var kind })
+            throw new InvalidDataException(kind == UnixFileKind.Missing ? "the file does not exist" : $"it is {UnixFileStatus.Describe(kind)}, not a regular file");
         if (!File.Exists(path))
             throw new InvalidDataException("the file does not exist");
+        // A JPEG is read whole, to check its scans; other files are streamed to the decoder.
+        if (IsJpeg(path))
+            return DecodeBytes(File.ReadAllBytes(path));
         using var codec = SKCodec.Create(path, out var result);
         return Decode(codec, result);
     }
@@ -33,9 +40,18 @@ internal static class StraightAlphaDecoder
     /// <exception cref="InvalidDataException">The bytes are not a complete image; the message gives the reason.</exception>
     public static RgbaPixels DecodeBytes(byte[] bytes)
     {
+        if (JpegScans.FindEmptyScan(bytes) is { } problem)
+            throw new InvalidDataException(problem);
         using var stream = new SKMemoryStream(bytes);
         using var codec = SKCodec.Create(stream, out var result);
         return Decode(codec, result);
+    }
+
+    private static bool IsJpeg(string path)
+    {
+        Span<byte> start = stackalloc byte[2];
+        using var file = File.OpenRead(path);
+        return file.ReadAtLeast(start, 2, throwOnEndOfStream: false) == 2 && start[0] == 0xFF && start[1] == 0xD8;
     }
 
     private static RgbaPixels Decode(SKCodec? codec, SKCodecResult created)

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace EfficientViT.ML.IO;
 
 /// <summary>
@@ -5,6 +7,9 @@ namespace EfficientViT.ML.IO;
 /// </summary>
 public static class AtomicFile
 {
+    // The temporary files of writes in progress, for DeleteUnfinished.
+    private static readonly ConcurrentDictionary<string, byte> Unfinished = new();
+
     /// <summary>
     /// Writes a file atomically: <paramref name="write"/> fills a temporary file in the same directory, which is
     /// flushed to disk and then renamed over <paramref name="path"/>. If <paramref name="write"/> throws, the
@@ -26,6 +31,7 @@ public static class AtomicFile
         // Same directory, so the final rename stays on one file system and is atomic; the leading dot and unique
         // suffix keep it out of the way of globbing and of concurrent writers of the same file.
         string tempPath = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        Unfinished[tempPath] = 0;
         try
         {
             using (var stream = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -41,6 +47,21 @@ public static class AtomicFile
             TryDelete(tempPath);
             throw;
         }
+        finally
+        {
+            Unfinished.TryRemove(tempPath, out _);
+        }
+    }
+
+    /// <summary>
+    /// Deletes the temporary files of the writes in progress in this process, leaving their targets as they were:
+    /// for a handler of Ctrl+C or SIGTERM that lets the process end (.NET runs no <c>finally</c> blocks then),
+    /// so that an interrupted write leaves nothing behind.
+    /// </summary>
+    public static void DeleteUnfinished()
+    {
+        foreach (var tempPath in Unfinished.Keys)
+            TryDelete(tempPath);
     }
 
     /// <summary>Writes <paramref name="text"/> as UTF-8 atomically, as <see cref="Write(string, Action{Stream})"/> does.</summary>

@@ -42,8 +42,12 @@ public static class EfficientVitOnnxExporter
     public const string DefaultLogitsOutputName = "logits";
 
     /// <summary>Writes the ONNX model to <paramref name="path"/> atomically.</summary>
-    public static void Export(EfficientVit model, string path, OnnxExportOptions? options = null) =>
-        AtomicFile.Write(path, stream => stream.Write(ToBytes(model, options)));
+    public static void Export(EfficientVit model, string path, OnnxExportOptions? options = null)
+    {
+        // Built before the file is opened: the temporary file then exists only while the bytes are written.
+        var bytes = ToBytes(model, options);
+        AtomicFile.Write(path, stream => stream.Write(bytes));
+    }
 
     /// <summary>The ONNX model as bytes (a serialized ModelProto).</summary>
     public static byte[] ToBytes(EfficientVit model, OnnxExportOptions? options = null)

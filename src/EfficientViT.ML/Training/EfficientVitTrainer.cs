@@ -65,6 +65,8 @@ public sealed class EfficientVitTrainer
         // The checkpoints record the classes of the data the weights learn from.
         var checkpointMetadata = metadata with { ClassNames = train.ClassNames.ToArray() };
         var run = options.OutputDirectory is { } output ? new TrainingRunFolder(output) { Chart = options.CurvesChart } : null;
+        // Held until training ends: a second run into the folder fails at once instead of interleaving its saves.
+        using var runLock = run?.Lock();
         if (options.Resume)
             run!.RequireCheckpoint();
         // Without a set count, training steps run at whichever of all cores and one core times faster

@@ -80,9 +80,17 @@ public static class TrainingCheckpoint
     {
         var location = Locate(folder) ?? throw new CheckpointException($"{folder}: no training checkpoint found (expected {StateFile} and {ModelFile}).");
         EfficientVitCheckpoint.LoadInto(model, Path.Combine(location, ModelFile));
-        using (var stream = File.OpenRead(Path.Combine(location, OptimizerFile)))
-        using (var reader = new BinaryReader(stream))
+        var optimizerPath = Path.Combine(location, OptimizerFile);
+        try
+        {
+            using var stream = File.OpenRead(optimizerPath);
+            using var reader = new BinaryReader(stream);
             optimizer.load_state_dict(reader);
+        }
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            throw new CheckpointException($"{optimizerPath}: the optimizer state cannot be read, the file is truncated or corrupt ({e.Message}).", e);
+        }
         var emaPath = Path.Combine(location, EmaFile);
         if (ema is not null)
         {
@@ -103,6 +111,15 @@ public static class TrainingCheckpoint
             return null;
         var statePath = Path.Combine(location, StateFile);
         return TrainingState.FromJson(File.ReadAllText(statePath), statePath);
+    }
+
+    /// <summary>Which of a checkpoint's state and weights <paramref name="folder"/> holds, in words: "has state.json but no model.safetensors".</summary>
+    internal static string Contents(string folder)
+    {
+        string[] files = [StateFile, ModelFile];
+        var present = files.Where(file => File.Exists(Path.Combine(folder, file))).ToArray();
+        var absent = files.Except(present).ToArray();
+        return present.Length == 0 ? $"has neither {StateFile} nor {ModelFile}" : $"has {string.Join(" and ", present)} but no {string.Join(" or ", absent)}";
     }
 
     /// <summary>The finished epochs saved with the checkpoint, or null when it has none (checkpoints of earlier versions).</summary>

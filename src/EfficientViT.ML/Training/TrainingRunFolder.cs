@@ -96,12 +96,26 @@ public sealed class TrainingRunFolder
         return (state, epochs);
     }
 
-    /// <summary>Throws an <see cref="InvalidOperationException"/> naming the folder when it holds no checkpoint to resume from.</summary>
+    /// <summary>Throws an <see cref="InvalidOperationException"/> naming the folder when it holds no checkpoint to resume from, and what its <c>last</c> folder lacks.</summary>
     public void RequireCheckpoint()
     {
-        if (!HasCheckpoint)
+        if (HasCheckpoint)
+            return;
+        if (!Directory.Exists(LastPath))
             throw new InvalidOperationException($"{Path}: no training checkpoint to resume from (expected {LastPath} with a state.json).");
+        throw new InvalidOperationException($"{Path}: no complete training checkpoint to resume from: {LastPath} {TrainingCheckpoint.Contents(LastPath)}.");
     }
+
+    /// <summary>
+    /// Locks the folder for this process until the lock is disposed (creating the folder): a training run holds it
+    /// while it runs, so that a second run into the same folder fails at once instead of interleaving its saves.
+    /// The lock is released when the process ends, however it ends.
+    /// </summary>
+    /// <exception cref="IOException">Another run holds it: "run folder /abs/runs/x in use by process 1234: ...".</exception>
+    public IDisposable Lock() => FolderLock.Acquire(Path, "run folder");
+
+    /// <summary>Throws the <see cref="IOException"/> of <see cref="Lock"/> when another run holds the folder, without keeping the lock.</summary>
+    public void ThrowIfInUse() => FolderLock.ThrowIfHeld(Path, "run folder");
 
     /// <summary>
     /// Saves where the run stands as the <c>last</c> checkpoint, in one atomic step, then updates

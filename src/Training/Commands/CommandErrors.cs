@@ -12,6 +12,11 @@ internal static class CommandErrors
             action();
             return 0;
         }
+        catch (StoppedBySignalException e)
+        {
+            // What happened was said when it happened.
+            return e.ExitCode;
+        }
         catch (Exception e) when (e is CheckpointException or ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {e.Message}");

@@ -35,6 +35,8 @@ internal static class ExportCommand
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
+            // An export stopped half-way leaves no temporary file beside --output.
+            using var interrupted = UnfinishedFiles.DeleteOnInterrupt();
             var size = OptionChecks.ImageSize(parse, imageSize);
             var checkpointPath = WeightsArguments.Resolve(parse, checkpoint, weights, "export");
             using var loaded = EfficientVitCheckpoint.Load(checkpointPath, new CheckpointLoadOptions { ImageSize = size, BiasResampling = parse.GetValue(biasResampling) });

@@ -82,6 +82,7 @@ internal static class TrainCommand
 
             // The output folder is checked before the first epoch trains, not when it ends.
             var run = new TrainingRunFolder(parse.GetValue(output)!);
+            run.ThrowIfInUse();
             if (parse.GetValue(resume))
                 run.RequireCheckpoint();
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Training;
@@ -5,7 +6,7 @@ using EfficientViT.Reporting;
 
 namespace EfficientViT.Training.Commands;
 
-/// <summary>Runs a trainer from the command line: progress, Ctrl+C saving and a closing summary.</summary>
+/// <summary>Runs a trainer from the command line: progress, saving on Ctrl+C and SIGTERM, and a closing summary.</summary>
 internal static class TrainingRun
 {
     public static TrainingResult Run(TrainingSetup setup, TrainerOptions options, IImageDataset train, IImageDataset? validation)
@@ -22,6 +23,19 @@ internal static class TrainingRun
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (docker stop, systemd, Kubernetes) saves and stops as the first Ctrl+C does, then ends the process
+        // with 143 (128 + 15); a second signal ends it at once.
+        var terminated = 0;
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            if (cancel.IsCancellationRequested)
+                return;
+            context.Cancel = true;
+            Interlocked.Exchange(ref terminated, 1);
+            Console.Error.WriteLine();
+            Console.Error.WriteLine("stopping on SIGTERM: saving a checkpoint...");
+            cancel.Cancel();
+        });
         try
         {
             var (model, recipe) = (setup.Model, setup.Recipe);
@@ -39,6 +53,8 @@ internal static class TrainingRun
                 var run = new TrainingRunFolder(output);
                 Console.WriteLine($"curves: {run.CurvesPath}; metrics: {run.MetricsPath}; checkpoints: {run.LastPath}, {run.BestPath}");
             }
+            if (result.Cancelled && Volatile.Read(ref terminated) == 1)
+                throw new StoppedBySignalException(128 + 15);
             return result;
         }
         finally

@@ -70,6 +70,30 @@ public class BadCheckpointTests
     }
 
     [Fact]
+    public void Weights_that_are_nan_or_infinite_are_refused_naming_each_tensor_and_the_model_is_left_as_it_was()
+    {
+        using var dir = new TempDirectory();
+        var official = TorchCheckpointReader.ReadStateDict(OfficialM0);
+        var poisoned = official.ToDictionary();
+        poisoned["patch_embed.0.c.weight"] = official["patch_embed.0.c.weight"].clone();
+        poisoned["patch_embed.0.c.weight"].view(-1)[5] = float.NaN;
+        poisoned["head.l.bias"] = official["head.l.bias"].clone();
+        poisoned["head.l.bias"][3] = float.PositiveInfinity;
+        poisoned["head.l.bias"][4] = float.NegativeInfinity;
+        var path = dir.File("poisoned.safetensors");
+        SafeTensorsFile.Write(path, poisoned);
+
+        using var m0 = EfficientVit.Create(EfficientVitVariant.M0);
+        var before = m0.state_dict()["patch_embed.0.c.weight"].clone();
+        var error = Assert.Throws<CheckpointException>(() => EfficientVitCheckpoint.LoadInto(m0, path));
+        Assert.Equal($"{path}: refusing weights that are NaN or infinite, which make every output NaN: 2 tensor(s) holding them: patch_embed.0.c.weight (1 of 216 values), head.l.bias (2 of 1,000 values).",
+            error.Message);
+        Assert.True(before.eq(m0.state_dict()["patch_embed.0.c.weight"]).all().item<bool>(), "weights were copied before the check");
+        Assert.Contains(path, Assert.Throws<CheckpointException>(() => EfficientVitCheckpoint.Load(path)).Message);
+        foreach (var tensor in official.Values.Concat(poisoned.Values).Append(before)) tensor.Dispose();
+    }
+
+    [Fact]
     public void Files_that_are_not_checkpoints_are_refused()
     {
         using var dir = new TempDirectory();

@@ -60,4 +60,31 @@ public sealed class AtomicFileTests
 
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
+
+    [Fact]
+    public async Task DeleteUnfinished_RemovesTheTemporaryFileOfAWriteInProgress_AndLeavesTheTargetAsItWas()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("model.onnx");
+        File.WriteAllBytes(path, [1, 2, 3]);
+        using var writing = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        var write = Task.Run(() => AtomicFile.Write(path, stream =>
+        {
+            stream.Write([4, 5]);
+            writing.Set();
+            resume.Wait();
+        }));
+        writing.Wait();
+        Assert.Single(Directory.GetFiles(dir.Path, ".model.onnx.*.tmp"));
+
+        // What a Ctrl+C or SIGTERM handler does before the process ends.
+        AtomicFile.DeleteUnfinished();
+
+        Assert.Empty(Directory.GetFiles(dir.Path, ".model.onnx.*.tmp"));
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(path));
+        resume.Set();
+        await Assert.ThrowsAsync<FileNotFoundException>(() => write);
+        Assert.Equal([path], Directory.GetFiles(dir.Path));
+    }
 }

@@ -98,6 +98,61 @@ public class TrainingRunFolderTests
     }
 
     [Fact]
+    public void A_locked_run_folder_refuses_a_second_lock_naming_the_holder_until_it_is_released()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "run");
+        var run = new TrainingRunFolder(path);
+        // Checking a folder that does not exist yet does not make it.
+        run.ThrowIfInUse();
+        Assert.False(Directory.Exists(path));
+
+        using (run.Lock())
+        {
+            Assert.Equal($"{Environment.ProcessId}\n", File.ReadAllText(Path.Combine(path, ".lock.owner")));
+            var error = Assert.Throws<IOException>(() => new TrainingRunFolder(path).Lock());
+            Assert.Equal($"run folder {path} in use by process {Environment.ProcessId}: two processes cannot write into one run folder.", error.Message);
+            Assert.Equal(error.Message, Assert.Throws<IOException>(run.ThrowIfInUse).Message);
+        }
+
+        Assert.False(File.Exists(Path.Combine(path, ".lock.owner")));
+        run.ThrowIfInUse();
+        run.Lock().Dispose();
+    }
+
+    [Fact]
+    public void Resuming_a_last_folder_with_a_state_but_no_weights_says_what_it_lacks()
+    {
+        using var dir = new TempDirectory();
+        var run = new TrainingRunFolder(dir.Path);
+        Directory.CreateDirectory(run.LastPath);
+        File.WriteAllText(Path.Combine(run.LastPath, "state.json"), State(1, 1).ToJson());
+
+        var error = Assert.Throws<InvalidOperationException>(run.RequireCheckpoint);
+        Assert.Equal($"{dir.Path}: no complete training checkpoint to resume from: {run.LastPath} has state.json but no model.safetensors.", error.Message);
+
+        File.Delete(Path.Combine(run.LastPath, "state.json"));
+        Assert.EndsWith($"{run.LastPath} has neither state.json nor model.safetensors.", Assert.Throws<InvalidOperationException>(run.RequireCheckpoint).Message);
+    }
+
+    [Fact]
+    public void A_truncated_optimizer_state_is_an_error_naming_the_file()
+    {
+        using var dir = new TempDirectory();
+        WithModel((model, optimizer, metadata) =>
+        {
+            var run = new TrainingRunFolder(dir.Path);
+            run.Save(model, metadata, optimizer.Optimizer, null, State(1, bestEpoch: 1), [Epoch(0, 0.4)]);
+            var optimizerFile = Path.Combine(run.LastPath, "optimizer.bin");
+            var bytes = File.ReadAllBytes(optimizerFile);
+            File.WriteAllBytes(optimizerFile, bytes[..(bytes.Length / 2)]);
+
+            var error = Assert.Throws<CheckpointException>(() => TrainingCheckpoint.Load(run.LastPath, model, optimizer.Optimizer, null));
+            Assert.StartsWith($"{optimizerFile}: the optimizer state cannot be read, the file is truncated or corrupt (", error.Message);
+        });
+    }
+
+    [Fact]
     public void An_output_path_that_is_a_file_is_refused_before_training()
     {
         using var dir = new TempDirectory();
