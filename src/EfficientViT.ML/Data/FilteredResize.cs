@@ -1,3 +1,4 @@
+using System.Numerics;
 using EfficientViT.ML.Preprocessing;
 
 namespace EfficientViT.ML.Data;
@@ -29,53 +30,103 @@ internal static class FilteredResize
     {
         ResizeRegion.Check(width, height, regionX, regionY, regionWidth, regionHeight, scaledWidth, scaledHeight, offsetX, offsetY, outWidth, outHeight);
 
-        var columns = Taps(interpolation, regionWidth, scaledWidth, offsetX, outWidth);
-        var rows = Taps(interpolation, regionHeight, scaledHeight, offsetY, outHeight);
+        var columns = new AxisTaps(interpolation, regionWidth, scaledWidth, offsetX, outWidth);
+        var rows = new AxisTaps(interpolation, regionHeight, scaledHeight, offsetY, outHeight);
         // The horizontal pass over the region's rows the vertical pass reads.
-        var firstRow = rows.Min(taps => taps[0].Index);
-        var rowCount = rows.Max(taps => taps[^1].Index) + 1 - firstRow;
-        var resizedRows = new byte[rowCount * outWidth * channels];
-        var rowStride = width * channels;
+        var firstRow = rows.First[0];
+        var rowCount = rows.First[^1] + rows.Count[^1] - firstRow;
+        var lineLength = outWidth * channels;
+        // Whole pixel values, held as ints for the vertical pass's vector arithmetic.
+        var resizedRows = new int[rowCount * lineLength];
         for (var r = 0; r < rowCount; r++)
         {
-            var sourceRow = (regionY + firstRow + r) * rowStride + regionX * channels;
-            var outRow = r * outWidth * channels;
-            for (var x = 0; x < outWidth; x++)
-            {
-                var taps = columns[x];
-                for (var c = 0; c < channels; c++)
-                {
-                    var sum = Half;
-                    foreach (var (index, weight) in taps)
-                        sum += weight * source[sourceRow + index * channels + c];
-                    resizedRows[outRow + x * channels + c] = ToPixel(sum);
-                }
-            }
+            var sourceRow = source.Slice((regionY + firstRow + r) * width * channels + regionX * channels, regionWidth * channels);
+            var line = resizedRows.AsSpan(r * lineLength, lineLength);
+            if (channels == 3)
+                ResizeRgbRow(sourceRow, line, columns);
+            else
+                ResizeGrayRow(sourceRow, line, columns);
         }
-        var output = new byte[outWidth * outHeight * channels];
-        var lineLength = outWidth * channels;
-        var sums = new int[lineLength];
+        var output = new byte[outHeight * lineLength];
+        var lineSums = new int[lineLength];
+        var vectorEnd = lineLength - lineLength % Vector<int>.Count;
         for (var y = 0; y < outHeight; y++)
         {
-            Array.Fill(sums, Half);
+            Array.Fill(lineSums, Half);
             // Row by row of the taps, so that each pass over a line reads memory in order.
-            foreach (var (index, weight) in rows[y])
+            var taps = rows.Weights.AsSpan(rows.Offset[y], rows.Count[y]);
+            for (var t = 0; t < taps.Length; t++)
             {
-                var line = resizedRows.AsSpan((index - firstRow) * lineLength, lineLength);
-                for (var i = 0; i < lineLength; i++)
-                    sums[i] += weight * line[i];
+                var line = resizedRows.AsSpan((rows.First[y] + t - firstRow) * lineLength, lineLength);
+                var weight = new Vector<int>(taps[t]);
+                for (var i = 0; i < vectorEnd; i += Vector<int>.Count)
+                    (new Vector<int>(lineSums.AsSpan(i)) + weight * new Vector<int>(line[i..])).CopyTo(lineSums.AsSpan(i));
+                for (var i = vectorEnd; i < lineLength; i++)
+                    lineSums[i] += taps[t] * line[i];
             }
+            var outputLine = output.AsSpan(y * lineLength, lineLength);
             for (var i = 0; i < lineLength; i++)
-                output[y * lineLength + i] = ToPixel(sums[i]);
+                outputLine[i] = (byte)ToPixel(lineSums[i]);
         }
         return output;
     }
 
-    // Per output pixel of the window, its taps along one axis with the weights as whole multiples of 2^−FractionBits.
-    private static (int Index, int Weight)[][] Taps(ImageInterpolation interpolation, int input, int scaled, int offset, int count) =>
-        Enumerable.Range(offset, count)
-            .Select(o => ResampleWeights.Taps(interpolation, input, scaled, o).Select(t => (t.Index, (int)(t.Weight * (1 << ResampleWeights.FractionBits)))).ToArray())
-            .ToArray();
+    // One row of RGB pixels along the columns' taps, the three channels summed side by side.
+    private static void ResizeRgbRow(ReadOnlySpan<byte> row, Span<int> line, AxisTaps columns)
+    {
+        for (var x = 0; x < columns.First.Length; x++)
+        {
+            var (red, green, blue) = (Half, Half, Half);
+            var taps = columns.Weights.AsSpan(columns.Offset[x], columns.Count[x]);
+            var pixels = row.Slice(columns.First[x] * 3, taps.Length * 3);
+            for (var t = 0; t < taps.Length; t++)
+            {
+                red += taps[t] * pixels[3 * t];
+                green += taps[t] * pixels[3 * t + 1];
+                blue += taps[t] * pixels[3 * t + 2];
+            }
+            line[3 * x] = ToPixel(red);
+            line[3 * x + 1] = ToPixel(green);
+            line[3 * x + 2] = ToPixel(blue);
+        }
+    }
 
-    private static byte ToPixel(int sum) => (byte)Math.Clamp(sum >> ResampleWeights.FractionBits, 0, 255);
+    private static void ResizeGrayRow(ReadOnlySpan<byte> row, Span<int> line, AxisTaps columns)
+    {
+        for (var x = 0; x < columns.First.Length; x++)
+        {
+            var sum = Half;
+            var taps = columns.Weights.AsSpan(columns.Offset[x], columns.Count[x]);
+            var pixels = row.Slice(columns.First[x], taps.Length);
+            for (var t = 0; t < taps.Length; t++)
+                sum += taps[t] * pixels[t];
+            line[x] = ToPixel(sum);
+        }
+    }
+
+    // Per output pixel of the window along one axis: its first input pixel, how many it reads, and where its weights
+    // (whole multiples of 2^−FractionBits, as integers) start in Weights.
+    private sealed class AxisTaps
+    {
+        public AxisTaps(ImageInterpolation interpolation, int input, int scaled, int offset, int count)
+        {
+            var taps = Enumerable.Range(offset, count).Select(o => ResampleWeights.Taps(interpolation, input, scaled, o)).ToArray();
+            First = taps.Select(t => t[0].Index).ToArray();
+            Count = taps.Select(t => t.Length).ToArray();
+            Offset = new int[count];
+            for (var o = 1; o < count; o++)
+                Offset[o] = Offset[o - 1] + Count[o - 1];
+            Weights = taps.SelectMany(t => t.Select(tap => (int)(tap.Weight * (1 << ResampleWeights.FractionBits)))).ToArray();
+        }
+
+        public int[] First { get; }
+
+        public int[] Count { get; }
+
+        public int[] Offset { get; }
+
+        public int[] Weights { get; }
+    }
+
+    private static int ToPixel(int sum) => Math.Clamp(sum >> ResampleWeights.FractionBits, 0, 255);
 }

@@ -83,8 +83,14 @@ internal static class ResampleWeights
     /// The input pixels pixel <paramref name="o"/> of the whole resized line reads (consecutive), with their fixed-point
     /// weights (summing to 1 up to the rounding).
     /// </summary>
-    public static (int Index, float Weight)[] Taps(ImageInterpolation filter, int input, int output, int o) =>
-        ExactTaps(filter, input, output, o).Select(t => (t.Index, FixedPoint(t.Weight))).ToArray();
+    public static (int Index, float Weight)[] Taps(ImageInterpolation filter, int input, int output, int o)
+    {
+        var taps = ExactTaps(filter, input, output, o);
+        var result = new (int Index, float Weight)[taps.Length];
+        for (var t = 0; t < taps.Length; t++)
+            result[t] = (taps[t].Index, FixedPoint(taps[t].Weight));
+        return result;
+    }
 
     /// <summary>The input pixels pixel <paramref name="o"/> of the whole resized line reads (consecutive), with their weights before rounding (summing to 1).</summary>
     public static (int Index, double Weight)[] ExactTaps(ImageInterpolation filter, int input, int output, int o)
@@ -96,9 +102,16 @@ internal static class ResampleWeights
         // The taps PIL takes: from (int)(centre − support + 0.5) up to (int)(centre + support + 0.5), inside the line.
         var first = Math.Max((int)(source - support + 1.0), 0);
         var end = Math.Min((int)(source + support + 1.0), input);
-        var taps = Enumerable.Range(first, end - first).Select(i => (Index: i, Weight: Filter(filter, (source - i) / stretch))).ToArray();
-        var total = taps.Sum(t => t.Weight);
-        return taps.Select(t => (t.Index, t.Weight / total)).ToArray();
+        var taps = new (int Index, double Weight)[end - first];
+        var total = 0.0;
+        for (var t = 0; t < taps.Length; t++)
+        {
+            taps[t] = (first + t, Filter(filter, (source - (first + t)) / stretch));
+            total += taps[t].Weight;
+        }
+        for (var t = 0; t < taps.Length; t++)
+            taps[t].Weight /= total;
+        return taps;
     }
 
     private static double Support(ImageInterpolation filter) => filter switch
