@@ -30,7 +30,7 @@ public class BNLinear : nn.Module<Tensor, Tensor>, IFusable
     /// A classifier sharing <paramref name="layer"/>'s normalization and linear layer (the same modules and
     /// tensors), for a subclass that computes the same function another way.
     /// </summary>
-    protected BNLinear(BNLinear layer) : base(nameof(BNLinear))
+    private protected BNLinear(BNLinear layer) : base(nameof(BNLinear))
     {
         bn = layer.bn;
         l = layer.l;
@@ -46,7 +46,7 @@ public class BNLinear : nn.Module<Tensor, Tensor>, IFusable
     public Linear Linear => l;
 
     /// <summary>The batch normalization, or null once fused.</summary>
-    public BatchNorm1d? BatchNorm => bn;
+    internal BatchNorm1d? BatchNorm => bn;
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => bn is null ? l.call(x) : l.call(bn.call(x));

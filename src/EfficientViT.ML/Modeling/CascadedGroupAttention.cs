@@ -62,7 +62,7 @@ public class CascadedGroupAttention : nn.Module<Tensor, Tensor>
     /// subclass that computes the same function another way. Its biases come from <paramref name="layer"/>
     /// (<see cref="Biases"/>), whose eval-mode cache follows the model's mode and weight loads.
     /// </summary>
-    protected CascadedGroupAttention(CascadedGroupAttention layer) : base(nameof(CascadedGroupAttention))
+    private protected CascadedGroupAttention(CascadedGroupAttention layer) : base(nameof(CascadedGroupAttention))
     {
         (qkvs, dws, proj) = (layer.qkvs, layer.dws, layer.proj);
         (attention_biases, attention_bias_idxs) = (layer.attention_biases, layer.attention_bias_idxs);

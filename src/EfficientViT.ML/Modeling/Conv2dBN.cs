@@ -34,7 +34,7 @@ public class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     /// A layer sharing <paramref name="layer"/>'s convolution and normalization (the same modules and tensors), for
     /// a subclass that computes the same function another way.
     /// </summary>
-    protected Conv2dBN(Conv2dBN layer) : base(nameof(Conv2dBN))
+    private protected Conv2dBN(Conv2dBN layer) : base(nameof(Conv2dBN))
     {
         (KernelSize, Stride, Padding, Groups) = (layer.KernelSize, layer.Stride, layer.Padding, layer.Groups);
         c = layer.c;

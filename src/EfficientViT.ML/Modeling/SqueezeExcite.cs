@@ -28,7 +28,7 @@ public class SqueezeExcite : nn.Module<Tensor, Tensor>
     /// A gate sharing <paramref name="layer"/>'s convolutions and activation (the same modules and tensors), for a
     /// subclass that computes the same function another way.
     /// </summary>
-    protected SqueezeExcite(SqueezeExcite layer) : base(nameof(SqueezeExcite))
+    private protected SqueezeExcite(SqueezeExcite layer) : base(nameof(SqueezeExcite))
     {
         fc1 = layer.fc1;
         act = layer.act;
