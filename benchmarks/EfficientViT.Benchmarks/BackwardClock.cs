@@ -1,3 +1,4 @@
+using EfficientViT.ML.Acceleration;
 using System.Diagnostics;
 using EfficientViT.ML.Modeling;
 using static TorchSharp.torch;

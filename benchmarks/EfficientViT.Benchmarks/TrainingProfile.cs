@@ -1,3 +1,4 @@
+using EfficientViT.ML.Acceleration;
 using System.Diagnostics;
 using System.Globalization;
 using EfficientViT.ML.Modeling;
@@ -35,8 +36,9 @@ internal static class TrainingProfile
         var side = options.TrainingImageSize;
         manual_seed(0);
         using var model = EfficientVit.Create(EfficientVitVariant.M0, side, Classes);
-        ChannelsLast.Convert(model);
-        using var images = ChannelsLast.Of(randn(Batch, 3, side, side));
+        // As the trainer trains (with TrainerOptions.KeepFreedNativeMemory's default).
+        using var acceleration = new TrainingAcceleration(model, channelsLast: true, keepFreedNativeMemory: true);
+        using var images = acceleration.Input(randn(Batch, 3, side, side));
         using var labels = randint(0, Classes, [Batch]);
         var parts = Parts(model);
         CheckPartsComposeTheModel(model, parts, images);
@@ -136,8 +138,9 @@ internal static class TrainingProfile
             throw new InvalidOperationException($"The profile's parts do not compose EfficientViT-M0's forward pass (largest difference {(actual - expected).abs().max().item<float>()}).");
     }
 
+    // The parts end inside the last stage, whose output the fast layers mark for the pooling's gradient.
     private static Tensor Head(EfficientVit model, Tensor features) =>
-        model.Head!.call(EfficientVit.Pool(features));
+        model.Head!.call(EfficientVit.Pool(ChannelsLastGradient.MarkChannelsLast(features)));
 
     private static int Measure(EfficientVit model, List<Part> parts, Tensor images, Tensor labels, TimeSpan minimumDuration, double[] forward, double[] backward)
     {

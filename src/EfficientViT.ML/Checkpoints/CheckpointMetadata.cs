@@ -87,6 +87,21 @@ public sealed record CheckpointMetadata
         init => Preprocessing = Preprocessing with { Grayscale = value };
     }
 
+    // "bicubic" or "bilinear"; absent in records written before the field, which read as null (see ImagePreprocessing.Interpolation).
+    [JsonInclude]
+    private string? Interpolation
+    {
+        get => Preprocessing.Interpolation?.ToString().ToLowerInvariant();
+        init
+        {
+            unknownInterpolation = value is null or "bicubic" or "bilinear" ? null : value;
+            Preprocessing = Preprocessing with { Interpolation = value == "bilinear" ? ImageInterpolation.Bilinear : value is null ? null : ImageInterpolation.Bicubic };
+        }
+    }
+
+    // A name read from a file that is no interpolation, reported by Problem().
+    private readonly string? unknownInterpolation;
+
     /// <summary>How the weights were made (recipe, data, epochs, accuracy), free-form.</summary>
     public Dictionary<string, string> Training { get; init; } = new();
 
@@ -137,6 +152,8 @@ public sealed record CheckpointMetadata
         {
             var metadata = JsonSerializer.Deserialize<CheckpointMetadata>(json, SerializerOptions)
                 ?? throw new CheckpointException($"{source}: the '{SafeTensorsKey}' metadata is empty.");
+            if (!RecordsInterpolation(json))
+                metadata = metadata with { Preprocessing = metadata.Preprocessing with { Interpolation = null } };
             if (metadata.FormatVersion != 1)
                 throw new CheckpointException($"{source}: checkpoint metadata version {metadata.FormatVersion} is newer than this library understands (1); update EfficientViT.ML.");
             if (metadata.Problem() is { } problem)
@@ -149,6 +166,14 @@ public sealed record CheckpointMetadata
         }
     }
 
+    // Whether the record names its interpolation: earlier versions wrote none, and their files keep what they were made with.
+    private static bool RecordsInterpolation(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("interpolation", out var value)
+            && value.ValueKind != JsonValueKind.Null;
+    }
+
     // The model and the featurizer allocate by the input size, so a record may not ask for an absurd one.
     private const int MaxImageSize = 4096;
 
@@ -159,6 +184,8 @@ public sealed record CheckpointMetadata
     {
         if (ImageSize is <= 0 or > MaxImageSize)
             return $"'image_size' is {ImageSize}, outside 1 to {MaxImageSize}";
+        if (unknownInterpolation is not null)
+            return $"'interpolation' is '{unknownInterpolation}'; expected 'bicubic' or 'bilinear'";
         try
         {
             Preprocessing.Validate();

@@ -25,12 +25,7 @@ internal static class BilinearResize
         int scaledWidth, int scaledHeight,
         int offsetX, int offsetY, int outWidth, int outHeight)
     {
-        if (regionX < 0 || regionY < 0 || regionWidth <= 0 || regionHeight <= 0 ||
-            regionX + regionWidth > width || regionY + regionHeight > height)
-            throw new ArgumentException($"region ({regionX}, {regionY}, {regionWidth}x{regionHeight}) is not inside the {width}x{height} image.");
-        if (offsetX < 0 || offsetY < 0 || outWidth <= 0 || outHeight <= 0 ||
-            offsetX + outWidth > scaledWidth || offsetY + outHeight > scaledHeight)
-            throw new ArgumentException($"window ({offsetX}, {offsetY}, {outWidth}x{outHeight}) is not inside the {scaledWidth}x{scaledHeight} result.");
+        ResizeRegion.Check(width, height, regionX, regionY, regionWidth, regionHeight, scaledWidth, scaledHeight, offsetX, offsetY, outWidth, outHeight);
 
         var columns = Taps(regionX, regionWidth, scaledWidth, offsetX, outWidth);
         var rows = Taps(regionY, regionHeight, scaledHeight, offsetY, outHeight);

@@ -8,8 +8,11 @@ namespace EfficientViT.ML.Data;
 /// crop and statistics of an <see cref="ImagePreprocessing"/>.
 /// <para>
 /// Training (timm's recipe): optional <see cref="RandAugment"/> on the whole image, random-resized-crop to
-/// S×S (bilinear), horizontal flip, then random erasing on the normalized result. Evaluation: resize the short
-/// side to <see cref="ImagePreprocessing.ResizeSize"/> (bilinear) and take the centre S×S.
+/// S×S, horizontal flip, then random erasing on the normalized result. Evaluation: resize the short side to
+/// <see cref="ImagePreprocessing.ResizeSize"/> and take the centre S×S. Both resize with the record's
+/// <see cref="ImagePreprocessing.Interpolation"/> as PIL does (<see cref="FilteredResize"/>): evaluation then
+/// gives the featurizer's input for an S×S image, exactly. A record written before that field (null) resizes as
+/// the transforms of those versions did: bilinear without antialiasing (<see cref="BilinearResize"/>).
 /// </para>
 /// All randomness comes from the <see cref="Random"/> passed to <see cref="Apply(ImageSample, Random?, Span{float})"/>,
 /// so the same seed gives the same output. Instances are immutable and safe to share between threads.
@@ -94,8 +97,13 @@ public sealed class ImageTransform
     /// </summary>
     /// <param name="imageSize">The output side S.</param>
     /// <param name="train">Training (random) or evaluation transform.</param>
-    public static ImageTransform FashionMnist(int imageSize, bool train) =>
-        new(ImagePreprocessing.FashionMnist(imageSize), train)
+    public static ImageTransform FashionMnist(int imageSize, bool train) => FashionMnist(ImagePreprocessing.FashionMnist(imageSize), train);
+
+    /// <summary>Fashion-MNIST's augmentation (see <see cref="FashionMnist(int, bool)"/>) with <paramref name="preprocessing"/>.</summary>
+    /// <param name="preprocessing">The output size, statistics and interpolation.</param>
+    /// <param name="train">Training (random) or evaluation transform.</param>
+    public static ImageTransform FashionMnist(ImagePreprocessing preprocessing, bool train) =>
+        new(preprocessing, train)
         {
             Scale = (0.8, 1.0),
             RandomErasing = 0.1,
@@ -150,8 +158,7 @@ public sealed class ImageTransform
         ArgumentNullException.ThrowIfNull(random);
         var image = RandAugment is null ? sample : RandAugment.Apply(sample, random);
         var (x, y, w, h) = RandomResizedCrop.Sample(image.Width, image.Height, Scale, Ratio, random);
-        var pixels = BilinearResize.Sample(image.Pixels, image.Width, image.Height, image.Channels,
-            x, y, w, h, ImageSize, ImageSize, 0, 0, ImageSize, ImageSize);
+        var pixels = Resize(image, x, y, w, h, ImageSize, ImageSize, 0, 0);
         var flip = HorizontalFlip > 0 && random.NextDouble() < HorizontalFlip;
         Normalize(pixels, image.Channels, flip, destination);
         Data.RandomErasing.Apply(destination, 3, ImageSize, ImageSize, RandomErasing, random);
@@ -171,9 +178,14 @@ public sealed class ImageTransform
         // Python's round (halves to even), as torchvision's CenterCrop uses.
         var top = (int)Math.Round((scaledHeight - ImageSize) / 2.0);
         var left = (int)Math.Round((scaledWidth - ImageSize) / 2.0);
-        return BilinearResize.Sample(sample.Pixels, width, height, sample.Channels,
-            0, 0, width, height, scaledWidth, scaledHeight, left, top, ImageSize, ImageSize);
+        return Resize(sample, 0, 0, width, height, scaledWidth, scaledHeight, left, top);
     }
+
+    /// <summary>The S×S window at (<paramref name="left"/>, <paramref name="top"/>) of a region of the image resized to <paramref name="scaledWidth"/>×<paramref name="scaledHeight"/>.</summary>
+    private byte[] Resize(ImageSample sample, int x, int y, int width, int height, int scaledWidth, int scaledHeight, int left, int top) =>
+        Preprocessing.Interpolation is { } interpolation
+            ? FilteredResize.Sample(sample.Pixels, sample.Width, sample.Height, sample.Channels, x, y, width, height, scaledWidth, scaledHeight, left, top, ImageSize, ImageSize, interpolation)
+            : BilinearResize.Sample(sample.Pixels, sample.Width, sample.Height, sample.Channels, x, y, width, height, scaledWidth, scaledHeight, left, top, ImageSize, ImageSize);
 
     /// <summary>Writes S×S HWC bytes as normalized CHW floats, optionally mirrored, repeating a gray channel three times.</summary>
     private void Normalize(byte[] pixels, int channels, bool flip, Span<float> destination)

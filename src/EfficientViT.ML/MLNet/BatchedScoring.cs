@@ -121,7 +121,7 @@ internal static class BatchedScoring
         if (previous is not ImagePixelExtractingTransformer)
             return null;
         var preprocessing = contract.Preprocessing!;
-        var upsampler = new BicubicUpsampler(side, preprocessing.ResizeSize, preprocessing.PixelMean);
+        var upsampler = new BicubicUpsampler(side, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation);
         var centered = RowGraphBatching.StartingAt(batched, contract.CenteredValue!, inputName);
         return new BatchedOnnxStep(onnx, centered, new ImageInput(contract.ImageColumn!, contract.ImageColumn!, upsampler), inputName, outputName, outputType, options, "contract");
     }

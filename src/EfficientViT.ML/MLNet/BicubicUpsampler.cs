@@ -1,17 +1,17 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using EfficientViT.ML.Onnx;
+using EfficientViT.ML.Preprocessing;
 using Microsoft.ML.Data;
 
 namespace EfficientViT.ML.MLNet;
 
 /// <summary>
 /// The featurizer's second resize step in managed code, for in-memory scoring: an S×S image upsampled to
-/// R×R with PIL's bicubic weights, center-cropped back to S×S, and written as R, G and B planes of whole
+/// R×R with PIL's bicubic weights (or another filter's, see <see cref="ImageInterpolation"/>), center-cropped back to S×S, and written as R, G and B planes of whole
 /// pixel values (or only split into planes when R = S), less the normalization's 255·mean per channel.
 /// Columns go first and each pass is rounded, as PIL does for 8-bit images and as the saved graph does;
-/// the fixed-point weights make the results identical (see <see cref="BicubicWeights"/>), so an
+/// the fixed-point weights make the results identical (see <see cref="ResampleWeights"/>), so an
 /// in-memory and a saved featurizer give the same features.
 /// </summary>
 /// <remarks>Immutable and shared; each reader brings its own <see cref="Scratch"/>.</remarks>
@@ -32,13 +32,14 @@ internal sealed class BicubicUpsampler
     private readonly int rowCount;
     // When the weights repeat every 8 outputs (224 -> 256), the first pass computes 8 outputs at once:
     // lane φ of PhaseKernel[j] is the weight of input Start + j (within the period) for output φ.
-    private readonly BicubicWeights.Polyphase? polyphase;
+    private readonly ResampleWeights.Polyphase? polyphase;
     private readonly Vector256<float>[] phaseKernel = [];
 
     /// <param name="side">The image side S, in and out.</param>
     /// <param name="resizeSize">The side R of the resize whose center is kept.</param>
     /// <param name="pixelMean">Subtracted from each channel's whole pixel values (255·mean); null: nothing.</param>
-    public BicubicUpsampler(int side, int resizeSize, float[]? pixelMean = null)
+    /// <param name="interpolation">The filter of the resize.</param>
+    public BicubicUpsampler(int side, int resizeSize, float[]? pixelMean = null, ImageInterpolation interpolation = ImageInterpolation.Bicubic)
     {
         this.pixelMean = pixelMean ?? [0f, 0f, 0f];
         if (resizeSize < side)
@@ -47,7 +48,7 @@ internal sealed class BicubicUpsampler
         ResizeSize = resizeSize;
         resizes = resizeSize != side;
         var taps = resizes
-            ? Enumerable.Range(0, side).Select(o => BicubicWeights.Taps(side, resizeSize, side, o)).ToArray()
+            ? Enumerable.Range(0, side).Select(o => ResampleWeights.Taps(interpolation, side, resizeSize, side, o)).ToArray()
             : [];
         first = taps.Select(t => t[0].Index).ToArray();
         count = taps.Select(t => t.Length).ToArray();
@@ -57,7 +58,7 @@ internal sealed class BicubicUpsampler
         weights = taps.SelectMany(t => t.Select(tap => tap.Weight)).ToArray();
         firstRow = resizes ? first.Min() : 0;
         rowCount = resizes ? taps.Max(t => t[^1].Index) + 1 - firstRow : 0;
-        if (resizes && Vector256.IsHardwareAccelerated && BicubicWeights.AsPolyphase(side, resizeSize, side) is { Phases: 8 } filter)
+        if (resizes && Vector256.IsHardwareAccelerated && ResampleWeights.AsPolyphase(interpolation, side, resizeSize, side) is { Phases: 8 } filter)
         {
             polyphase = filter;
             phaseKernel = Enumerable.Range(0, filter.Length)

@@ -1,3 +1,5 @@
+using EfficientViT.ML.Preprocessing;
+
 namespace EfficientViT.ML.Modeling;
 
 /// <summary>
@@ -12,8 +14,6 @@ namespace EfficientViT.ML.Modeling;
 /// </example>
 public static class AttentionBiasResampler
 {
-    private const double CubicA = -0.5;
-
     /// <summary>The table resampled from <paramref name="from"/>×<paramref name="from"/> offsets per head to <paramref name="to"/>×<paramref name="to"/>; the same values when the sides are equal.</summary>
     /// <param name="table">heads · from · from values, head-major, each head's offsets row-major (dy, dx).</param>
     /// <param name="heads">Attention heads.</param>
@@ -54,36 +54,12 @@ public static class AttentionBiasResampler
 
     /// <summary>
     /// PIL's (and PyTorch's antialiased) bicubic weights for a line of <paramref name="input"/> samples
-    /// resized to <paramref name="output"/>: sample centres at +0.5, the filter widened by input/output
-    /// when shrinking, taps outside the line left out and the rest renormalised.
+    /// resized to <paramref name="output"/>, exact (not rounded to fixed point as for 8-bit images).
     /// </summary>
-    internal static (int Index, double Weight)[][] BicubicWeights(int input, int output)
-    {
-        var scale = (double)input / output;
-        var stretch = Math.Max(scale, 1.0);
-        var support = 2.0 * stretch;
-        var rows = new (int, double)[output][];
-        for (var o = 0; o < output; o++)
-        {
-            var center = (o + 0.5) * scale;
-            var first = Math.Max((int)Math.Floor(center - support + 0.5), 0);
-            var last = Math.Min((int)Math.Floor(center + support + 0.5), input);
-            var taps = Enumerable.Range(first, last - first).Select(i => (i, Cubic((i - center + 0.5) / stretch))).Where(t => t.Item2 != 0).ToArray();
-            var total = taps.Sum(t => t.Item2);
-            rows[o] = taps.Select(t => (t.i, t.Item2 / total)).ToArray();
-        }
-        return rows;
-    }
+    private static (int Index, double Weight)[][] BicubicWeights(int input, int output) =>
+        Enumerable.Range(0, output).Select(o => ResampleWeights.ExactTaps(ImageInterpolation.Bicubic, input, output, o)).ToArray();
 
     // Offset k keeps its own value; offsets beyond the table take the last one's.
     private static (int Index, double Weight)[][] EdgeWeights(int input, int output) =>
         Enumerable.Range(0, output).Select(o => new[] { (Math.Min(o, input - 1), 1.0) }).ToArray();
-
-    private static double Cubic(double distance)
-    {
-        var d = Math.Abs(distance);
-        return d < 1 ? ((CubicA + 2) * d - (CubicA + 3)) * d * d + 1
-            : d < 2 ? (((d - 5) * d + 8) * d - 4) * CubicA
-            : 0;
-    }
 }

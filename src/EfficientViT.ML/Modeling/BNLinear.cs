@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// Batch normalization followed by a linear classifier (official <c>BN_Linear</c>; children <c>bn</c>
 /// and <c>l</c>). The linear weight starts truncated-normal with std 0.02 and the bias at 0.
 /// </summary>
-public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
+public class BNLinear : nn.Module<Tensor, Tensor>, IFusable
 {
     private BatchNorm1d? bn;
     private readonly Linear l;
@@ -26,6 +26,16 @@ public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
         RegisterComponents();
     }
 
+    /// <summary>
+    /// A classifier sharing <paramref name="layer"/>'s normalization and linear layer (the same modules and
+    /// tensors), for a subclass that computes the same function another way.
+    /// </summary>
+    private protected BNLinear(BNLinear layer) : base(nameof(BNLinear))
+    {
+        bn = layer.bn;
+        l = layer.l;
+    }
+
     /// <summary>Input features.</summary>
     public long InFeatures => l.in_features;
 
@@ -35,8 +45,11 @@ public sealed class BNLinear : nn.Module<Tensor, Tensor>, IFusable
     /// <summary>The linear layer.</summary>
     public Linear Linear => l;
 
+    /// <summary>The batch normalization, or null once fused.</summary>
+    internal BatchNorm1d? BatchNorm => bn;
+
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => bn is null ? l.call(x) : l.call(BatchNormForward.Apply(bn, x));
+    public override Tensor forward(Tensor x) => bn is null ? l.call(x) : l.call(bn.call(x));
 
     /// <summary>Folds the normalization into the linear layer: W·diag(s) and W·(β − μ·s) + b with s = γ/√(σ²+ε).</summary>
     public void FuseBatchNorm()

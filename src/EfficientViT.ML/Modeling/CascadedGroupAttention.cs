@@ -11,7 +11,7 @@ namespace EfficientViT.ML.Modeling;
 /// context, and each head adds a learned bias per relative offset (<c>attention_biases</c>, gathered
 /// through <c>attention_bias_idxs</c>).
 /// </summary>
-public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
+public class CascadedGroupAttention : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<Conv2dBN> qkvs;
     private readonly ModuleList<Conv2dBN> dws;
@@ -57,6 +57,18 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// An attention sharing <paramref name="layer"/>'s layers and biases (the same modules and tensors), for a
+    /// subclass that computes the same function another way. Its biases come from <paramref name="layer"/>
+    /// (<see cref="Biases"/>), whose eval-mode cache follows the model's mode and weight loads.
+    /// </summary>
+    private protected CascadedGroupAttention(CascadedGroupAttention layer) : base(nameof(CascadedGroupAttention))
+    {
+        (qkvs, dws, proj) = (layer.qkvs, layer.dws, layer.proj);
+        (attention_biases, attention_bias_idxs) = (layer.attention_biases, layer.attention_bias_idxs);
+        (numHeads, keyDim, valueDim, resolution, scale) = (layer.numHeads, layer.keyDim, layer.valueDim, layer.resolution, layer.scale);
+    }
+
     /// <summary>Side of the map this attention was built for.</summary>
     public int Resolution => resolution;
 
@@ -92,23 +104,19 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
         cachedBias = null;
     }
 
-    private Tensor Biases()
+    /// <summary>
+    /// The attention bias of every head for every (query, key) pair of an <paramref name="height"/>×<paramref name="width"/>
+    /// map: (heads, h·w, h·w). The full map's is cached in eval mode; a map smaller than the window (a network run below
+    /// its size, see <see cref="EfficientVit.SetInputSize"/>) takes, for each pair of its points, the bias of their
+    /// offset in the full table.
+    /// </summary>
+    internal Tensor Biases(long height, long width)
     {
-        if (training)
-            return GatherBiases();
-        if (cachedBias is null || cachedBias.device_type != attention_biases.device_type)
-        {
-            cachedBias?.Dispose();
-            using (no_grad())
-                cachedBias = GatherBiases().detach().DetachFromDisposeScope();
-        }
-        return cachedBias;
-    }
-
-    // A map smaller than the window (a network run below its size, see EfficientVit.SetInputSize): each pair of
-    // its points takes the bias of its offset in the full table.
-    private Tensor SmallerMapBiases(int side)
-    {
+        if (height * width == resolution * resolution)
+            return training ? GatherBiases() : CachedBiases();
+        if (height != width || height >= resolution)
+            throw new ArgumentException($"CascadedGroupAttention built for {resolution}x{resolution} received a {height}x{width} map.");
+        var side = (int)height;
         if (smallerMapIndex is null || smallerMapSide != side)
         {
             smallerMapIndex?.Dispose();
@@ -118,16 +126,22 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
         return attention_biases.index_select(1, smallerMapIndex).view(numHeads, side * side, side * side);
     }
 
+    private Tensor CachedBiases()
+    {
+        if (cachedBias is null || cachedBias.device_type != attention_biases.device_type)
+        {
+            cachedBias?.Dispose();
+            using (no_grad())
+                cachedBias = GatherBiases().detach().DetachFromDisposeScope();
+        }
+        return cachedBias;
+    }
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         var (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3]);
-        var fullMap = height * width == resolution * resolution;
-        if (!fullMap && !(height == width && height < resolution))
-            throw new ArgumentException($"CascadedGroupAttention built for {resolution}x{resolution} received a {height}x{width} map.");
-
-        var biases = fullMap ? Biases() : SmallerMapBiases((int)height);
-        var channelsLast = ChannelsLast.Is(x);
+        var biases = Biases(height, width);
         var chunks = x.chunk(numHeads, dim: 1);
         var headOutputs = new Tensor[numHeads];
         var feature = chunks[0];
@@ -136,37 +150,13 @@ public sealed class CascadedGroupAttention : nn.Module<Tensor, Tensor>
             if (i > 0)
                 feature = feature.Plus(chunks[i]);
             var qkv = qkvs[i].call(feature).split(new long[] { keyDim, keyDim, valueDim }, dim: 1);
-            var q = dws[i].call(qkv[0]);
-            feature = channelsLast
-                ? HeadChannelsLast(q, qkv[1], qkv[2], biases[i], batch, height, width)
-                : HeadChannelsFirst(q, qkv[1], qkv[2], biases[i], batch, height, width);
+            var (q, k, v) = (dws[i].call(qkv[0]).flatten(2), qkv[1].flatten(2), qkv[2].flatten(2));
+            var attention = q.transpose(-2, -1).matmul(k).Times(scale).Plus(biases[i]).softmax(-1);
+            feature = v.matmul(attention.transpose(-2, -1)).view(batch, valueDim, height, width);
             headOutputs[i] = feature;
         }
         return proj.call(cat(headOutputs, 1));
     }
-
-    // One head on contiguous (N, C, H, W) maps, as the official code: queries, keys and values as
-    // (N, C, pixels), which flattening gives without a copy.
-    private Tensor HeadChannelsFirst(Tensor q, Tensor k, Tensor v, Tensor bias, long batch, long height, long width)
-    {
-        var attention = q.flatten(2).transpose(-2, -1).matmul(k.flatten(2)).Times(scale).Plus(bias).softmax(-1);
-        return v.flatten(2).matmul(attention.transpose(-2, -1)).view(batch, valueDim, height, width);
-    }
-
-    // The same head on channels-last maps (training): as (N, pixels, C) rows, which channels-last maps
-    // give without a copy (flattening them would copy each), and the output comes back channels-last.
-    // The same products, transposed: attention = q·kᵀ, output = attention·v.
-    private Tensor HeadChannelsLast(Tensor q, Tensor k, Tensor v, Tensor bias, long batch, long height, long width)
-    {
-        // The keys' gradient comes back from the transposed product laid out NCHW; it is turned channels-last so
-        // that the gradient of the whole query-key-value map stays in its layout (see ChannelsLastGradient).
-        var keys = PixelRows(ChannelsLastGradient.Mark(k)).transpose(-2, -1);
-        var attention = PixelRows(q).matmul(keys).Times(scale).Plus(bias).softmax(-1);
-        return attention.matmul(PixelRows(v)).view(batch, height, width, valueDim).permute(0, 3, 1, 2);
-    }
-
-    // (N, C, H, W) -> (N, H·W, C); a view when the map is stored channels-last (or a channel slice of one).
-    private static Tensor PixelRows(Tensor map) => map.permute(0, 2, 3, 1).reshape(map.shape[0], -1, map.shape[1]);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

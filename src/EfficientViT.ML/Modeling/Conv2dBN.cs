@@ -9,7 +9,7 @@ namespace EfficientViT.ML.Modeling;
 /// <c>c</c> and <c>bn</c>). <see cref="FuseBatchNorm"/> folds the normalization into the convolution,
 /// after which the module holds <c>c.weight</c> and <c>c.bias</c> only.
 /// </summary>
-public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
+public class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Conv2d c;
     private BatchNorm2d? bn;
@@ -28,6 +28,17 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
             bn.bias!.zero_();
         }
         RegisterComponents();
+    }
+
+    /// <summary>
+    /// A layer sharing <paramref name="layer"/>'s convolution and normalization (the same modules and tensors), for
+    /// a subclass that computes the same function another way.
+    /// </summary>
+    private protected Conv2dBN(Conv2dBN layer) : base(nameof(Conv2dBN))
+    {
+        (KernelSize, Stride, Padding, Groups) = (layer.KernelSize, layer.Stride, layer.Padding, layer.Groups);
+        c = layer.c;
+        bn = layer.bn;
     }
 
     /// <summary>Side of the square kernel.</summary>
@@ -49,11 +60,7 @@ public sealed class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
     public BatchNorm2d? BatchNorm => bn;
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x)
-    {
-        var y = OnePixelConvolution.Call(c, KernelSize, Stride, Padding, Groups, x);
-        return bn is null ? y : BatchNormForward.Apply(bn, y);
-    }
+    public override Tensor forward(Tensor x) => bn is null ? c.call(x) : bn.call(c.call(x));
 
     /// <summary>Folds the running statistics and affine parameters of <c>bn</c> into <c>c</c>: w·γ/√(σ²+ε) and β − μ·γ/√(σ²+ε).</summary>
     public void FuseBatchNorm()

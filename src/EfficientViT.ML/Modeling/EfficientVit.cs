@@ -198,15 +198,10 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public Tensor PooledFeatures(Tensor x) => Pool(ForwardFeatures(x));
 
     /// <summary>The global average pooling of a last feature map (B, C, h, w) into the head's input (B, C).</summary>
-    internal static Tensor Pool(Tensor features)
-    {
-        // The pooling's backward pass broadcasts one gradient per channel over the map (strides of 0), which no
-        // kernel reads as channels-last: every BatchNorm of the last stage's residual stream then took libtorch's
-        // serial fallback. Channels-last training gets the gradient back stored channels-last.
-        if (ChannelsLast.Is(features))
-            features = ChannelsLastGradient.Mark(features);
-        return nn.functional.adaptive_avg_pool2d(features, 1).flatten(1);
-    }
+    internal static Tensor Pool(Tensor features) => nn.functional.adaptive_avg_pool2d(features, 1).flatten(1);
+
+    /// <summary>The last stage (<c>blocks3</c>), whose output the head pools.</summary>
+    internal nn.Module<Tensor, Tensor> LastStage => blocks3;
 
     /// <summary>The outputs of the three stages (see the remarks for channels and strides).</summary>
     public Tensor[] ForwardStages(Tensor x)

@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// Squeeze-and-excitation (as timm's <c>SqueezeExcite</c>, children <c>fc1</c> and <c>fc2</c>): global
 /// average pool, 1×1 conv to the reduced width, ReLU, 1×1 conv back, sigmoid gate on the input.
 /// </summary>
-public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
+public class SqueezeExcite : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d fc1;
     private readonly ReLU act;
@@ -24,7 +24,20 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// A gate sharing <paramref name="layer"/>'s convolutions and activation (the same modules and tensors), for a
+    /// subclass that computes the same function another way.
+    /// </summary>
+    private protected SqueezeExcite(SqueezeExcite layer) : base(nameof(SqueezeExcite))
+    {
+        fc1 = layer.fc1;
+        act = layer.act;
+        fc2 = layer.fc2;
+    }
+
     internal Conv2d Fc1 => fc1;
+
+    internal ReLU Activation => act;
 
     internal Conv2d Fc2 => fc2;
 
@@ -39,8 +52,7 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var squeezed = x.mean(new long[] { 2, 3 }, keepdim: true);
-        var reduced = act.call(OnePixelConvolution.Call(fc1, 1, 1, 0, 1, squeezed));
-        var gate = OnePixelConvolution.Call(fc2, 1, 1, 0, 1, reduced).sigmoid();
+        var gate = fc2.call(act.call(fc1.call(squeezed))).sigmoid();
         return x * gate;
     }
 }

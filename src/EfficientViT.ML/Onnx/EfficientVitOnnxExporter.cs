@@ -127,7 +127,7 @@ public static class EfficientVitOnnxExporter
         var x = new Activation(graph.AddInput(options.InputName, OnnxElementType.Float, "batch", 3, inputSize, inputSize), 3, inputSize, inputSize);
 
         if (resizeSize != inputSize)
-            x = builder.ResizeAndCrop(x, resizeSize, config.ImageSize);
+            x = builder.ResizeAndCrop(x, resizeSize, config.ImageSize, preprocessing!.GraphInterpolation);
         if (x.Height > config.ImageSize)
             x = builder.CenterCrop(x, config.ImageSize);
         if (preprocessing is not null)
@@ -292,8 +292,8 @@ public static class EfficientVitOnnxExporter
             return new Activation(cropped, x.Channels, size, size);
         }
 
-        /// <summary>Bicubic upsampling of pixels 0–255 to <paramref name="size"/> followed by a center crop to <paramref name="cropSize"/>.</summary>
-        public Activation ResizeAndCrop(Activation x, int size, int cropSize)
+        /// <summary>Upsampling of pixels 0–255 to <paramref name="size"/> with <paramref name="filter"/>, followed by a center crop to <paramref name="cropSize"/>.</summary>
+        public Activation ResizeAndCrop(Activation x, int size, int cropSize, ImageInterpolation filter)
         {
             // Each output pixel is a fixed weighted sum of at most four input pixels per axis. When the
             // weights repeat with the resize ratio (224 -> 256: every 8 outputs read 7 inputs further on)
@@ -301,9 +301,9 @@ public static class EfficientVitOnnxExporter
             // pixel. Otherwise each axis is a product with a constant (crop × input) matrix T. ONNX
             // Runtime's cubic Resize runs an order of magnitude slower than either. As PIL does for 8-bit
             // images, columns go first and each pass is rounded to whole pixel values in [0, 255].
-            if (x.Height == x.Width && BicubicWeights.AsPolyphase((int)x.Height, size, cropSize) is { } polyphase)
+            if (x.Height == x.Width && ResampleWeights.AsPolyphase(filter, (int)x.Height, size, cropSize) is { } polyphase)
                 return PolyphaseResize(x, polyphase, cropSize);
-            var taps = BicubicWeights.Matrix((int)x.Height, size, cropSize);
+            var taps = ResampleWeights.Matrix(filter, (int)x.Height, size, cropSize);
             var rows = graph.AddInitializer("resize_rows", taps, cropSize, x.Height);
             var columns = graph.AddInitializer("resize_columns", Transpose(taps, cropSize, (int)x.Width), x.Width, cropSize);
             var resizedColumns = RoundToPixels(graph.AddNode("Add", [graph.AddNode("MatMul", [x.Name, columns]), Half()]));
@@ -311,7 +311,7 @@ public static class EfficientVitOnnxExporter
             return new Activation(resized, x.Channels, cropSize, cropSize);
         }
 
-        private Activation PolyphaseResize(Activation x, BicubicWeights.Polyphase filter, int cropSize)
+        private Activation PolyphaseResize(Activation x, ResampleWeights.Polyphase filter, int cropSize)
         {
             var (stride, phases, length) = (filter.Stride, filter.Phases, filter.Length);
             var periods = cropSize / phases;

@@ -58,9 +58,10 @@ public sealed class OnnxExportOptions
 
     /// <summary>
     /// With <see cref="Preprocessing"/>: the (square) input of the model's size is upsampled to the
-    /// preprocessing's <see cref="ImagePreprocessing.ResizeSize"/> as PIL's bicubic resize does for 8-bit
-    /// images (a = −0.5, taps outside the image left out, fixed-point weights, columns first, each pass
-    /// rounded to whole pixel values in [0, 255]), then center-cropped to the model's size: the evaluation
+    /// preprocessing's <see cref="ImagePreprocessing.ResizeSize"/> as PIL resizes 8-bit images with the record's
+    /// <see cref="ImagePreprocessing.Interpolation"/> (bicubic for a record without one; taps outside the image
+    /// left out, fixed-point weights, columns first, each pass rounded to whole pixel values in [0, 255]), then
+    /// center-cropped to the model's size: the evaluation
     /// transform "resize to 256, crop 224" done inside the graph, batched, for images already resized to
     /// the model's size (what ML.NET's <c>ResizeImages</c> gives). Default false: no resize.
     /// </summary>

@@ -2,9 +2,9 @@ namespace EfficientViT.ML.Preprocessing;
 
 /// <summary>
 /// How images become model input, the contract between a model's weights and its inputs: the short
-/// side is resized to <see cref="ResizeSize"/> = floor(<see cref="ImageSize"/> / <see cref="CropPercent"/>),
-/// the center <see cref="ImageSize"/> square is kept, and each RGB channel becomes (pixel/255 − mean)/std,
-/// optionally after converting the image to grayscale. A checkpoint records one
+/// side is resized to <see cref="ResizeSize"/> = floor(<see cref="ImageSize"/> / <see cref="CropPercent"/>)
+/// with <see cref="Interpolation"/>, the center <see cref="ImageSize"/> square is kept, and each RGB channel
+/// becomes (pixel/255 − mean)/std, optionally after converting the image to grayscale. A checkpoint records one
 /// (<c>CheckpointMetadata.Preprocessing</c>); the training and evaluation transforms, the ONNX exporter and
 /// the ML.NET featurizer are all built from it.
 /// </summary>
@@ -13,13 +13,20 @@ namespace EfficientViT.ML.Preprocessing;
 /// <param name="Mean">Per-channel (R, G, B) mean of pixel/255.</param>
 /// <param name="Std">Per-channel (R, G, B) standard deviation of pixel/255.</param>
 /// <param name="Grayscale">Images are converted to grayscale first, the gray value repeated in all three channels (models trained on grayscale data).</param>
+/// <param name="Interpolation">
+/// The filter of every resize (bicubic by default, as the official and timm transforms). Null only in a record written
+/// by a version before this field: each path then resizes as it did in those versions — the training and evaluation
+/// transforms bilinearly without antialiasing (see <c>ImageTransform</c>), the featurizer and the exported graph
+/// bicubically (<see cref="GraphInterpolation"/>).
+/// </param>
 /// <example>
 /// <code>
 /// var imageNet = ImagePreprocessing.ImageNet();                  // 224, crop 0.875, ImageNet mean and std
 /// var mine = new ImagePreprocessing(224, 1.0, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]).Validate();
 /// </code>
 /// </example>
-public sealed record ImagePreprocessing(int ImageSize, double CropPercent, float[] Mean, float[] Std, bool Grayscale = false)
+public sealed record ImagePreprocessing(int ImageSize, double CropPercent, float[] Mean, float[] Std, bool Grayscale = false,
+    ImageInterpolation? Interpolation = ImageInterpolation.Bicubic)
 {
     /// <summary>ImageNet's per-channel mean, which the official and timm weights were trained with.</summary>
     private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
@@ -48,6 +55,12 @@ public sealed record ImagePreprocessing(int ImageSize, double CropPercent, float
     /// <summary>The number of floats one model input holds: 3·S·S.</summary>
     public int InputLength => 3 * ImageSize * ImageSize;
 
+    /// <summary>
+    /// The filter of the featurizer's and the exported graph's resize: <see cref="Interpolation"/>, or for a record
+    /// without one bicubic, which they always used.
+    /// </summary>
+    internal ImageInterpolation GraphInterpolation => Interpolation ?? ImageInterpolation.Bicubic;
+
     /// <summary>What normalization subtracts from pixels 0–255: 255·mean per channel, in float32.</summary>
     public float[] PixelMean => Mean.Select(m => 255f * m).ToArray();
 
@@ -67,18 +80,20 @@ public sealed record ImagePreprocessing(int ImageSize, double CropPercent, float
             throw new ArgumentException($"Mean must be finite; found [{string.Join(", ", Mean)}].");
         if (Std.Any(s => !(float.IsFinite(s) && s > 0)))
             throw new ArgumentException($"Std must be positive and finite; found [{string.Join(", ", Std)}].");
+        if (Interpolation is { } interpolation && !Enum.IsDefined(interpolation))
+            throw new ArgumentException($"Interpolation must be Bicubic or Bilinear; found {(int)interpolation}.");
         return this;
     }
 
     /// <summary>Equal when every field is, the mean and std compared value by value.</summary>
     public bool Equals(ImagePreprocessing? other) =>
         other is not null && ImageSize == other.ImageSize && CropPercent == other.CropPercent && Grayscale == other.Grayscale
-        && Mean.AsSpan().SequenceEqual(other.Mean) && Std.AsSpan().SequenceEqual(other.Std);
+        && Interpolation == other.Interpolation && Mean.AsSpan().SequenceEqual(other.Mean) && Std.AsSpan().SequenceEqual(other.Std);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(ImageSize, CropPercent, Grayscale, Mean.Length > 0 ? Mean[0] : 0, Std.Length > 0 ? Std[0] : 0);
+    public override int GetHashCode() => HashCode.Combine(ImageSize, CropPercent, Grayscale, Interpolation, Mean.Length > 0 ? Mean[0] : 0, Std.Length > 0 ? Std[0] : 0);
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"{ImageSize}x{ImageSize} (resize {ResizeSize}, crop {CropPercent}), mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]{(Grayscale ? ", grayscale" : "")}";
+        $"{ImageSize}x{ImageSize} (resize {ResizeSize} {Interpolation?.ToString().ToLowerInvariant() ?? "unrecorded"}, crop {CropPercent}), mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]{(Grayscale ? ", grayscale" : "")}";
 }

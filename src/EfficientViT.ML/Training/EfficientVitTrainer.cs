@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Data;
 using EfficientViT.ML.Modeling;
@@ -77,20 +78,17 @@ public sealed class EfficientVitTrainer
         var allThreads = options.Threads ?? callerThreads;
         var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([1, allThreads]) : null;
 
-        if (options.KeepFreedNativeMemory)
-            NativeHeap.KeepFreedMemory();
         model.SetDropPathRate(recipe.DropPath);
         if (options.FreezeBackbone)
         {
             foreach (var (name, parameter) in model.named_parameters())
                 parameter.requires_grad = !OptimizerFactory.IsBackboneParameter(name);
         }
-        // Training runs on channels-last weights (the faster layout for its convolutions); saving and the
-        // caller need them contiguous, so they are restored around every save and when training ends.
-        // Not for batches of one (a batch size of 1, or a single image), whose channels-last gradients libtorch got wrong.
-        // Laid out before the optimizer is built: its flat buffer keeps the layout it finds, and takes the
-        // weights back into that layout after each save.
-        using var layout = recipe.BatchSize > 1 && train.Count > 1 ? new ChannelsLastTraining(model) : null;
+        // Training runs on the fast layers and channels-last weights (the faster layout for its convolutions; not
+        // for batches of one, a batch size of 1 or a single image). Saving and the caller need the weights
+        // contiguous, so they are restored around every save and when training ends. Set up before the optimizer
+        // is built: its flat buffer keeps the layout it finds, and takes the weights back into it after each save.
+        using var acceleration = new TrainingAcceleration(model, channelsLast: recipe.BatchSize > 1 && train.Count > 1, options.KeepFreedNativeMemory);
         using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, OptimizerFactory.IsBackboneParameter, options.BackboneLearningRateScale);
         ImageBatchLoader NewLoader(ImageTransform transform) =>
             new(train, transform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);
@@ -113,12 +111,8 @@ public sealed class EfficientVitTrainer
                 throw new InvalidOperationException($"{run.LastPath} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
         }
 
-        void Save(TrainingState position)
-        {
-            layout?.Restore();
-            run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries);
-            layout?.Apply();
-        }
+        void Save(TrainingState position) => acceleration.WithContiguousWeights(() =>
+            run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries));
 
         var step = state.Step;
         var bestTop1 = state.BestTop1;
@@ -154,7 +148,7 @@ public sealed class EfficientVitTrainer
                     if (tuner is not null && get_num_threads() != tuner.ThreadsForNextStep)
                         set_num_threads(tuner.ThreadsForNextStep);
                     var stepStart = Stopwatch.GetTimestamp();
-                    var loss = TrainStep(optimizer, batch, mixer, step);
+                    var loss = TrainStep(optimizer, acceleration, batch, mixer, step);
                     tuner?.Report(Stopwatch.GetElapsedTime(stepStart));
                     if (!double.IsFinite(loss))
                     {
@@ -196,7 +190,7 @@ public sealed class EfficientVitTrainer
                 Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
                 progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
             }
-            layout?.Restore();
+            acceleration.Dispose();
             ema?.CopyTo(model);
             model.eval();
             return new TrainingResult(summaries, true, null, bestTop1, step);
@@ -210,7 +204,7 @@ public sealed class EfficientVitTrainer
         }
     }
 
-    private double TrainStep(AdamWWithGroups optimizer, ImageBatch batch, MixupCutmix? mixer, long step)
+    private double TrainStep(AdamWWithGroups optimizer, TrainingAcceleration acceleration, ImageBatch batch, MixupCutmix? mixer, long step)
     {
         using var scope = NewDisposeScope();
         // Drop path draws from torch's generator: seeding it per step makes a resumed run draw the same masks.
@@ -224,7 +218,7 @@ public sealed class EfficientVitTrainer
             targetsLoss = logits => Losses.SoftTargetCrossEntropy(logits, targets);
         }
         // The model's input in the weights' layout; the teacher (which may read the values as an array) gets the original.
-        var modelInput = ChannelsLast.Of(images);
+        var modelInput = acceleration.Input(images);
         Tensor loss;
         if (recipe.Distillation == DistillationMode.None)
         {

@@ -1,3 +1,4 @@
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
 using TorchSharp;
@@ -9,6 +10,7 @@ namespace EfficientViT.ML.Training;
 public sealed class ModelTeacher : ITeacher
 {
     private readonly EfficientVit model;
+    private readonly FastLayers fast;
 
     /// <summary>Loads the teacher from <paramref name="checkpointPath"/>.</summary>
     public ModelTeacher(string checkpointPath)
@@ -17,6 +19,8 @@ public sealed class ModelTeacher : ITeacher
         if (model.Config.NumClasses == 0)
             throw new ArgumentException($"{checkpointPath}: the teacher has no classifier head.", nameof(checkpointPath));
         model.FuseBatchNorm();
+        // The same outputs as the model's own layers, faster (see FastLayers).
+        fast = FastLayers.Install(model);
     }
 
     /// <inheritdoc/>
@@ -32,5 +36,9 @@ public sealed class ModelTeacher : ITeacher
     }
 
     /// <inheritdoc/>
-    public void Dispose() => model.Dispose();
+    public void Dispose()
+    {
+        fast.Dispose();
+        model.Dispose();
+    }
 }

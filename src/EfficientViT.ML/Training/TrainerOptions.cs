@@ -1,3 +1,5 @@
+using EfficientViT.ML.Acceleration;
+
 namespace EfficientViT.ML.Training;
 
 /// <summary>How <see cref="EfficientVitTrainer"/> runs, besides the recipe's hyper-parameters.</summary>

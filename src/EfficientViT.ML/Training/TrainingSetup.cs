@@ -83,6 +83,8 @@ public sealed class TrainingSetup : IDisposable
             var recipe = ScaledRecipe(options, train.Count);
             recipe.CheckImageSizesFor(model.Config.ImageSize);
             preprocessing = preprocessing.WithImageSize(model.Config.ImageSize);
+            if (options.Interpolation is { } interpolation)
+                preprocessing = preprocessing with { Interpolation = interpolation };
             var trainTransform = options.TrainTransform?.Invoke(preprocessing) ?? new ImageTransform(preprocessing, train: true);
             var evalTransform = new ImageTransform(preprocessing, train: false);
             metadata = metadata.WithPreprocessing(preprocessing, train.ClassNames) with

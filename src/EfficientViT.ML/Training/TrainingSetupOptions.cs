@@ -38,6 +38,12 @@ public sealed record TrainingSetupOptions
     /// </summary>
     public ImagePreprocessing? Preprocessing { get; init; }
 
+    /// <summary>
+    /// The filter of every resize of the run, in place of the preprocessing's (<see cref="ImagePreprocessing.Interpolation"/>);
+    /// null (default) keeps that: bicubic, or what a checkpoint of an earlier version was trained with.
+    /// </summary>
+    public ImageInterpolation? Interpolation { get; init; }
+
     /// <summary>Builds the training transform from the run's preprocessing; default timm's ImageNet augmentation (<c>new ImageTransform(p, train: true)</c>).</summary>
     public Func<ImagePreprocessing, ImageTransform>? TrainTransform { get; init; }
 
@@ -77,12 +83,12 @@ public sealed record TrainingSetupOptions
     /// <summary>How the weights are made (data, tool), recorded in the checkpoints' <c>Training</c> metadata; null keeps the checkpoint's.</summary>
     public IReadOnlyDictionary<string, string>? Notes { get; init; }
 
-    /// <summary>Fashion-MNIST: its grayscale statistics, <see cref="ImageTransform.FashionMnist"/>'s lighter augmentation, and <paramref name="imageSize"/> from scratch.</summary>
+    /// <summary>Fashion-MNIST: its grayscale statistics, <see cref="ImageTransform.FashionMnist(ImagePreprocessing, bool)"/>'s lighter augmentation, and <paramref name="imageSize"/> from scratch.</summary>
     /// <param name="imageSize">Input side when training from scratch; a checkpoint keeps its own unless <see cref="ImageSize"/> is set.</param>
     public static TrainingSetupOptions ForFashionMnist(int imageSize = 64) => new()
     {
         Preprocessing = ImagePreprocessing.FashionMnist(imageSize),
-        TrainTransform = p => ImageTransform.FashionMnist(p.ImageSize, train: true),
+        TrainTransform = p => ImageTransform.FashionMnist(p, train: true),
     };
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first value out of range.</summary>
@@ -106,6 +112,7 @@ public sealed record TrainingSetupOptions
         Check(StartImageSize is null || TrainingRecipe.IsFullSizeEpochCountValid(FullSizeEpochs, Epochs), nameof(FullSizeEpochs), FullSizeEpochs,
             $"must be at least 1 and less than Epochs ({Epochs}) with a StartImageSize");
         Check(Enum.IsDefined(Distillation), nameof(Distillation), Distillation, "is not a distillation mode");
+        Check(Interpolation is not { } interpolation || Enum.IsDefined(interpolation), nameof(Interpolation), Interpolation, "must be Bicubic or Bilinear");
         return this;
     }
 }

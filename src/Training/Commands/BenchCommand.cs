@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using EfficientViT.ML;
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
 using EfficientViT.ML.Training;

@@ -19,8 +19,9 @@ internal static class EvalCommand
         var skipCorrupt = new Option<bool>("--skip-corrupt") { Description = "Skip unreadable images instead of failing." };
         var imageSize = new Option<int?>("--image-size") { Description = "Evaluate at this input size, a multiple of 16 (attention bias tables resampled when their window changes); default: the checkpoint's." };
         var biasResampling = OptionChecks.BiasResamplingOption();
+        var interpolation = OptionChecks.InterpolationOption();
         var flip = new Option<bool>("--flip") { Description = "Also score each image mirrored left to right and average the two predictions (test-time augmentation; twice the time)." };
-        var command = new Command("eval", "Evaluate a checkpoint: top-1, top-5, per-class accuracy, confusion matrix.") { checkpoint, onnx, data, batch, imageSize, biasResampling, skipCorrupt, flip };
+        var command = new Command("eval", "Evaluate a checkpoint: top-1, top-5, per-class accuracy, confusion matrix.") { checkpoint, onnx, data, batch, imageSize, biasResampling, interpolation, skipCorrupt, flip };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var batchSize = OptionChecks.AtLeast(parse, batch, 1);
@@ -29,7 +30,7 @@ internal static class EvalCommand
             var graphs = parse.GetValue(onnx) ?? [];
             if (graphs.Length > 0)
             {
-                EvaluateGraphs(graphs, parse.GetValue(checkpoint) is { } weights ? WeightsArguments.Resolve(weights) : null, dataValue, batchSize, parse.GetValue(skipCorrupt), size, parse.GetValue(biasResampling), parse.GetValue(flip));
+                EvaluateGraphs(graphs, parse.GetValue(checkpoint) is { } weights ? WeightsArguments.Resolve(weights) : null, dataValue, batchSize, parse.GetValue(skipCorrupt), size, parse.GetValue(biasResampling), parse.GetValue(interpolation), parse.GetValue(flip));
                 return;
             }
             var checkpointFile = WeightsArguments.Resolve(parse.GetValue(checkpoint) ?? throw new ArgumentException("eval needs --weights (a checkpoint or a pretrained name) or --onnx."));
@@ -38,7 +39,7 @@ internal static class EvalCommand
                 new CheckpointLoadOptions { ImageSize = size, BiasResampling = parse.GetValue(biasResampling) });
             OptionChecks.WarnIfResizedWeightsUntrained(checkpointFile, loaded);
             // The checkpoint's preprocessing is the contract its weights were trained under.
-            var transform = new ImageTransform(loaded.Metadata.Preprocessing, train: false);
+            var transform = new ImageTransform(WithInterpolation(loaded.Metadata.Preprocessing, parse.GetValue(interpolation)), train: false);
             var (metrics, loss) = Evaluator.Evaluate(loaded.Model, dataset, transform, batchSize, flipAverage: parse.GetValue(flip));
             Console.WriteLine($"{metrics.Count:N0} images: top-1 {metrics.Top1Accuracy:P2}" + (metrics.Top5Accuracy is { } top5 ? $", top-5 {top5:P2}" : "") + $", loss {loss:F4}");
             Console.WriteLine(metrics.ToTable(loaded.Metadata.ClassNames ?? dataset.ClassNames.ToArray()));
@@ -48,7 +49,7 @@ internal static class EvalCommand
 
     // Top-1/top-5 of each graph (and of the checkpoint when given) on the same images, one row each.
     private static void EvaluateGraphs(FileInfo[] graphs, string? checkpoint, string dataValue, int batchSize, bool skipCorrupt,
-        int? imageSize, AttentionBiasResampling biasResampling, bool flip)
+        int? imageSize, AttentionBiasResampling biasResampling, ImageInterpolation? interpolation, bool flip)
     {
         if (flip)
             throw new ArgumentException("--flip is not available with --onnx.");
@@ -63,7 +64,7 @@ internal static class EvalCommand
             if (checkpoint is not null)
             {
                 using var loaded = EfficientVitCheckpoint.Load(checkpoint, new CheckpointLoadOptions { BiasResampling = biasResampling });
-                preprocessing = loaded.Metadata.Preprocessing;
+                preprocessing = WithInterpolation(loaded.Metadata.Preprocessing, interpolation);
                 var (metrics, _) = Evaluator.Evaluate(loaded.Model, dataset, new ImageTransform(preprocessing, train: false), batchSize);
                 rows.Add(($"{Path.GetFileName(checkpoint)} (TorchSharp)", metrics));
             }
@@ -72,7 +73,7 @@ internal static class EvalCommand
                 // Without a checkpoint the graph's side is known from its metadata; mean, std and crop are
                 // those of the data: Fashion-MNIST's own, else ImageNet's.
                 var side = evaluations[0].ImageSize;
-                preprocessing = DataArguments.IsFashionMnist(dataValue) ? ImagePreprocessing.FashionMnist(side) : ImagePreprocessing.ImageNet(side);
+                preprocessing = WithInterpolation(DataArguments.IsFashionMnist(dataValue) ? ImagePreprocessing.FashionMnist(side) : ImagePreprocessing.ImageNet(side), interpolation);
             }
             foreach (var (graph, evaluation) in graphs.Zip(evaluations))
                 rows.Add(($"{graph.Name} ({evaluation.Quantization})", evaluation.Evaluate(dataset, preprocessing, batchSize)));
@@ -92,4 +93,7 @@ internal static class EvalCommand
                 evaluation.Dispose();
         }
     }
+
+    private static ImagePreprocessing WithInterpolation(ImagePreprocessing preprocessing, ImageInterpolation? interpolation) =>
+        interpolation is { } chosen ? preprocessing with { Interpolation = chosen } : preprocessing;
 }

@@ -19,6 +19,7 @@ internal static class InfoCommand
             Console.WriteLine($"format:      {loaded.Format}");
             Console.WriteLine($"variant:     EfficientViT-{metadata.Variant} (embed dims {string.Join("/", metadata.EmbedDims)}, depths {string.Join("/", metadata.Depths)}, heads {string.Join("/", metadata.NumHeads)})");
             Console.WriteLine($"input:       {metadata.ImageSize}x{metadata.ImageSize}, mean [{string.Join(", ", metadata.Preprocessing.Mean)}], std [{string.Join(", ", metadata.Preprocessing.Std)}]");
+            Console.WriteLine($"resize:      {metadata.Preprocessing.Interpolation?.ToString().ToLowerInvariant() ?? "not recorded (an earlier version's file: bilinear in train and eval, bicubic in the featurizer and export)"}");
             Console.WriteLine($"classes:     {metadata.NumClasses}{(metadata.Distillation ? " (with distillation head)" : "")}");
             if (metadata.ClassNames is { } names)
                 Console.WriteLine($"class names: {string.Join(", ", names.Take(20))}{(names.Length > 20 ? ", ..." : "")}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EfficientViT.ML.Preprocessing;
 
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
@@ -68,6 +69,12 @@ internal static class OptionChecks
     {
         Description = "How attention bias tables are fitted when --image-size changes a stage's window: Interpolate (bicubic, as timm) or Extend (learned offsets kept, the edge repeated).",
         DefaultValueFactory = _ => AttentionBiasResampling.Interpolate,
+    };
+
+    /// <summary><c>--interpolation</c>: the filter of every resize, in place of the one the checkpoint records (or the default, bicubic).</summary>
+    public static Option<ImageInterpolation?> InterpolationOption() => new("--interpolation")
+    {
+        Description = "The filter images are resized with: Bicubic (default; the official and timm transforms) or Bilinear. Default: the checkpoint's (a file of an earlier version: bilinear without antialiasing, as it was trained).",
     };
 
     /// <summary><c>--start-image-size</c>: the first side of a low-to-high resolution schedule (commands that train).</summary>

@@ -42,10 +42,11 @@ internal static class TrainCommand
         var bnEval = new Option<bool>("--bn-eval") { Description = "Keep BatchNorm statistics fixed while fine-tuning." };
         var distill = new Option<DistillationMode>("--distill") { Description = "Knowledge distillation through the distillation head: None, Soft or Hard (needs --teacher).", DefaultValueFactory = _ => DistillationMode.None };
         var biasResampling = OptionChecks.BiasResamplingOption();
+        var interpolation = OptionChecks.InterpolationOption();
         var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
-        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, startImageSize, fullSizeEpochs, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
+        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, interpolation, startImageSize, fullSizeEpochs, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
         if (finetune)
         {
             command.Options.Add(checkpoint);
@@ -107,6 +108,7 @@ internal static class TrainCommand
                 StartImageSize = startSize,
                 FullSizeEpochs = fullEpochs,
                 BiasResampling = parse.GetValue(biasResampling),
+                Interpolation = parse.GetValue(interpolation),
                 Epochs = epochCount,
                 BatchSize = batchSize,
                 LearningRate = peakLearningRate,

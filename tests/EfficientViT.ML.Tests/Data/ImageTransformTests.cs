@@ -90,6 +90,50 @@ public class ImageTransformTests
         Assert.Equal([20, 30, 40, 50], firstRow);
     }
 
+    // torchvision's Resize(R) of the short side then CenterCrop(S), run by Pillow 9.4 on a 9x7 RGB image with
+    // S = 4 and R = 6 (7x6, the window at (2, 1)); printed by Fixtures/golden/make_resize_reference.py. Pillow's
+    // 22-bit weights may round a value the other way than these 14-bit ones.
+    [Theory]
+    [InlineData(ImageInterpolation.Bicubic, new byte[] { 187, 125, 126, 98, 117, 129, 114, 128, 212, 139, 219, 162, 143, 137, 156, 151, 186, 103, 187, 87, 60, 80, 97, 176, 144, 135, 155, 140, 65, 122, 105, 150, 122, 168, 68, 141, 183, 122, 111, 149, 92, 161, 115, 52, 132, 118, 156, 97 })]
+    [InlineData(ImageInterpolation.Bilinear, new byte[] { 182, 129, 124, 107, 127, 130, 124, 132, 191, 137, 196, 159, 147, 134, 153, 146, 166, 107, 170, 97, 84, 98, 106, 165, 144, 132, 150, 141, 82, 124, 115, 133, 121, 153, 82, 141, 173, 120, 115, 145, 95, 154, 120, 67, 126, 124, 139, 102 })]
+    public void Eval_transform_resizes_and_crops_as_pillow_under_torchvision(ImageInterpolation interpolation, byte[] pillow)
+    {
+        var transform = new ImageTransform(new ImagePreprocessing(4, 4 / 6.0, [0, 0, 0], [1, 1, 1], Interpolation: interpolation), train: false);
+        Assert.Equal(6, transform.Preprocessing.ResizeSize);
+
+        var output = transform.Apply(new ImageSample(Rgb9x7(), 9, 7, 3, 0, "9x7"));
+
+        // Output planes (C, 4, 4) back to whole values in Pillow's (4, 4, C) order.
+        var actual = Enumerable.Range(0, pillow.Length).Select(i => (int)Math.Round(output[i % 3 * 16 + i / 3] * 255)).ToArray();
+        var differences = actual.Zip(pillow, (a, b) => Math.Abs(a - b)).ToArray();
+        Assert.True(differences.Max() <= 1, $"largest difference {differences.Max()}");
+        Assert.True(differences.Count(d => d > 0) <= 2, $"{differences.Count(d => d > 0)} of {pillow.Length} values differ");
+    }
+
+    // A record written before the interpolation field (null) resizes as those versions did: bilinear without
+    // antialiasing, for evaluation and for training crops.
+    [Fact]
+    public void A_record_without_interpolation_resizes_as_earlier_versions()
+    {
+        var sample = new ImageSample(Rgb9x7(), 9, 7, 3, 0, "9x7");
+        var legacy = new ImagePreprocessing(4, 4 / 6.0, [0, 0, 0], [1, 1, 1], Interpolation: null);
+
+        var evaluation = new ImageTransform(legacy, train: false).Apply(sample);
+        var cropped = new ImageTransform(legacy, train: true) { HorizontalFlip = 0, RandomErasing = 0 }.Apply(sample, new Random(3));
+
+        var expected = BilinearResize.Sample(sample.Pixels, 9, 7, 3, 0, 0, 9, 7, 7, 6, 2, 1, 4, 4);
+        Assert.Equal(expected.Select(v => (float)v), Planes(evaluation).Select(v => (float)Math.Round(v * 255)));
+        var (x, y, w, h) = RandomResizedCrop.Sample(9, 7, (0.08, 1.0), (3.0 / 4.0, 4.0 / 3.0), new Random(3));
+        var expectedCrop = BilinearResize.Sample(sample.Pixels, 9, 7, 3, x, y, w, h, 4, 4, 0, 0, 4, 4);
+        Assert.Equal(expectedCrop.Select(v => (float)v), Planes(cropped).Select(v => (float)Math.Round(v * 255)));
+
+        // (C, 4, 4) planes to (4, 4, C) pixels.
+        static float[] Planes(float[] chw) => Enumerable.Range(0, chw.Length).Select(i => chw[i % 3 * 16 + i / 3]).ToArray();
+    }
+
+    private static byte[] Rgb9x7() =>
+        Enumerable.Range(0, 9 * 7 * 3).Select(i => (byte)(((i / 3 % 9) * 37 + (i / 27) * 91 + (i / 3 % 9) * (i / 27) * 13 + i % 3 * 59) % 256)).ToArray();
+
     [Fact]
     public void Train_transform_is_deterministic_for_a_seed_and_differs_for_another()
     {

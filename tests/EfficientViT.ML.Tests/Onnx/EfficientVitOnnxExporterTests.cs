@@ -1,3 +1,4 @@
+using EfficientViT.ML.Data;
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
@@ -133,6 +134,33 @@ public class OnnxResizeTests
             expectedInput[.., c] = (expectedInput[.., c] / 255f - Mean[c]) / Std[c];
         using var noGrad = no_grad();
         Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(expectedInput), outputs["features"]) <= 1e-4f);
+    }
+
+    // The graph resizes with the record's interpolation, and so gives the features of the evaluation transform's input
+    // for an S×S image; a record of an earlier version (none recorded) keeps the bicubic resize graphs always had.
+    [Theory]
+    [InlineData(ImageInterpolation.Bicubic, ImageInterpolation.Bicubic)]
+    [InlineData(ImageInterpolation.Bilinear, ImageInterpolation.Bilinear)]
+    [InlineData(null, ImageInterpolation.Bicubic)]
+    public void The_in_graph_resize_follows_the_record(ImageInterpolation? recorded, ImageInterpolation resized)
+    {
+        const int size = 64;
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, imageSize: size, numClasses: 0);
+        RandomWeights.Apply(model);
+        model.eval();
+        var preprocessing = ImagePreprocessing.ImageNet(size) with { Interpolation = recorded };
+        var bytes = EfficientVitOnnxExporter.ToBytes(model, new OnnxExportOptions { Preprocessing = preprocessing, ResizeInGraph = true });
+        var random = new Random(7);
+        var rgb = new byte[size * size * 3];
+        random.NextBytes(rgb);
+        var planes = Enumerable.Range(0, rgb.Length).Select(i => (float)rgb[i % (size * size) * 3 + i / (size * size)]).ToArray();
+        using var scope = NewDisposeScope();
+
+        var outputs = OnnxRuntimeRunner.Run(bytes, ("input", tensor(planes, 1, 3, size, size)));
+
+        var evaluation = new ImageTransform(preprocessing with { Interpolation = resized }, train: false).Apply(new ImageSample(rgb, size, size, 3, 0, "random"));
+        using var noGrad = no_grad();
+        Assert.True(TestFiles.MaxAbsDiff(model.PooledFeatures(tensor(evaluation, 1, 3, size, size)), outputs["features"]) <= 1e-4f);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Modeling;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// An identity in the autograd graph that hands its gradient, when the backward pass reaches it, to a function

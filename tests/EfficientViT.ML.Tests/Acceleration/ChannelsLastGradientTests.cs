@@ -1,7 +1,8 @@
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Tests.Modeling;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 public class ChannelsLastGradientTests
 {

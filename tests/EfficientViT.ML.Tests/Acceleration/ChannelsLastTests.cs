@@ -1,9 +1,11 @@
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Tests.Modeling;
 using EfficientViT.ML.Tests.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Tests.Modeling;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 [Collection(TorchGlobalStateCollection.Name)]
 public class ChannelsLastTests
@@ -58,9 +60,10 @@ public class ChannelsLastTests
         model.save(writer);
     }
 
-    // The layout the trainer uses gives the contiguous model's loss and gradients as closely as float32
-    // allows: both are compared with the same step in float64, and the channels-last error (oneDNN's
-    // NHWC kernels sum in another order) must be of the size of the contiguous model's own error.
+    // The trainer's set-up (channels-last weights and batches, the fast layers) gives the plain contiguous model's
+    // loss and gradients as closely as float32 allows: both are compared with the same step in float64, and the
+    // error of the set-up (oneDNN's NHWC kernels and the fast layers sum in other orders) must be of the size of
+    // the plain model's own error. The model is left as it was: its own layers, contiguous weights.
     [Theory]
     [InlineData(64)]
     [InlineData(112)]
@@ -75,18 +78,22 @@ public class ChannelsLastTests
         using var ours = EfficientVit.Create(EfficientVitVariant.M0, size, 10);
         ours.load_state_dict(exact.state_dict());
         exact.to(ScalarType.Float64);
-        ChannelsLast.Convert(ours);
         var x = randn(4, 3, size, size, generator: new Generator(2));
         var labels = tensor(new long[] { 1, 7, 3, 0 });
 
         var losses = new List<double>();
-        foreach (var (model, input) in new[] { (exact, x.to(ScalarType.Float64)), (reference, x), (ours, ChannelsLast.Of(x)) })
+        using (var acceleration = new TrainingAcceleration(ours, channelsLast: true, keepFreedNativeMemory: false))
         {
-            model.train();
-            var loss = nn.functional.cross_entropy(model.forward(input), labels);
-            loss.backward();
-            losses.Add(loss.to(ScalarType.Float64).item<double>());
+            foreach (var (model, input) in new[] { (exact, x.to(ScalarType.Float64)), (reference, x), (ours, acceleration.Input(x)) })
+            {
+                model.train();
+                var loss = nn.functional.cross_entropy(model.forward(input), labels);
+                loss.backward();
+                losses.Add(loss.to(ScalarType.Float64).item<double>());
+            }
+            Assert.All(ours.parameters().Where(p => p.dim() == 4), p => Assert.True(ChannelsLast.Is(p)));
         }
+        Assert.All(ours.parameters(), p => Assert.True(p.is_contiguous()));
 
         Assert.True(Math.Abs(losses[2] - losses[0]) <= 2 * Math.Abs(losses[1] - losses[0]) + 1e-6, $"loss: float64 {losses[0]}, contiguous {losses[1]}, channels-last {losses[2]}");
         var referenceByName = reference.named_parameters().ToDictionary(pair => pair.name, pair => pair.parameter);

@@ -1,8 +1,9 @@
+using EfficientViT.ML.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Modeling;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// A BatchNorm module's forward pass, computed as TorchSharp's <c>BatchNorm.forward</c> does, without its

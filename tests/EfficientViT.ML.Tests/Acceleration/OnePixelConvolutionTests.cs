@@ -1,9 +1,10 @@
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Tests.Modeling;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 public class OnePixelConvolutionTests
 {
@@ -77,7 +78,7 @@ public class OnePixelConvolutionTests
         return module.weight!.grad!;
     }
 
-    // Inside the model's module: Conv2dBN on a 1x1 map in training mode gives libtorch's convolution followed by
+    // Inside the fast layer: FastConv2dBN on a 1x1 map in training mode gives libtorch's convolution followed by
     // TorchSharp's BatchNorm module (outputs, running statistics, gradients), channels-last input included.
     [Fact]
     public void Conv2dBN_on_a_1x1_map_trains_as_convolution_then_batch_norm()
@@ -100,7 +101,7 @@ public class OnePixelConvolutionTests
         var referenceWeight = module.Conv.weight!.detach().clone().requires_grad_();
         var expected = referenceNorm.forward(nn.functional.conv2d(x, referenceWeight, padding: [2, 2], groups: 16));
         (expected * upstream).sum().backward();
-        var actual = module.forward(x);
+        var actual = new FastConv2dBN(module).forward(x);
         (actual * upstream).sum().backward();
 
         Assert.True(TestFiles.MaxAbsDiff(expected, actual) < 1e-5f);

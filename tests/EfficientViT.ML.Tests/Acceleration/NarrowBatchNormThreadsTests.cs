@@ -1,9 +1,10 @@
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Tests.Modeling;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 /// <summary>
 /// Batch statistics of channels-last maps of fewer than 16 channels are taken on one thread inside a

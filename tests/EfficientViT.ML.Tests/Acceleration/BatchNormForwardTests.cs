@@ -1,8 +1,9 @@
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Tests.Modeling;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 public class BatchNormForwardTests
 {

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Modeling;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// Marks in the autograd graph that set libtorch's OpenMP thread count (<see cref="LibTorchOpenMp"/>) when the

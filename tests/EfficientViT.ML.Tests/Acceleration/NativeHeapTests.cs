@@ -1,8 +1,10 @@
+using EfficientViT.ML.Tests.Training;
+using EfficientViT.ML.Acceleration;
 using System.Runtime.InteropServices;
 using EfficientViT.ML.Training;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Tests.Training;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 [Collection(TorchGlobalStateCollection.Name)]
 public class NativeHeapTests

@@ -1,4 +1,4 @@
-namespace EfficientViT.ML.Training;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>What <see cref="TrainingSpeed.Measure"/> found: the rate and the mean seconds of each phase of a step.</summary>
 /// <param name="Batch">Images per step.</param>

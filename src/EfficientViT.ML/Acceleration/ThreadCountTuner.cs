@@ -1,4 +1,4 @@
-namespace EfficientViT.ML.Training;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// Chooses the intra-op thread count of training steps by timing them: a few steps at each candidate

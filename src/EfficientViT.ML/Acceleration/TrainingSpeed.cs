@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Training;
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Training;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// Training steps of the small-data recipe (AdamW with its parameter groups, label smoothing, adaptive
@@ -14,6 +15,7 @@ public sealed class TrainingSpeed : IDisposable
     private const int Classes = 10;
 
     private readonly EfficientVit model;
+    private readonly TrainingAcceleration acceleration;
     private readonly AdamWWithGroups optimizer;
     private readonly TrainingRecipe recipe;
     private readonly Tensor images;
@@ -27,19 +29,17 @@ public sealed class TrainingSpeed : IDisposable
     public TrainingSpeed(EfficientVitVariant variant, int imageSize, int batch, bool flatOptimizer = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        // As EfficientVitTrainer trains (TrainerOptions.KeepFreedNativeMemory's default).
-        NativeHeap.KeepFreedMemory();
         ImageSize = imageSize;
         Batch = batch;
         manual_seed(0);
         model = EfficientVit.Create(variant, imageSize, Classes);
         model.train();
-        // As EfficientVitTrainer trains: weights and input channels-last.
-        ChannelsLast.Convert(model);
+        // As EfficientVitTrainer trains (with TrainerOptions.KeepFreedNativeMemory's default).
+        acceleration = new TrainingAcceleration(model, channelsLast: batch > 1, keepFreedNativeMemory: true);
         recipe = TrainingRecipe.ForSmallData(10, batch, 468).WithPeakLearningRate(2e-3) with { EmaDecay = null };
         optimizer = OptimizerFactory.CreateAdamW(model, recipe, flat: flatOptimizer);
         using (var contiguous = randn(batch, 3, imageSize, imageSize))
-            images = ChannelsLast.Of(contiguous);
+            images = acceleration.Input(contiguous);
         labels = randint(0, Classes, [batch]);
     }
 
@@ -93,6 +93,7 @@ public sealed class TrainingSpeed : IDisposable
     public void Dispose()
     {
         optimizer.Dispose();
+        acceleration.Dispose();
         model.Dispose();
         images.Dispose();
         labels.Dispose();

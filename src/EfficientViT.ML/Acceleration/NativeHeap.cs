@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace EfficientViT.ML.Training;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// glibc's malloc hands a freed block above its mmap threshold (128 KiB at first, rising with the blocks

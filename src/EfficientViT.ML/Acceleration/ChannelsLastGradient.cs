@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace EfficientViT.ML.Modeling;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// A mark in the autograd graph (<see cref="BackwardHook"/>) that hands on its gradient stored channels-last.
@@ -17,4 +17,7 @@ internal static class ChannelsLastGradient
 {
     /// <summary><paramref name="map"/> (4-D) unchanged; its gradient, when it passes, is stored channels-last.</summary>
     public static Tensor Mark(Tensor map) => is_grad_enabled() && map.requires_grad ? BackwardHook.Mark(map, ChannelsLast.Of) : map;
+
+    /// <summary><see cref="Mark"/> for a map stored channels-last; any other tensor unchanged.</summary>
+    public static Tensor MarkChannelsLast(Tensor map) => ChannelsLast.Is(map) ? Mark(map) : map;
 }

@@ -1,6 +1,8 @@
+using EfficientViT.ML.Tests.Training;
+using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Training;
 
-namespace EfficientViT.ML.Tests.Training;
+namespace EfficientViT.ML.Tests.Acceleration;
 
 /// <summary>The tuner's decisions, fed made-up step times (no clock involved).</summary>
 public class ThreadCountTunerTests

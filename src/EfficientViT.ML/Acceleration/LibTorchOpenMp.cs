@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace EfficientViT.ML.Modeling;
+namespace EfficientViT.ML.Acceleration;
 
 /// <summary>
 /// The thread count of the calling thread's next parallel regions in the OpenMP runtime libtorch runs on
