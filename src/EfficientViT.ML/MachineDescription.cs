@@ -4,7 +4,7 @@ namespace EfficientViT.ML;
 /// The machine a speed was measured on, in one line: speeds only compare on the same machine, so every
 /// figure printed by the benchmarks and <c>efficientvit bench</c> names it.
 /// </summary>
-public static class MachineDescription
+internal static class MachineDescription
 {
     /// <summary>The CPU model name (Linux: /proc/cpuinfo), or null where the system does not tell it in a plain file.</summary>
     public static string? CpuModel()

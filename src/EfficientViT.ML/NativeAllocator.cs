@@ -8,7 +8,7 @@ namespace EfficientViT.ML;
 /// <c>libtcmalloc-minimal4</c> is installed; an application of your own gets it with <c>LD_PRELOAD</c>
 /// (docs/guide/performance.md).
 /// </summary>
-public static class NativeAllocator
+internal static class NativeAllocator
 {
     // The mallocs told apart by name in /proc/self/maps; any other Linux process runs on glibc's.
     private static readonly string[] ReplacementMallocs = ["tcmalloc", "jemalloc", "mimalloc"];

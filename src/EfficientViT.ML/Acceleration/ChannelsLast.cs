@@ -10,7 +10,7 @@ namespace EfficientViT.ML.Acceleration;
 /// BatchNorm and elementwise kernels keep the layout. For EfficientViT's depthwise and grouped
 /// convolutions the backward pass is much faster this way (1.75x a whole training step in PyTorch).
 /// </summary>
-public static class ChannelsLast
+internal static class ChannelsLast
 {
     /// <summary>
     /// The same values as <paramref name="x"/> (4-D) laid out channels-last; <paramref name="x"/> itself (an

@@ -9,7 +9,7 @@ namespace EfficientViT.ML.Acceleration;
 /// them anew: about a million minor faults in 20 s of M0 training at 112x112, and half of a BatchNorm's
 /// time over a 56x56 map. <see cref="KeepFreedMemory"/> lets the heap keep those blocks for the next step.
 /// </summary>
-public static class NativeHeap
+internal static class NativeHeap
 {
     // mallopt's parameter numbers (malloc.h).
     private const int TrimThreshold = -1, TopPad = -2, MmapThreshold = -3;

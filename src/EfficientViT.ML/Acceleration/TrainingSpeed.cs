@@ -10,7 +10,7 @@ namespace EfficientViT.ML.Acceleration;
 /// clipping) on one fixed random batch, timed phase by phase: the model's share of a training run,
 /// without data loading. Used by the benchmarks and by <c>efficientvit bench</c>.
 /// </summary>
-public sealed class TrainingSpeed : IDisposable
+internal sealed class TrainingSpeed : IDisposable
 {
     private const int Classes = 10;
 

@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Acceleration;
 /// <param name="Backward">Mean seconds of zeroing the gradients and the backward pass.</param>
 /// <param name="Clip">Mean seconds of gradient clipping.</param>
 /// <param name="Optimizer">Mean seconds of the optimizer step.</param>
-public sealed record TrainingStepTimes(int Batch, int Steps, double Seconds, double Forward, double Backward, double Clip, double Optimizer)
+internal sealed record TrainingStepTimes(int Batch, int Steps, double Seconds, double Forward, double Backward, double Clip, double Optimizer)
 {
     /// <summary>Images per second over the timed steps.</summary>
     public double ImagesPerSecond => Steps * Batch / Seconds;

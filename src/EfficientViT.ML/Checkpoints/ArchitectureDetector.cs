@@ -9,7 +9,7 @@ namespace EfficientViT.ML.Checkpoints;
 /// convs, kernels from the query convs, classes from the head, and the input size from the attention
 /// bias tables.
 /// </summary>
-public static partial class ArchitectureDetector
+internal static partial class ArchitectureDetector
 {
     private static readonly int[] CandidateImageSizes = Enumerable.Range(2, 63).Select(i => i * 16).ToArray();
 

@@ -11,7 +11,7 @@ namespace EfficientViT.ML.Checkpoints;
 /// <c>{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}</c>,
 /// then the raw little-endian tensor bytes (offsets are relative to the end of the header).
 /// </summary>
-public static class SafeTensorsFile
+internal static class SafeTensorsFile
 {
     private const string MetadataKey = "__metadata__";
 

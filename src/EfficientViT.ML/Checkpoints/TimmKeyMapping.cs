@@ -7,7 +7,7 @@ namespace EfficientViT.ML.Checkpoints;
 /// and timm's <c>efficientvit_msra</c> names. The mapping is deterministic; timm keeps neither the
 /// <c>attention_bias_idxs</c> tables (they are derived) nor a distillation head.
 /// </summary>
-public static partial class TimmKeyMapping
+internal static partial class TimmKeyMapping
 {
     /// <summary>Whether an official key has no timm counterpart.</summary>
     public static bool IsDroppedInTimm(string officialKey) =>

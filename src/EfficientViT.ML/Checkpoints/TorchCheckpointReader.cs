@@ -9,7 +9,7 @@ namespace EfficientViT.ML.Checkpoints;
 /// Reads the state dict out of a PyTorch checkpoint written by <c>torch.save</c> (the zip format, PyTorch 1.6 and later)
 /// without Python and without executing anything the file contains.
 /// </summary>
-public static class TorchCheckpointReader
+internal static class TorchCheckpointReader
 {
     // Where training scripts (the official EfficientViT one included) nest the weights, in order of preference.
     private static readonly string[] NestedStateDictKeys = ["model", "state_dict", "model_ema"];

@@ -50,7 +50,7 @@ public sealed class RandAugment
     public byte Fill { get; }
 
     /// <summary>The operations drawn from.</summary>
-    public static IReadOnlyList<RandAugmentOp> Ops => AllOps;
+    internal static IReadOnlyList<RandAugmentOp> Ops => AllOps;
 
     /// <summary>Augments one image; all randomness comes from <paramref name="random"/>.</summary>
     /// <returns>A new sample (the input is not modified) with the same size, channels, label and source.</returns>

@@ -1,7 +1,7 @@
 namespace EfficientViT.ML.Data;
 
 /// <summary>The image operations <see cref="RandAugment"/> picks from.</summary>
-public enum RandAugmentOp
+internal enum RandAugmentOp
 {
     /// <summary>Leaves the image unchanged.</summary>
     Identity,

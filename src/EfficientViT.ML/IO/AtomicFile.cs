@@ -5,7 +5,7 @@ namespace EfficientViT.ML.IO;
 /// <summary>
 /// Writes files so that readers see either the old complete file or the new complete file, never a partial one.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     // The temporary files of writes in progress, for DeleteUnfinished.
     private static readonly ConcurrentDictionary<string, byte> Unfinished = new();

@@ -12,7 +12,7 @@ namespace EfficientViT.ML.MLNet;
 /// <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(EncodedImageDecoder).Assembly)</c>.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class EncodedImageDecoder : CustomMappingFactory<EncodedImageDecoder.Encoded, EncodedImageDecoder.Decoded>
+internal sealed class EncodedImageDecoder : CustomMappingFactory<EncodedImageDecoder.Encoded, EncodedImageDecoder.Decoded>
 {
     /// <summary>The name a saved model uses for this mapping.</summary>
     public const string ContractName = "EfficientViT.DecodeImageBytes";

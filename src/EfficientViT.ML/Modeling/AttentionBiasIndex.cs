@@ -6,7 +6,7 @@ namespace EfficientViT.ML.Modeling;
 /// then the second run over the grid in row-major order, so a bias vector of r·r entries per head is
 /// gathered into an (r·r)×(r·r) bias matrix.
 /// </summary>
-public static class AttentionBiasIndex
+internal static class AttentionBiasIndex
 {
     /// <summary>Number of distinct offsets of an r×r grid: r·r.</summary>
     public static int OffsetCount(int resolution) => resolution * resolution;

@@ -12,7 +12,7 @@ namespace EfficientViT.ML.Modeling;
 /// float[] resized = AttentionBiasResampler.Resample(table, heads: 4, from: 4, to: 7, AttentionBiasResampling.Interpolate);
 /// </code>
 /// </example>
-public static class AttentionBiasResampler
+internal static class AttentionBiasResampler
 {
     /// <summary>The table resampled from <paramref name="from"/>×<paramref name="from"/> offsets per head to <paramref name="to"/>×<paramref name="to"/>; the same values when the sides are equal.</summary>
     /// <param name="table">heads · from · from values, head-major, each head's offsets row-major (dy, dx).</param>

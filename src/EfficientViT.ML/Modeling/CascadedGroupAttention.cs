@@ -11,7 +11,7 @@ namespace EfficientViT.ML.Modeling;
 /// context, and each head adds a learned bias per relative offset (<c>attention_biases</c>, gathered
 /// through <c>attention_bias_idxs</c>).
 /// </summary>
-public class CascadedGroupAttention : nn.Module<Tensor, Tensor>
+internal class CascadedGroupAttention : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<Conv2dBN> qkvs;
     private readonly ModuleList<Conv2dBN> dws;

@@ -9,7 +9,7 @@ namespace EfficientViT.ML.Modeling;
 /// <c>c</c> and <c>bn</c>). <see cref="FuseBatchNorm"/> folds the normalization into the convolution,
 /// after which the module holds <c>c.weight</c> and <c>c.bias</c> only.
 /// </summary>
-public class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
+internal class Conv2dBN : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Conv2d c;
     private BatchNorm2d? bn;

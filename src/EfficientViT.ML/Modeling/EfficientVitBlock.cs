@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// layer between depthwise-conv and FFN layers, every layer residual —
 /// dw0 → ffn0 → mixer → dw1 → ffn1.
 /// </summary>
-public sealed class EfficientVitBlock : nn.Module<Tensor, Tensor>
+internal sealed class EfficientVitBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Residual dw0;
     private readonly Residual ffn0;

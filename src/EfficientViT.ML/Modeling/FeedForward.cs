@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace EfficientViT.ML.Modeling;
 
 /// <summary>Pointwise feed-forward network (official <c>FFN</c>): 1×1 conv-BN, ReLU, 1×1 conv-BN back to the input width.</summary>
-public sealed class FeedForward : nn.Module<Tensor, Tensor>
+internal sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2dBN pw1;
     private readonly ReLU act;

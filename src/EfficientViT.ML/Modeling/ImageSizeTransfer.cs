@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// network's output is close to noise (a Fashion-MNIST M0 trained at 64×64: 91.97% test top-1 at 64, 10.3% at 80,
 /// 12.1% at 112) until it is fine-tuned at that size. A 2×2 map reaches every weight of a 3×3 kernel.
 /// </remarks>
-public static class ImageSizeTransfer
+internal static class ImageSizeTransfer
 {
     /// <summary>
     /// A warning when a model trained with <paramref name="trained"/> would run at <paramref name="imageSize"/> with

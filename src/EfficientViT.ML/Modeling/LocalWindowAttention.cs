@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// globally; a larger one is padded bottom/right to a multiple of the window, cut into windows that
 /// attend independently, stitched back and cropped.
 /// </summary>
-public sealed class LocalWindowAttention : nn.Module<Tensor, Tensor>
+internal sealed class LocalWindowAttention : nn.Module<Tensor, Tensor>
 {
     private readonly CascadedGroupAttention attn;
     private readonly int windowResolution;

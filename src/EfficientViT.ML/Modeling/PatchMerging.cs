@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// Down-sampling between stages (official <c>PatchMerging</c>): an inverted residual without the skip —
 /// 1×1 expansion to 4×dim, 3×3 depthwise stride 2, squeeze-excite, 1×1 projection to the next width.
 /// </summary>
-public sealed class PatchMerging : nn.Module<Tensor, Tensor>
+internal sealed class PatchMerging : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2dBN conv1;
     private readonly ReLU act;

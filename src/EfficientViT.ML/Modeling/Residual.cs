@@ -7,7 +7,7 @@ namespace EfficientViT.ML.Modeling;
 /// <c>x + m(x)</c>. While training with a drop-path rate p, the branch of each sample is kept with
 /// probability 1 − p and scaled by 1/(1 − p), so its expectation is unchanged (stochastic depth).
 /// </summary>
-public sealed class Residual : nn.Module<Tensor, Tensor>
+internal sealed class Residual : nn.Module<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> m;
 

@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Modeling;
 /// Squeeze-and-excitation (as timm's <c>SqueezeExcite</c>, children <c>fc1</c> and <c>fc2</c>): global
 /// average pool, 1×1 conv to the reduced width, ReLU, 1×1 conv back, sigmoid gate on the input.
 /// </summary>
-public class SqueezeExcite : nn.Module<Tensor, Tensor>
+internal class SqueezeExcite : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d fc1;
     private readonly ReLU act;

@@ -6,7 +6,7 @@ namespace EfficientViT.ML.Onnx;
 /// A named attribute of a graph node, e.g. <c>OnnxAttribute.Ints("pads", 1, 1, 1, 1)</c>.
 /// Create one with the static factories; the value arrays are copied.
 /// </summary>
-public sealed class OnnxAttribute
+internal sealed class OnnxAttribute
 {
     private OnnxAttribute(string name, OnnxAttributeKind kind, long intValue = 0, float floatValue = 0,
         string? stringValue = null, long[]? intValues = null, float[]? floatValues = null)

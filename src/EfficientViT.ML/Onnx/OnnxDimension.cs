@@ -7,7 +7,7 @@ namespace EfficientViT.ML.Onnx;
 /// <c>"batch"</c>, which leaves the size free at run time (dimensions that share a name must agree).
 /// </summary>
 /// <remarks>Converts implicitly from <see cref="long"/> (fixed) and <see cref="string"/> (symbolic).</remarks>
-public readonly record struct OnnxDimension
+internal readonly record struct OnnxDimension
 {
     private OnnxDimension(long size, string? name)
     {

@@ -4,7 +4,7 @@ namespace EfficientViT.ML.Onnx;
 /// Element types of ONNX tensors, numbered as in onnx.proto's <c>TensorProto.DataType</c> (the numbers are
 /// written to the file as they are).
 /// </summary>
-public enum OnnxElementType
+internal enum OnnxElementType
 {
     /// <summary>32-bit IEEE 754 float.</summary>
     Float = 1,

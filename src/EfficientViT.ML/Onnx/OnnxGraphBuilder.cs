@@ -22,7 +22,7 @@ namespace EfficientViT.ML.Onnx;
 /// must stay below protobuf's 2 GiB limit. Instances are not thread-safe.
 /// </para>
 /// </remarks>
-public sealed class OnnxGraphBuilder
+internal sealed class OnnxGraphBuilder
 {
     /// <summary>The ONNX IR version written to <c>ModelProto.ir_version</c> (ONNX 1.10 to 1.13, opsets up to 18).</summary>
     public const int IrVersion = 8;

@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Training;
 /// </summary>
 /// <param name="Optimizer">The optimizer; disposing this object disposes it.</param>
 /// <param name="Groups">The parameter groups, in the order of <c>Optimizer.ParamGroups</c>.</param>
-public sealed record AdamWWithGroups(AdamW Optimizer, IReadOnlyList<OptimizerGroup> Groups) : IDisposable
+internal sealed record AdamWWithGroups(AdamW Optimizer, IReadOnlyList<OptimizerGroup> Groups) : IDisposable
 {
     /// <summary>Each group's learning rate multiplier, in group order.</summary>
     public double[] LearningRateScales => Groups.Select(group => group.LearningRateScale).ToArray();

@@ -12,7 +12,7 @@ namespace EfficientViT.ML.Training;
 /// The official recipe (timm's scheduler) changes the rate once per epoch; per step gives the same
 /// curve without the staircase.
 /// </remarks>
-public sealed class CosineSchedule
+internal sealed class CosineSchedule
 {
     /// <summary>Creates the schedule.</summary>
     /// <param name="baseLearningRate">Peak rate, reached at the end of the warm-up.</param>

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace EfficientViT.ML.Training;
 
 /// <summary>Gradient clipping between <c>backward()</c> and the optimizer step. Parameters without a gradient are skipped.</summary>
-public static class GradientClipping
+internal static class GradientClipping
 {
     /// <summary>Clips as <paramref name="mode"/> says with <paramref name="value"/>; does nothing for <see cref="GradientClipMode.None"/>.</summary>
     public static void Apply(IEnumerable<Parameter> parameters, GradientClipMode mode, double value)

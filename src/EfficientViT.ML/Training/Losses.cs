@@ -10,7 +10,7 @@ namespace EfficientViT.ML.Training;
 /// <see cref="LabelSmoothingCrossEntropy"/>. <see cref="Distillation"/> wraps either.
 /// All return a scalar that keeps the autograd graph; their temporaries are freed.
 /// </summary>
-public static class Losses
+internal static class Losses
 {
     /// <summary>Mean over the batch of −Σ_c targets[c] · log_softmax(logits)[c].</summary>
     /// <param name="logits">(B, C) logits.</param>

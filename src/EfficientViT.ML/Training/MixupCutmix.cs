@@ -17,7 +17,7 @@ namespace EfficientViT.ML.Training;
 /// share of pixels actually kept, since the box is clipped at the borders.
 /// All randomness comes from the <see cref="Random"/> passed in, so a seed reproduces the batch.
 /// </remarks>
-public sealed class MixupCutmix
+internal sealed class MixupCutmix
 {
     /// <summary>Creates the mixer.</summary>
     /// <param name="numClasses">Number of classes of the one-hot targets.</param>

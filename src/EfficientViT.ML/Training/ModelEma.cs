@@ -14,7 +14,7 @@ namespace EfficientViT.ML.Training;
 /// The average lives in its own tensors, not in a second model; <see cref="CopyTo"/> writes it into a
 /// model (for example a second instance kept for evaluation).
 /// </remarks>
-public sealed class ModelEma : IDisposable
+internal sealed class ModelEma : IDisposable
 {
     private readonly Dictionary<string, Tensor> state = new();
     private readonly HashSet<string> flatNames = new();

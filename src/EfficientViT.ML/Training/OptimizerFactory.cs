@@ -5,7 +5,7 @@ using TorchSharp.Modules;
 namespace EfficientViT.ML.Training;
 
 /// <summary>Builds the recipe's optimizer with the official parameter groups.</summary>
-public static class OptimizerFactory
+internal static class OptimizerFactory
 {
     /// <summary>
     /// The default backbone test for fine-tuning: every parameter outside the classifier heads

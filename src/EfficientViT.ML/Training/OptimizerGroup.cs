@@ -5,4 +5,4 @@ namespace EfficientViT.ML.Training;
 /// <param name="ParameterNames">The model's names of the group's parameters, in model order.</param>
 /// <param name="WeightDecay">The group's weight decay (0 for the no-decay groups).</param>
 /// <param name="LearningRateScale">The group's learning rate as a multiple of the scheduled rate.</param>
-public sealed record OptimizerGroup(string Name, IReadOnlyList<string> ParameterNames, double WeightDecay, double LearningRateScale);
+internal sealed record OptimizerGroup(string Name, IReadOnlyList<string> ParameterNames, double WeightDecay, double LearningRateScale);

@@ -33,7 +33,7 @@ public static class TrainingCheckpoint
     /// <param name="ema">The EMA weights, or null without EMA.</param>
     /// <param name="state">Where the run stands.</param>
     /// <param name="epochs">The run's finished epochs, saved as <c>metrics.csv</c> so that the checkpoint alone tells the run's history; null saves none.</param>
-    public static void Save(string folder, EfficientVit model, CheckpointMetadata metadata, OptimizerHelper optimizer,
+    internal static void Save(string folder, EfficientVit model, CheckpointMetadata metadata, OptimizerHelper optimizer,
         IReadOnlyDictionary<string, Tensor>? ema, TrainingState state, IReadOnlyList<EpochSummary>? epochs = null) =>
         Save(folder, model, metadata, optimizer, ema, state, epochs, afterFileWritten: null);
 
@@ -76,7 +76,7 @@ public static class TrainingCheckpoint
     /// Restores the model's weights, the optimizer's state and the EMA (if <paramref name="ema"/> is given)
     /// from a checkpoint folder, and returns where the run stood.
     /// </summary>
-    public static TrainingState Load(string folder, EfficientVit model, OptimizerHelper optimizer, ModelEma? ema)
+    internal static TrainingState Load(string folder, EfficientVit model, OptimizerHelper optimizer, ModelEma? ema)
     {
         var location = Locate(folder) ?? throw new CheckpointException($"{folder}: no training checkpoint found (expected {StateFile} and {ModelFile}).");
         EfficientVitCheckpoint.LoadInto(model, Path.Combine(location, ModelFile));

@@ -86,7 +86,7 @@ public sealed class TrainingRunFolder
     /// <c>last</c> checkpoint, and returns where the run stood with its finished epochs.
     /// </summary>
     /// <exception cref="InvalidOperationException">The folder holds no checkpoint.</exception>
-    public (TrainingState State, List<EpochSummary> Epochs) Resume(EfficientVit model, OptimizerHelper optimizer, ModelEma? ema)
+    internal (TrainingState State, List<EpochSummary> Epochs) Resume(EfficientVit model, OptimizerHelper optimizer, ModelEma? ema)
     {
         RequireCheckpoint();
         Repair();
@@ -122,7 +122,7 @@ public sealed class TrainingRunFolder
     /// <c>best</c> (when <paramref name="state"/>'s <see cref="TrainingState.BestEpoch"/> is this epoch),
     /// <c>metrics.csv</c> and <c>curves.svg</c> from it.
     /// </summary>
-    public void Save(EfficientVit model, CheckpointMetadata metadata, OptimizerHelper optimizer, IReadOnlyDictionary<string, Tensor>? ema,
+    internal void Save(EfficientVit model, CheckpointMetadata metadata, OptimizerHelper optimizer, IReadOnlyDictionary<string, Tensor>? ema,
         TrainingState state, IReadOnlyList<EpochSummary> epochs)
     {
         Directory.CreateDirectory(Path);

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace EfficientViT.ML.Training;
 
 /// <summary>Where a run stands: enough, with the weights, optimizer and EMA, to continue it exactly.</summary>
-public sealed record TrainingState
+internal sealed record TrainingState
 {
     /// <summary>The epoch to run (or continue) next, zero-based.</summary>
     public int Epoch { get; init; }

@@ -6,7 +6,7 @@ namespace EfficientViT.ML.Checkpoints.Pretrained;
 /// Reports downloads on standard error: a line when one starts, one every few seconds while it runs (so a log
 /// shows it is alive), and one when it is done. Standard output is left to the application.
 /// </summary>
-public sealed class StandardErrorDownloadProgress : IProgress<DownloadProgress>
+internal sealed class StandardErrorDownloadProgress : IProgress<DownloadProgress>
 {
     private readonly TimeSpan interval;
     private readonly Stopwatch sinceLastLine = new();
