@@ -6,22 +6,48 @@ namespace EfficientViT.Service;
 /// most a given time. One 4096×4096 upload of a few KB decodes to hundreds of MB, so without a budget a burst of
 /// them takes as much memory as it has requests.
 /// </summary>
+/// <remarks>
+/// A lane set apart for small images keeps them from queueing behind large ones: a small image (at most a
+/// sixteenth of the lane) takes its share from the lane at once while the lane has room, and joins the queue only
+/// when it has none. Large images share the rest of the budget in order of arrival.
+/// </remarks>
 public sealed class DecodeBudget
 {
     private readonly object gate = new();
     private readonly LinkedList<Waiter> waiting = new();
+    private readonly long laneBytes;
     private long used;
+    private long laneUsed;
     private bool largeSinceEmpty;
 
     /// <param name="capacityBytes">The most bytes in use at once.</param>
-    public DecodeBudget(long capacityBytes)
+    /// <param name="smallImageLaneBytes">The part of the budget only small images take, first; 0 for none.</param>
+    public DecodeBudget(long capacityBytes, long smallImageLaneBytes = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(smallImageLaneBytes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(smallImageLaneBytes, capacityBytes);
         CapacityBytes = capacityBytes;
+        laneBytes = smallImageLaneBytes;
     }
+
+    /// <summary>
+    /// The service's lane for small images in a budget of this capacity: a sixteenth, so that up to 256 of them
+    /// (512×512 each in the default 1 GB) decode at once beside the large ones.
+    /// </summary>
+    public static long ServiceLaneBytes(long capacityBytes) => capacityBytes / 16;
+
+    /// <summary>The largest share one request can take from the service's budget of this capacity.</summary>
+    public static long LargestServiceShareBytes(long capacityBytes) => capacityBytes - ServiceLaneBytes(capacityBytes);
 
     /// <summary>The most bytes in use at once.</summary>
     public long CapacityBytes { get; }
+
+    /// <summary>The largest share one request can take: the budget less the small images' lane.</summary>
+    public long LargestShareBytes => CapacityBytes - laneBytes;
+
+    /// <summary>The largest share that counts as a small image's and may take the lane.</summary>
+    public long SmallShareBytes => laneBytes / 16;
 
     /// <summary>
     /// Called when the last share is given back and nobody waits, if a share of at least 32 MB (a 2048×2048 image)
@@ -37,7 +63,7 @@ public sealed class DecodeBudget
         get
         {
             lock (gate)
-                return used;
+                return used + laneUsed;
         }
     }
 
@@ -56,20 +82,25 @@ public sealed class DecodeBudget
     /// requests that came first; null when they did not become free in time.
     /// </summary>
     /// <returns>The share, given back when disposed; or null.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is more than the whole budget.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is more than <see cref="LargestShareBytes"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> was cancelled while waiting.</exception>
     public async Task<IDisposable?> TakeAsync(long bytes, TimeSpan maxWait, CancellationToken cancellation)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(bytes, CapacityBytes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(bytes, LargestShareBytes);
         Waiter waiter;
         LinkedListNode<Waiter> node;
         lock (gate)
         {
             largeSinceEmpty |= bytes >= LargeShareBytes;
-            if (waiting.Count == 0 && used + bytes <= CapacityBytes)
+            if (bytes <= SmallShareBytes && laneUsed + bytes <= laneBytes)
+            {
+                laneUsed += bytes;
+                return new Share(this, bytes, inLane: true);
+            }
+            if (waiting.Count == 0 && used + bytes <= LargestShareBytes)
             {
                 used += bytes;
-                return new Share(this, bytes);
+                return new Share(this, bytes, inLane: false);
             }
             waiter = new Waiter(bytes);
             node = waiting.AddLast(waiter);
@@ -77,7 +108,7 @@ public sealed class DecodeBudget
         try
         {
             await waiter.Granted.Task.WaitAsync(maxWait, cancellation).ConfigureAwait(false);
-            return new Share(this, bytes);
+            return new Share(this, bytes, inLane: false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
@@ -96,21 +127,24 @@ public sealed class DecodeBudget
             // Granted just as the wait ended: the share is this request's after all.
             if (e is OperationCanceledException)
             {
-                Give(bytes);
+                Give(bytes, inLane: false);
                 throw;
             }
-            return new Share(this, bytes);
+            return new Share(this, bytes, inLane: false);
         }
     }
 
-    private void Give(long bytes)
+    private void Give(long bytes, bool inLane)
     {
         bool empty;
         lock (gate)
         {
-            used -= bytes;
+            if (inLane)
+                laneUsed -= bytes;
+            else
+                used -= bytes;
             GrantWaiting();
-            empty = used == 0 && waiting.Count == 0 && largeSinceEmpty;
+            empty = used + laneUsed == 0 && waiting.Count == 0 && largeSinceEmpty;
             if (empty)
                 largeSinceEmpty = false;
         }
@@ -121,7 +155,7 @@ public sealed class DecodeBudget
     // In order of arrival: a large request is not passed over for ever by smaller ones behind it.
     private void GrantWaiting()
     {
-        while (waiting.First is { } first && used + first.Value.Bytes <= CapacityBytes)
+        while (waiting.First is { } first && used + first.Value.Bytes <= LargestShareBytes)
         {
             used += first.Value.Bytes;
             waiting.RemoveFirst();
@@ -136,14 +170,14 @@ public sealed class DecodeBudget
         public TaskCompletionSource Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class Share(DecodeBudget budget, long bytes) : IDisposable
+    private sealed class Share(DecodeBudget budget, long bytes, bool inLane) : IDisposable
     {
         private int disposed;
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref disposed, 1) == 0)
-                budget.Give(bytes);
+                budget.Give(bytes, inLane);
         }
     }
 }

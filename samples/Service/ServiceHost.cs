@@ -33,7 +33,8 @@ public static class ServiceHost
         }
         // Measured with the model loaded: under an address-space limit, what is left then is what requests get.
         var (budgetBytes, budgetReason) = options.DecodeBudgetBytes is { } given ? (given, "--max-decode-mb") : MemoryRoom.DefaultBudget();
-        builder.Services.AddSingleton(new DecodeBudget(Math.Max(1, budgetBytes)) { Emptied = FreedMemory.ReturnSoon });
+        budgetBytes = Math.Max(1, budgetBytes);
+        builder.Services.AddSingleton(new DecodeBudget(budgetBytes, DecodeBudget.ServiceLaneBytes(budgetBytes)) { Emptied = FreedMemory.ReturnSoon });
         builder.Services.AddSingleton<IImageScorer>(services =>
         {
             var model = services.GetRequiredService<ImageClassifier>();
@@ -89,9 +90,9 @@ public static class ServiceHost
         {
             var bytes = await UploadReader.ReadAsync(request, options.MaxBodyBytes, cancellation);
             using var encoded = EncodedImage.Open(bytes, options.MaxPixels);
-            if (encoded.DecodedBytes > budget.CapacityBytes)
+            if (encoded.DecodedBytes > budget.LargestShareBytes)
                 throw new RequestRejectedException(StatusCodes.Status413RequestEntityTooLarge,
-                    $"the {encoded.Width}x{encoded.Height} image takes {encoded.DecodedBytes / 1024.0 / 1024.0:N0} MB decoded, more than the {budget.CapacityBytes / 1024 / 1024:N0} MB this service keeps for decoded images");
+                    $"the {encoded.Width}x{encoded.Height} image takes {encoded.DecodedBytes / 1024.0 / 1024.0:N0} MB decoded, more than the {budget.LargestShareBytes / 1024 / 1024:N0} MB this service lets one image take");
             using var share = await budget.TakeAsync(encoded.DecodedBytes, TimeSpan.FromMilliseconds(options.DecodeWaitMilliseconds), cancellation)
                 ?? throw new RequestRejectedException(StatusCodes.Status503ServiceUnavailable,
                     $"the service is busy: the {budget.CapacityBytes / 1024 / 1024:N0} MB it keeps for decoded images are taken by other requests (this {encoded.Width}x{encoded.Height} image needs {encoded.DecodedBytes / 1024.0 / 1024.0:N0} MB); try again shortly",

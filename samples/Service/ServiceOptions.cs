@@ -85,9 +85,9 @@ public sealed record ServiceOptions
         };
         if (options.Scoring is not (BatchingScorer.ModeName or EnginePoolScorer.ModeName))
             throw new ArgumentException($"--scoring {options.Scoring}: expected '{EnginePoolScorer.ModeName}' or '{BatchingScorer.ModeName}'.");
-        if (options.MaxPixels * EncodedImage.DecodedBytesPerPixel > options.DecodeBudgetBytes)
+        if (options.DecodeBudgetBytes is { } budget && options.MaxPixels * EncodedImage.DecodedBytesPerPixel > DecodeBudget.LargestServiceShareBytes(budget))
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                $"--max-decode-mb {options.DecodeBudgetMegabytes}: an image of --max-megapixels {options.MaxMegapixels} takes {options.MaxPixels * EncodedImage.DecodedBytesPerPixel / 1024.0 / 1024.0:F0} MB decoded and would never fit; raise --max-decode-mb or lower --max-megapixels."));
+                $"--max-decode-mb {options.DecodeBudgetMegabytes}: an image of --max-megapixels {options.MaxMegapixels} takes {options.MaxPixels * EncodedImage.DecodedBytesPerPixel / 1024.0 / 1024.0:F0} MB decoded and would never fit in the {DecodeBudget.LargestServiceShareBytes(budget) / 1024.0 / 1024.0:F0} MB one image may take (a sixteenth of the budget is kept for small images); raise --max-decode-mb or lower --max-megapixels."));
         return options;
     }
 

@@ -22,7 +22,8 @@ public class DecodeBudgetServiceTests(ServiceFixture service)
         Assert.Equal(2L << 20, budget.CapacityBytes);
         var png = await File.ReadAllBytesAsync(service.FashionMnistPngs[5]);
 
-        var held = await budget.TakeAsync(budget.CapacityBytes, TimeSpan.Zero, default);
+        // At 2 MB, the small images' lane (128 KB) takes only images of up to 8 KB: a 28x28 one (12.25 KB) waits with the rest.
+        var held = await budget.TakeAsync(budget.LargestShareBytes, TimeSpan.Zero, default);
         using (var busy = await client.PostAsync("predict", TestImages.Body(png)))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
@@ -44,9 +45,31 @@ public class DecodeBudgetServiceTests(ServiceFixture service)
     }
 
     [Fact]
+    public async Task A_small_upload_is_scored_at_once_while_large_images_hold_the_rest_of_the_budget()
+    {
+        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--max-decode-mb", "16", "--max-megapixels", "0.5", "--decode-wait-ms", "100",
+            "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
+        var budget = app.Services.GetRequiredService<DecodeBudget>();
+        Assert.Equal(15L << 20, budget.LargestShareBytes);
+        var held = await budget.TakeAsync(budget.LargestShareBytes, TimeSpan.Zero, default);
+        var queued = budget.TakeAsync(1L << 20, TimeSpan.FromMinutes(1), default);
+        Assert.Equal(1, budget.Waiting);
+
+        using var scored = await client.PostAsync("predict", TestImages.Body(await File.ReadAllBytesAsync(service.FashionMnistPngs[3])));
+        Assert.Equal(HttpStatusCode.OK, scored.StatusCode);
+        Assert.Equal(service.SerialAnswer(service.FashionMnistPngs[3]).Label, (await scored.Content.ReadFromJsonAsync<Prediction>())!.Label);
+        Assert.False(queued.IsCompleted);
+        held!.Dispose();
+        (await queued)!.Dispose();
+        Assert.Equal(0, budget.UsedBytes);
+    }
+
+    [Fact]
     public void A_budget_that_holds_no_image_of_the_largest_size_stops_start_up()
     {
         var error = Assert.Throws<ArgumentException>(() => ServiceHost.Build(["--model", service.ModelPath, "--max-decode-mb", "200"]));
-        Assert.Equal("--max-decode-mb 200: an image of --max-megapixels 16.8 takes 256 MB decoded and would never fit; raise --max-decode-mb or lower --max-megapixels.", error.Message);
+        Assert.Equal("--max-decode-mb 200: an image of --max-megapixels 16.8 takes 256 MB decoded and would never fit in the 188 MB one image may take (a sixteenth of the budget is kept for small images); raise --max-decode-mb or lower --max-megapixels.", error.Message);
     }
 }

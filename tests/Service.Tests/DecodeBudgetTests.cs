@@ -103,4 +103,34 @@ public class DecodeBudgetTests
         (await budget.TakeAsync(1 << 20, Long, default))!.Dispose();
         Assert.Equal(1, emptied);
     }
+
+    [Fact]
+    public async Task Small_shares_take_their_lane_at_once_though_large_ones_wait_and_join_the_queue_when_it_is_full()
+    {
+        // 32 bytes of 132 for small images; a small share is at most 2 bytes.
+        var budget = new DecodeBudget(132, smallImageLaneBytes: 32);
+        Assert.Equal(100, budget.LargestShareBytes);
+        Assert.Equal(2, budget.SmallShareBytes);
+        var held = await budget.TakeAsync(90, Long, default);
+        var large = budget.TakeAsync(100, Long, default);
+
+        var small = new List<IDisposable>();
+        for (var i = 0; i < 16; i++)
+            small.Add((await budget.TakeAsync(2, TimeSpan.Zero, default))!);
+        Assert.Equal(122, budget.UsedBytes);
+        // The lane is full: the next small share queues behind the large one, in order of arrival.
+        var overflow = budget.TakeAsync(2, Long, default);
+        Assert.Equal(2, budget.Waiting);
+        // Three bytes are not a small share: they never take the lane.
+        Assert.Null(await budget.TakeAsync(3, TimeSpan.FromMilliseconds(20), default));
+
+        // Small shares given back free the lane, not the large image's part of the budget.
+        small.ForEach(share => share.Dispose());
+        Assert.False(large.IsCompleted);
+        held!.Dispose();
+        (await large)!.Dispose();
+        (await overflow)!.Dispose();
+        Assert.Equal(0, budget.UsedBytes);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => budget.TakeAsync(101, Long, default));
+    }
 }
