@@ -14,9 +14,7 @@ public class DecodeBudgetServiceTests(ServiceFixture service)
     [Fact]
     public async Task An_upload_that_finds_the_budget_taken_gets_503_with_retry_after_and_is_scored_once_it_is_free()
     {
-        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--max-decode-mb", "2", "--max-megapixels", "0.1", "--decode-wait-ms", "100",
-            "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync();
+        await using var app = await StartAsync(decodeMegabytes: "2", megapixels: "0.1");
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
         var budget = app.Services.GetRequiredService<DecodeBudget>();
         Assert.Equal(2L << 20, budget.CapacityBytes);
@@ -47,9 +45,7 @@ public class DecodeBudgetServiceTests(ServiceFixture service)
     [Fact]
     public async Task A_small_upload_is_scored_at_once_while_large_images_hold_the_rest_of_the_budget()
     {
-        await using var app = ServiceHost.Build(["--model", service.ModelPath, "--max-decode-mb", "16", "--max-megapixels", "0.5", "--decode-wait-ms", "100",
-            "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
-        await app.StartAsync();
+        await using var app = await StartAsync(decodeMegabytes: "16", megapixels: "0.5");
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
         var budget = app.Services.GetRequiredService<DecodeBudget>();
         Assert.Equal(15L << 20, budget.LargestShareBytes);
@@ -71,5 +67,13 @@ public class DecodeBudgetServiceTests(ServiceFixture service)
     {
         var error = Assert.Throws<ArgumentException>(() => ServiceHost.Build(["--model", service.ModelPath, "--max-decode-mb", "200"]));
         Assert.Equal("--max-decode-mb 200: an image of --max-megapixels 16.8 takes 256 MB decoded and would never fit in the 188 MB one image may take (a sixteenth of the budget is kept for small images); raise --max-decode-mb or lower --max-megapixels.", error.Message);
+    }
+
+    private async Task<WebApplication> StartAsync(string decodeMegabytes, string megapixels)
+    {
+        var app = ServiceHost.Build(["--model", service.ModelPath, "--max-decode-mb", decodeMegabytes, "--max-megapixels", megapixels, "--decode-wait-ms", "100",
+            "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        await app.StartAsync();
+        return app;
     }
 }
