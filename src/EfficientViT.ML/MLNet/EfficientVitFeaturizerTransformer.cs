@@ -104,6 +104,9 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// <summary>Saves the equivalent ML.NET chain (see the class remarks); refuses a chain that could not score its input once loaded.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
+        // Its ML.NET steps are disposed too: saving them would write a zip without its network.
+        if (disposed)
+            throw new ObjectDisposedException(nameof(EfficientVitFeaturizerTransformer), "EfficientVitFeaturize: the featurizer was disposed and cannot be saved; save it before disposing it.");
         if (rowScoringProblem is not null)
             throw new InvalidOperationException(rowScoringProblem);
         ((ICanSaveModel)chain).Save(ctx);
