@@ -21,6 +21,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly Lock rowStepLock = new();
     private BatchedOnnxStep? rowStep;
     private readonly ModelInput input;
+    private readonly ImageSizeCheck imageSizeCheck;
     private readonly Lazy<IFeatureScorer> session;
     private readonly Lazy<ScoringThreads> threads;
     private readonly int batchSize;
@@ -42,6 +43,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         this.batchSize = batchSize;
         chain = new TransformerChain<ITransformer>([.. preparation, .. rowScoring, .. finish]);
         input = plan.CreateModelInput();
+        imageSizeCheck = plan.CreateImageSizeCheck();
         session = new Lazy<IFeatureScorer>(plan.CreateScorer, LazyThreadSafetyMode.ExecutionAndPublication);
         threads = new Lazy<ScoringThreads>(() => new ScoringThreads(session.Value.Concurrency), LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -82,7 +84,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         BatchedOnnxStep step;
         lock (rowStepLock)
             step = rowStep ??= plan.CreateRowStep(rowScoring, featureType);
-        return ((ITransformer)new TransformerChain<ITransformer>([.. preparation, step, .. finish])).GetRowToRowMapper(inputSchema);
+        return ((ITransformer)new TransformerChain<ITransformer>([imageSizeCheck, .. preparation, step, .. finish])).GetRowToRowMapper(inputSchema);
     }
 
     /// <summary>
@@ -96,7 +98,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         ThrowIfDisposed();
         // Validates the input as the saved chain would, and gives the feature type it declares.
         var featureType = chain.GetOutputSchema(input.Schema)[plan.OutputColumnName].Type;
-        var prepared = preparation.Transform(input);
+        var prepared = preparation.Transform(imageSizeCheck.Transform(input));
         var scored = new BatchedFeaturesDataView(prepared, this.input, plan.Names.Features, featureType, session.Value, threads.Value, batchSize);
         return finish.Transform(scored);
     }
