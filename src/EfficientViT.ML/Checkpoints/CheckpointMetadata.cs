@@ -175,7 +175,7 @@ public sealed record CheckpointMetadata
     }
 
     // The model and the featurizer allocate by the input size, so a record may not ask for an absurd one.
-    private const int MaxImageSize = 4096;
+    private const int MaxImageSize = EfficientVitConfig.MaxImageSize;
 
     // What the featurizer, eval and info read from a loaded record, checked here so that a bad file is named when it is
     // loaded rather than failing later without its name. The architecture fields are not checked: they are

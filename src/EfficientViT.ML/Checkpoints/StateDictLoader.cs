@@ -54,8 +54,7 @@ internal static class StateDictLoader
                 message += " To reuse the backbone with another classifier, load with ExcludeHead = true.";
             throw new CheckpointException(message);
         }
-        if (nonFinite.Count > 0)
-            throw new CheckpointException($"{file}: refusing weights that are NaN or infinite, which make every output NaN: {Section("tensor(s) holding them", nonFinite)}.");
+        ThrowIfNonFinite(nonFinite, file);
 
         using (no_grad())
         {
@@ -63,6 +62,20 @@ internal static class StateDictLoader
                 destination.copy_(value);
         }
         model.InvalidateCaches();
+    }
+
+    /// <summary>Refuses <paramref name="tensors"/> (read from <paramref name="file"/>) when a floating-point one holds NaN or infinite values, naming each.</summary>
+    public static void CheckFinite(IReadOnlyDictionary<string, Tensor> tensors, string file)
+    {
+        using var scope = NewDisposeScope();
+        ThrowIfNonFinite(tensors.Where(t => t.Value.is_floating_point() && NonFiniteCount(t.Value) > 0)
+            .Select(t => $"{t.Key} ({NonFiniteCount(t.Value):N0} of {t.Value.numel():N0} values)").ToList(), file);
+    }
+
+    private static void ThrowIfNonFinite(List<string> nonFinite, string file)
+    {
+        if (nonFinite.Count > 0)
+            throw new CheckpointException($"{file}: refusing weights that are NaN or infinite, which make every output NaN: {Section("tensor(s) holding them", nonFinite)}.");
     }
 
     /// <summary>Keys of the classifier heads.</summary>

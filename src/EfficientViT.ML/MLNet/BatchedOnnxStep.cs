@@ -68,7 +68,12 @@ internal sealed class BatchedOnnxStep : ITransformer, IDisposable
     }
 
     /// <summary>Saves the replaced ML.NET step, so that the zip loads anywhere as before.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => replaced.Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        if (disposed)
+            throw new ObjectDisposedException(nameof(BatchedOnnxStep), "EfficientViT scoring: the model was disposed and cannot be saved; save it before disposing it.");
+        replaced.Save(ctx);
+    }
 
     /// <summary>Ends the scoring threads and releases the ONNX Runtime sessions, this step's and the replaced step's.</summary>
     public void Dispose()

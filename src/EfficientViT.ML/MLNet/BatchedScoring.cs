@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -14,9 +13,8 @@ namespace EfficientViT.ML.MLNet;
 /// </summary>
 internal static class BatchedScoring
 {
-    // Where ML.NET's Model.Save writes a chain's steps, and the entry of an ApplyOnnxModel step's network.
+    // Where ML.NET's Model.Save writes a chain's steps.
     private const string ChainFolder = "TransformerChain/";
-    private const string OnnxModelEntry = "OnnxModel";
 
     /// <summary>Where an <c>ApplyOnnxModel</c> step's network comes from: the step and its folder in the zip (<c>TransformerChain/Transform_002/</c>).</summary>
     public delegate byte[]? GraphSource(OnnxTransformer step, string folder);
@@ -24,25 +22,6 @@ internal static class BatchedScoring
     /// <summary><paramref name="model"/> with its EfficientViT steps batched, or itself when it has none.</summary>
     public static ITransformer Replace(ITransformer model, GraphSource graphs, BatchedScoringOptions options) =>
         model is TransformerChain<ITransformer> chain ? Rebuild(chain, ChainFolder, graphs, options) : model;
-
-    /// <summary>The networks of a model zip's <c>ApplyOnnxModel</c> steps, by folder, read from the zip itself.</summary>
-    public static GraphSource FromZip(Stream zip)
-    {
-        var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        using (var archive = new ZipArchive(zip, ZipArchiveMode.Read, leaveOpen: true))
-        {
-            foreach (var entry in archive.Entries.Where(e => e.FullName.EndsWith("/" + OnnxModelEntry, StringComparison.Ordinal)))
-            {
-                // As ML.NET writes it: an int32 length, then the ONNX model's bytes.
-                using var reader = new BinaryReader(entry.Open());
-                var length = reader.ReadInt32();
-                var bytes = reader.ReadBytes(length);
-                if (length > 0 && bytes.Length == length)
-                    graphs[entry.FullName[..^OnnxModelEntry.Length]] = bytes;
-            }
-        }
-        return (_, folder) => graphs.GetValueOrDefault(folder);
-    }
 
     /// <summary>Ends the threads and sessions of the batched steps in <paramref name="model"/>, leaving the steps they replaced as they are.</summary>
     public static void ReleaseSessions(ITransformer model)

@@ -74,25 +74,59 @@ public static class BatchedScoringCatalog
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "LoadWithBatchedScoring: BatchSize must be at least 1.");
         if (options.Threads is < 1 || options.RowThreads is < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "LoadWithBatchedScoring: Threads and RowThreads must be at least 1 when set.");
+        if (options.MaxOnnxModelBytes < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxOnnxModelBytes, "LoadWithBatchedScoring: MaxOnnxModelBytes must be at least 1.");
         var environment = CatalogEnvironment.Of(catalog);
         var resolved = options.Copy();
         resolved.Device = OnnxDevice.Resolve(options.GpuDeviceId, options.FallbackToCpu, environment).Usable();
         // Models whose images are encoded bytes, and classifiers, name this library's custom mappings; a process that loads with it has them.
         environment.ComponentCatalog.RegisterAssembly(typeof(EncodedImageDecoder).Assembly);
-        // The zip is read twice: by ML.NET for the chain, and here for the networks of its ONNX steps.
+        // The zip is read twice: here for the networks of its ONNX steps, checked before ML.NET inflates or writes them, then by ML.NET for the chain.
         var start = stream.CanSeek ? stream.Position : 0;
         var zip = stream.CanSeek ? stream : Buffered(stream);
+        Dictionary<string, byte[]> networks;
         try
         {
-            var loaded = catalog.Load(zip, out inputSchema);
-            zip.Position = start;
-            return BatchedScoring.Replace(loaded, BatchedScoring.FromZip(zip), resolved);
+            networks = ModelZipNetworks.Read(zip, source, options.MaxOnnxModelBytes);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or InvalidOperationException or EndOfStreamException or ArgumentException)
+        catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"LoadWithBatchedScoring: {source} is not a model zip ML.NET can load: {e.Message}", e);
+            throw new InvalidDataException($"LoadWithBatchedScoring: {e.Message}", e);
+        }
+        var loadStarted = DateTime.UtcNow;
+        ITransformer loaded;
+        try
+        {
+            loaded = catalog.Load(zip, out inputSchema);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LeftNetworkCopies.Delete(CatalogEnvironment.TempFolderOf(environment), networks.Values, loadStarted);
+            var cause = Cause(e);
+            // A failure to read the file is not the zip's; anything else ML.NET meets while loading is.
+            if (cause is UnauthorizedAccessException or IOException and not EndOfStreamException)
+                throw;
+            var refused = ModelZipNetworks.RefusedByOnnxRuntime(networks, source);
+            throw new InvalidDataException($"LoadWithBatchedScoring: {refused ?? $"{source} is not a model zip ML.NET can load: {OneLine(cause.Message)}"}", cause);
+        }
+        zip.Position = start;
+        try
+        {
+            return BatchedScoring.Replace(loaded, (_, folder) => networks.GetValueOrDefault(folder), resolved);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or InvalidOperationException or ArgumentException)
+        {
+            (loaded as IDisposable)?.Dispose();
+            throw new InvalidDataException($"LoadWithBatchedScoring: {source}: {e.Message}", e);
         }
     }
+
+    // ML.NET builds each step through reflection and wraps a step's error twice ("Error during class instantiation",
+    // then TargetInvocationException); the innermost says what is wrong.
+    private static Exception Cause(Exception error) => error.InnerException is { } inner ? Cause(inner) : error;
+
+    // ONNX Runtime's messages span lines (a stack of its own); the first says what is wrong.
+    private static string OneLine(string message) => message.Split('\n', 2)[0].TrimEnd('\r');
 
     private static MemoryStream Buffered(Stream stream)
     {

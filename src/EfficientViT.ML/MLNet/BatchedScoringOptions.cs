@@ -22,6 +22,15 @@ public sealed class BatchedScoringOptions
     /// <summary>When <see cref="GpuDeviceId"/> cannot be used: score on the CPU (true), or refuse (false); null: the MLContext's <c>FallbackToCpu</c>.</summary>
     public bool? FallbackToCpu { get; set; }
 
+    /// <summary>
+    /// The most bytes the network of one ONNX step of the zip may take, checked by the sizes the zip declares before
+    /// anything is inflated or written (ML.NET reads each network whole and copies it to a temp file). Default 512 MiB;
+    /// EfficientViT-M5's network takes about 50 MB.
+    /// </summary>
+    public long MaxOnnxModelBytes { get; set; } = DefaultMaxOnnxModelBytes;
+
+    internal const long DefaultMaxOnnxModelBytes = 512L << 20;
+
     /// <summary>The device the settings resolve to (set when the model is loaded).</summary>
     internal OnnxDevice Device { get; set; } = OnnxDevice.Cpu;
 

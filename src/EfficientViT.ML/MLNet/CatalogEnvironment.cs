@@ -22,6 +22,7 @@ internal static class CatalogEnvironment
     private static readonly Type? InternalEnvironment = typeof(IHostEnvironment).Assembly.GetType("Microsoft.ML.Runtime.IHostEnvironmentInternal");
     private static readonly PropertyInfo? GpuDeviceIdProperty = InternalEnvironment?.GetProperty("GpuDeviceId");
     private static readonly PropertyInfo? FallbackToCpuProperty = InternalEnvironment?.GetProperty("FallbackToCpu");
+    private static readonly PropertyInfo? TempFilePathProperty = InternalEnvironment?.GetProperty("TempFilePath");
 
     /// <summary>The environment of <paramref name="catalog"/> (<c>mlContext.Transforms</c>, <c>mlContext.Model</c>, a trainers catalog).</summary>
     public static IHostEnvironment Of(object catalog)
@@ -43,6 +44,14 @@ internal static class CatalogEnvironment
         if (GpuDeviceIdProperty is null || FallbackToCpuProperty is null || !InternalEnvironment!.IsInstanceOfType(environment))
             throw Changed("IHostEnvironmentInternal's GpuDeviceId and FallbackToCpu");
         return ((int?)GpuDeviceIdProperty.GetValue(environment), (bool)FallbackToCpuProperty.GetValue(environment)!);
+    }
+
+    /// <summary>The MLContext's <c>TempFilePath</c>: where ML.NET's ONNX steps loaded from a zip write their copy of the network.</summary>
+    public static string TempFolderOf(IHostEnvironment environment)
+    {
+        if (TempFilePathProperty is null || !InternalEnvironment!.IsInstanceOfType(environment))
+            throw Changed("IHostEnvironmentInternal's TempFilePath");
+        return TempFilePathProperty.GetValue(environment) as string ?? Path.GetTempPath();
     }
 
     private static InvalidOperationException Changed(string member) =>

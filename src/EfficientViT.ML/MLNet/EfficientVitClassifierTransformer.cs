@@ -60,7 +60,13 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     public IDataView Transform(IDataView input) => Scoring().Transform(input);
 
     /// <summary>Saves the ML.NET chain (see the class remarks).</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        // Its ML.NET steps are disposed too: saving them would write a zip without its network.
+        if (disposed)
+            throw new ObjectDisposedException(nameof(EfficientVitClassifierTransformer), "EfficientVit classifier: the classifier was disposed and cannot be saved; save it before disposing it.");
+        ((ICanSaveModel)chain).Save(ctx);
+    }
 
     /// <summary>Whether the network is scored in batches.</summary>
     internal bool ScoresInBatches => !ReferenceEquals(Scoring(), chain);

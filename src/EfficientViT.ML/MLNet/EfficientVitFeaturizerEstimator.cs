@@ -50,8 +50,8 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
 
         if (options.ImageSize is { } requested && options.Preprocessing is { } given && given.ImageSize != requested)
             throw new ArgumentException($"EfficientVitFeaturize: ImageSize is {requested}, but the Preprocessing is for {given.ImageSize}x{given.ImageSize} images; set one of them.", nameof(options));
-        if (options.ImageSize is { } size && !EfficientVitConfig.IsResizableImageSize(size))
-            throw new ArgumentOutOfRangeException(nameof(options), size, "EfficientVitFeaturize: ImageSize must be a multiple of 16 from 32 (the patch embedding's stride).");
+        CheckImageSize(options.ImageSize, "ImageSize");
+        CheckImageSize(options.Preprocessing?.ImageSize, "Preprocessing.ImageSize");
         // Checked before the model is read: a device that cannot be used fails here, naming it.
         device = OnnxDevice.Resolve(options.GpuDeviceId, options.FallbackToCpu, CatalogEnvironment.Of(catalog)).Usable();
         var (model, metadata, owned) = LoadModel(options, options.ImageSize ?? options.Preprocessing?.ImageSize);
@@ -105,6 +105,13 @@ public sealed class EfficientVitFeaturizerEstimator : IEstimator<EfficientVitFea
                 plans[kind] = plan = new FeaturizerPlan(kind, graphs, names, preprocessing, options, catalog, device);
             return plan;
         }
+    }
+
+    private static void CheckImageSize(int? size, string option)
+    {
+        if (size is { } side && !(EfficientVitConfig.IsResizableImageSize(side) && side <= EfficientVitConfig.MaxImageSize))
+            throw new ArgumentOutOfRangeException("options", side,
+                $"EfficientVitFeaturize: {option} must be a multiple of 16 (the patch embedding's stride) from 32 to {EfficientVitConfig.MaxImageSize}; found {side}.");
     }
 
     // The model at the requested size: loaded there, or an in-memory model's copy with its tables resampled.

@@ -90,6 +90,9 @@ public sealed class EfficientVitFeaturizerOptions
     /// </summary>
     public bool? FallbackToCpu { get; set; }
 
+    /// <summary>The most pixels an input <c>MLImage</c> may have (the command-line tool's image reader's limit); lowered by tests.</summary>
+    internal long MaxImagePixels { get; set; } = Data.StraightAlphaDecoder.MaxPixels;
+
     /// <summary>A copy, so that later changes to the caller's object do not reach a featurizer already made.</summary>
     internal EfficientVitFeaturizerOptions Copy() => (EfficientVitFeaturizerOptions)MemberwiseClone();
 }

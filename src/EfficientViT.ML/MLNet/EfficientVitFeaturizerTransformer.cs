@@ -21,6 +21,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     private readonly Lock rowStepLock = new();
     private BatchedOnnxStep? rowStep;
     private readonly ModelInput input;
+    private readonly ImageSizeCheck imageSizeCheck;
     private readonly Lazy<IFeatureScorer> session;
     private readonly Lazy<ScoringThreads> threads;
     private readonly int batchSize;
@@ -42,6 +43,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         this.batchSize = batchSize;
         chain = new TransformerChain<ITransformer>([.. preparation, .. rowScoring, .. finish]);
         input = plan.CreateModelInput();
+        imageSizeCheck = plan.CreateImageSizeCheck();
         session = new Lazy<IFeatureScorer>(plan.CreateScorer, LazyThreadSafetyMode.ExecutionAndPublication);
         threads = new Lazy<ScoringThreads>(() => new ScoringThreads(session.Value.Concurrency), LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -82,7 +84,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         BatchedOnnxStep step;
         lock (rowStepLock)
             step = rowStep ??= plan.CreateRowStep(rowScoring, featureType);
-        return ((ITransformer)new TransformerChain<ITransformer>([.. preparation, step, .. finish])).GetRowToRowMapper(inputSchema);
+        return ((ITransformer)new TransformerChain<ITransformer>([imageSizeCheck, .. preparation, step, .. finish])).GetRowToRowMapper(inputSchema);
     }
 
     /// <summary>
@@ -96,7 +98,7 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
         ThrowIfDisposed();
         // Validates the input as the saved chain would, and gives the feature type it declares.
         var featureType = chain.GetOutputSchema(input.Schema)[plan.OutputColumnName].Type;
-        var prepared = preparation.Transform(input);
+        var prepared = preparation.Transform(imageSizeCheck.Transform(input));
         var scored = new BatchedFeaturesDataView(prepared, this.input, plan.Names.Features, featureType, session.Value, threads.Value, batchSize);
         return finish.Transform(scored);
     }
@@ -104,6 +106,9 @@ public sealed class EfficientVitFeaturizerTransformer : ITransformer, IDisposabl
     /// <summary>Saves the equivalent ML.NET chain (see the class remarks); refuses a chain that could not score its input once loaded.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
+        // Its ML.NET steps are disposed too: saving them would write a zip without its network.
+        if (disposed)
+            throw new ObjectDisposedException(nameof(EfficientVitFeaturizerTransformer), "EfficientVitFeaturize: the featurizer was disposed and cannot be saved; save it before disposing it.");
         if (rowScoringProblem is not null)
             throw new InvalidOperationException(rowScoringProblem);
         ((ICanSaveModel)chain).Save(ctx);

@@ -169,6 +169,9 @@ internal sealed class FeaturizerPlan
         ? new ImageInput(Names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation))
         : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
 
+    /// <summary>Refuses input images over the pixel limit as they are read (in memory only; not part of the saved chain).</summary>
+    public ImageSizeCheck CreateImageSizeCheck() => new(options.InputColumnName, options.MaxImagePixels, "EfficientVitFeaturize");
+
     /// <summary>The ONNX Runtime sessions that score the in-memory featurizer's batches.</summary>
     public IFeatureScorer CreateScorer() => FromImages
         ? new OnnxFeatureSession(graphs.ResampledImageBatch.Value, Names.Pixels, Names.Features, options.Threads, device)

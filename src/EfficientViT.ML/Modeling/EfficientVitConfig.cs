@@ -106,6 +106,12 @@ public sealed record EfficientVitConfig(
     /// </summary>
     public static bool IsResizableImageSize(int imageSize) => imageSize >= 32 && imageSize % 16 == 0;
 
+    /// <summary>
+    /// The largest input side accepted where a size is given (options, a checkpoint's record): the model, its exported
+    /// graph and the featurizer allocate by it, and ML.NET's image steps fail past it with messages that name neither.
+    /// </summary>
+    internal const int MaxImageSize = 4096;
+
     /// <summary>Down-sampling of each stage's output relative to the input image: 16, 32, 64.</summary>
     public int Stride(int stage) => PatchSize << stage;
 

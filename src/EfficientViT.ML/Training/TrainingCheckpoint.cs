@@ -97,9 +97,17 @@ public static class TrainingCheckpoint
             if (!File.Exists(emaPath))
                 throw new CheckpointException($"{location}: the run uses EMA but the checkpoint has no {EmaFile}.");
             var (tensors, _) = SafeTensorsFile.Read(emaPath);
-            ema.Load(tensors);
-            foreach (var tensor in tensors.Values)
-                tensor.Dispose();
+            try
+            {
+                // The EMA becomes the weights evaluated and saved as best: NaN there would make every later output NaN.
+                StateDictLoader.CheckFinite(tensors, emaPath);
+                ema.Load(tensors);
+            }
+            finally
+            {
+                foreach (var tensor in tensors.Values)
+                    tensor.Dispose();
+            }
         }
         return ReadState(location)!;
     }

@@ -100,7 +100,8 @@ public sealed record TrainingSetupOptions
                 throw new ArgumentException($"{name} = {value}: {rule}.");
         }
 
-        Check(ImageSize is null || (ImageSize > 0 && ImageSize % 16 == 0), nameof(ImageSize), ImageSize, "must be a positive multiple of 16 (the patch embedding's stride)");
+        Check(ImageSize is null || (ImageSize > 0 && ImageSize % 16 == 0 && ImageSize <= EfficientVitConfig.MaxImageSize), nameof(ImageSize), ImageSize,
+            $"must be a positive multiple of 16 (the patch embedding's stride) up to {EfficientVitConfig.MaxImageSize}");
         Check(Checkpoint is not null || ImageSize is not null || Preprocessing is null || Preprocessing.ImageSize % 16 == 0,
             nameof(Preprocessing), Preprocessing?.ImageSize, "its image size must be a multiple of 16 (or set ImageSize)");
         Preprocessing?.Validate();

@@ -94,7 +94,7 @@ internal static class OptionChecks
     public static int? ImageSize(ParseResult parse, Option<int?> option)
     {
         var value = parse.GetValue(option);
-        Check(value is null || (value > 0 && value % 16 == 0), option, value, "must be a positive multiple of 16");
+        Check(value is null || (value > 0 && value % 16 == 0 && value <= EfficientVitConfig.MaxImageSize), option, value, $"must be a positive multiple of 16 up to {EfficientVitConfig.MaxImageSize}");
         return value;
     }
 

@@ -56,6 +56,32 @@ public class FeaturizerLifetimeTests
         featurizer.Dispose();   // a second Dispose does nothing
     }
 
+    // ML.NET's Model.Save to a path creates the file before any step is saved, so what it leaves there is ML.NET's;
+    // the error is the featurizer's, and a save through a stream written atomically leaves nothing.
+    [Fact]
+    public void Saving_a_disposed_featurizer_or_model_loaded_for_serving_is_refused_naming_it()
+    {
+        using var model = EfficientVit.Create(EfficientVitVariant.M0, Side, numClasses: 0);
+        using var dir = new TempDirectory();
+        var mlContext = new MLContext();
+        var data = mlContext.Data.LoadFromEnumerable(Enumerable.Range(0, 2).Select(_ => new PixelRow()).ToArray());
+        var featurizer = Fit(mlContext, model, data);
+        mlContext.Model.Save(featurizer, data.Schema, dir.File("saved.zip"));
+        var loaded = mlContext.Model.LoadWithBatchedScoring(dir.File("saved.zip"), out _);
+        featurizer.Dispose();
+        ((IDisposable)loaded).Dispose();
+
+        var featurizerError = Assert.Throws<ObjectDisposedException>(() => mlContext.Model.Save(featurizer, data.Schema, dir.File("featurizer.zip")));
+        var loadedError = Assert.Throws<ObjectDisposedException>(() => mlContext.Model.Save(loaded, data.Schema, new MemoryStream()));
+        var atomic = dir.File("atomic.zip");
+        Assert.Throws<ObjectDisposedException>(() => EfficientViT.ML.IO.AtomicFile.Write(atomic, stream => mlContext.Model.Save(featurizer, data.Schema, stream)));
+
+        Assert.Equal(nameof(EfficientVitFeaturizerTransformer), featurizerError.ObjectName);
+        Assert.Contains("EfficientVitFeaturize: the featurizer was disposed and cannot be saved; save it before disposing it.", featurizerError.Message);
+        Assert.Contains("EfficientViT scoring: the model was disposed and cannot be saved", loadedError.Message);
+        Assert.Equal(["saved.zip", "featurizer.zip"], Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order().Reverse());
+    }
+
     // ML.NET's ApplyOnnxModel reads its network from a file. Given a stream it would copy it to a temp file that
     // nothing deletes, so the featurizer writes the file itself and its Dispose deletes it; a model loaded for
     // serving holds ML.NET's own copies (in MLContext.TempFilePath), which go when their steps are disposed.

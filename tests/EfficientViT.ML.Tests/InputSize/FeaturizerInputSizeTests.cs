@@ -91,6 +91,23 @@ public class FeaturizerInputSizeTests
         Assert.Contains("ImageSize", error.Message);
     }
 
+    [Theory]
+    [InlineData(8192, "ImageSize")]
+    [InlineData(4112, "ImageSize")]
+    [InlineData(16, "ImageSize")]
+    [InlineData(8192, "Preprocessing.ImageSize")]
+    public void An_image_size_out_of_range_is_refused_when_the_featurizer_is_made_naming_the_option_and_the_range(int size, string option)
+    {
+        var mlContext = new MLContext();
+        var options = option == "ImageSize"
+            ? new EfficientVitFeaturizerOptions { ModelPath = OfficialM0, ImageSize = size }
+            : new EfficientVitFeaturizerOptions { ModelPath = OfficialM0, Preprocessing = Preprocessing.ImagePreprocessing.ImageNet(size) };
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => mlContext.Transforms.EfficientVitFeaturize(options));
+
+        Assert.StartsWith($"EfficientVitFeaturize: {option} must be a multiple of 16 (the patch embedding's stride) from 32 to 4096; found {size}.", error.Message);
+    }
+
     private sealed class PixelRow
     {
         [VectorType(3, 160, 160)]

@@ -153,6 +153,29 @@ public class TrainingRunFolderTests
     }
 
     [Fact]
+    public void Non_finite_ema_weights_are_refused_at_load_naming_the_tensor_and_the_file()
+    {
+        using var dir = new TempDirectory();
+        WithModel((model, optimizer, metadata) =>
+        {
+            using var ema = new ModelEma(model, 0.999);
+            var run = new TrainingRunFolder(dir.Path);
+            run.Save(model, metadata, optimizer.Optimizer, ema.State, State(1, bestEpoch: 1), [Epoch(0, 0.4)]);
+            var emaFile = Path.Combine(run.LastPath, "ema.safetensors");
+            var (tensors, _) = SafeTensorsFile.Read(emaFile);
+            tensors["head.l.bias"][1] = float.NaN;
+            tensors["head.l.bias"][2] = float.PositiveInfinity;
+            SafeTensorsFile.Write(emaFile, tensors);
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+
+            using var resumed = new ModelEma(model, 0.999);
+            var error = Assert.Throws<CheckpointException>(() => TrainingCheckpoint.Load(run.LastPath, model, optimizer.Optimizer, resumed));
+            Assert.Equal($"{emaFile}: refusing weights that are NaN or infinite, which make every output NaN: 1 tensor(s) holding them: head.l.bias (2 of 3 values).", error.Message);
+        });
+    }
+
+    [Fact]
     public void An_output_path_that_is_a_file_is_refused_before_training()
     {
         using var dir = new TempDirectory();

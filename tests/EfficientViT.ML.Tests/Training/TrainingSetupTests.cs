@@ -48,6 +48,8 @@ public class TrainingSetupTests
     public void Options_out_of_range_are_refused_naming_the_option_and_the_value()
     {
         Assert.StartsWith("ImageSize = 50:", Assert.Throws<ArgumentException>(() => new TrainingSetupOptions { ImageSize = 50 }.Validate()).Message);
+        Assert.Equal("ImageSize = 8192: must be a positive multiple of 16 (the patch embedding's stride) up to 4096.",
+            Assert.Throws<ArgumentException>(() => new TrainingSetupOptions { ImageSize = 8192 }.Validate()).Message);
         Assert.StartsWith("BatchSize = 0:", Assert.Throws<ArgumentException>(() => new TrainingSetupOptions { BatchSize = 0 }.Validate()).Message);
         Assert.StartsWith("LearningRate = NaN:", Assert.Throws<ArgumentException>(() => new TrainingSetupOptions { LearningRate = double.NaN }.Validate()).Message);
     }
