@@ -98,4 +98,7 @@ public sealed class EfficientVitClassifierOptions
 
     /// <summary>A copy, so that the trainer neither changes the caller's object nor sees its later changes.</summary>
     internal EfficientVitClassifierOptions Copy() => (EfficientVitClassifierOptions)MemberwiseClone();
+
+    /// <summary>The most pixels an input <c>MLImage</c> may have (the command-line tool's image reader's limit); lowered by tests.</summary>
+    internal long MaxImagePixels { get; set; } = Data.StraightAlphaDecoder.MaxPixels;
 }

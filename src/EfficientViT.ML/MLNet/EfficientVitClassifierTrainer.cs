@@ -24,6 +24,7 @@ namespace EfficientViT.ML.MLNet;
 /// </remarks>
 public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClassifierTransformer>
 {
+    private const string Component = "EfficientVit trainer";
     private readonly EfficientVitClassifierOptions options;
     private readonly IHost host;
     private readonly TransformsCatalog transforms;
@@ -96,7 +97,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         using var channel = host.Start("Training");
         var progress = new ChannelProgress(channel, options.Progress);
         var classNames = ClassNames(labelColumn, (int)key.Count);
-        var samples = ReadImages(input, labelColumn, imageColumn.Value);
+        var samples = ReadImages(input, labelColumn, imageColumn.Value, options.MaxImagePixels);
 
         var data = new InMemoryImageDataset(samples, classNames);
         using var setup = TrainingSetup.Prepare(SetupOptions(options), data);
@@ -118,7 +119,8 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         channel.Info(MessageSensitivity.None, "training done; exporting the BN-fused classifier to ONNX for the ML.NET model");
         var (steps, networkFiles, graph, int8Quality) = BuildChain(model, classNames, metadata.Preprocessing, calibrationPixels);
         var chain = steps.Fit(input);
-        return new EfficientVitClassifierTransformer(chain, graph, device, networkFiles, result, metadata, int8Quality);
+        return new EfficientVitClassifierTransformer(chain, graph, device, networkFiles, result, metadata, int8Quality,
+            new ImageSizeCheck(options.ImageColumnName, options.MaxImagePixels, "EfficientVit classifier"));
     }
 
     // How the run starts: the same preparation as the command line's, with the options of this trainer.
@@ -237,7 +239,7 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
         return Enumerable.Range(1, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 
-    private static List<ImageSample> ReadImages(IDataView input, DataViewSchema.Column label, DataViewSchema.Column image)
+    private static List<ImageSample> ReadImages(IDataView input, DataViewSchema.Column label, DataViewSchema.Column image, long maxPixels)
     {
         var samples = new List<ImageSample>();
         using var cursor = input.GetRowCursor([label, image]);
@@ -252,7 +254,9 @@ public sealed class EfficientVitClassifierTrainer : IEstimator<EfficientVitClass
                 continue; // a missing label: ML.NET's trainers skip such rows too
             getImage(ref picture);
             if (picture is null || picture.Width == 0 || picture.Height == 0)
-                throw new InvalidDataException($"EfficientVit trainer: row {cursor.Position} of column '{image.Name}' has no image.");
+                throw new InvalidDataException($"{Component}: row {cursor.Position} of column '{image.Name}' has no image.");
+            if (ImageSizeCheck.Problem(Component, image.Name, picture.Width, picture.Height, maxPixels) is { } problem)
+                throw new InvalidDataException($"{problem} (row {cursor.Position})");
             samples.Add(ToSample(picture, (int)key - 1, $"row {cursor.Position}"));
         }
         if (samples.Count == 0)

@@ -19,12 +19,14 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     private readonly TransformerChain<ITransformer> chain;
     // The chain with its network scored in batches, as its scoring contract says; made at first use.
     private readonly Lazy<ITransformer> scoring;
+    private readonly ImageSizeCheck imageSizeCheck;
     private bool disposed;
 
     internal EfficientVitClassifierTransformer(TransformerChain<ITransformer> chain, byte[] graph, OnnxDevice device, IReadOnlyList<NetworkFile> networkFiles, TrainingResult training,
-        CheckpointMetadata metadata, Int8QualityReport? int8Quality)
+        CheckpointMetadata metadata, Int8QualityReport? int8Quality, ImageSizeCheck imageSizeCheck)
     {
         this.chain = chain;
+        this.imageSizeCheck = imageSizeCheck;
         NetworkFiles = networkFiles;
         Training = training;
         Metadata = metadata;
@@ -54,10 +56,11 @@ public sealed class EfficientVitClassifierTransformer : ITransformer, IDisposabl
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => chain.GetOutputSchema(inputSchema);
 
     /// <summary>Row-by-row mapping (used by <c>PredictionEngine</c>): each image scored alone through buffers bound once.</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => Scoring().GetRowToRowMapper(inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        ((ITransformer)new TransformerChain<ITransformer>([imageSizeCheck, Scoring()])).GetRowToRowMapper(inputSchema);
 
     /// <summary>Adds the probabilities and the predicted label; images are scored in batches by ONNX Runtime as a cursor moves.</summary>
-    public IDataView Transform(IDataView input) => Scoring().Transform(input);
+    public IDataView Transform(IDataView input) => Scoring().Transform(imageSizeCheck.Transform(input));
 
     /// <summary>Saves the ML.NET chain (see the class remarks).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx)

@@ -23,6 +23,12 @@ public class ClassifierTrainerTests
         Progress = reports is null ? null : new ListProgress(reports),
     };
 
+    // Labels as keys and images loaded: what the trainer reads.
+    private static TransformerChain<ImageLoadingTransformer> LabelledImages(MLContext mlContext, IDataView paths) =>
+        mlContext.Transforms.Conversion.MapValueToKey("Label")
+            .Append(mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)))
+            .Fit(paths);
+
     [Fact]
     public void Fit_evaluate_save_and_load_in_a_fresh_process_give_the_same_predictions()
     {
@@ -122,8 +128,7 @@ public class ClassifierTrainerTests
         var rows = TestImages.WriteColorImages(dir.Path, perClass: 1, size: 16, seed: 34);
         var mlContext = new MLContext();
         var paths = mlContext.Data.LoadFromEnumerable(rows);
-        var data = mlContext.Transforms.Conversion.MapValueToKey("Label").Append(mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)))
-            .Fit(paths).Transform(paths);
+        var data = LabelledImages(mlContext, paths).Transform(paths);
         var options = Options();
         options.Quantization = EfficientVitQuantization.Int8;
 
@@ -152,14 +157,40 @@ public class ClassifierTrainerTests
     }
 
     [Fact]
+    public void Images_over_the_pixel_limit_are_refused_by_column_and_size_in_fit_and_in_scoring()
+    {
+        using var dir = new TempDirectory();
+        var rows = TestImages.WriteColorImages(dir.Path, perClass: 2, size: 32, seed: 36);
+        var larger = TestImages.WriteColorImages(dir.Path, perClass: 1, size: 33, seed: 37);
+        var mlContext = new MLContext(seed: 0);
+        var prepare = LabelledImages(mlContext, mlContext.Data.LoadFromEnumerable(rows));
+        var data = prepare.Transform(mlContext.Data.LoadFromEnumerable(rows));
+        var options = Options();
+        (options.Epochs, options.MaxImagePixels) = (1, 32 * 32 - 1);
+
+        var inFit = Assert.Throws<InvalidDataException>(() => mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options).Fit(data));
+        Assert.StartsWith("EfficientVit trainer: column 'Image' holds a 32x32 image (1,024 pixels), more than the 1,023 accepted;", inFit.Message);
+        Assert.EndsWith("(row 0)", inFit.Message);
+
+        options.MaxImagePixels = 32 * 32;
+        using var model = mlContext.MulticlassClassification.Trainers.EfficientVit("Label", "Image", options).Fit(data);
+        var largerData = prepare.Transform(mlContext.Data.LoadFromEnumerable(larger));
+        var inTransform = Assert.ThrowsAny<Exception>(() => model.Transform(largerData).GetColumn<float[]>("Score").ToList());
+        const string Refusal = "EfficientVit classifier: column 'Image' holds a 33x33 image (1,089 pixels), more than the 1,024 accepted;";
+        Assert.Contains(TestFiles.Messages(inTransform), m => m.StartsWith(Refusal, StringComparison.Ordinal));
+        var engine = mlContext.Model.CreatePredictionEngine<ImageRow, ScoreRow>(prepare.Append(model));
+        var inEngine = Assert.ThrowsAny<Exception>(() => engine.Predict(larger[0]));
+        Assert.Contains(TestFiles.Messages(inEngine), m => m.StartsWith(Refusal, StringComparison.Ordinal));
+        Assert.Equal(TestImages.ColorClasses.Length, engine.Predict(rows[0]).Score.Length);
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_model_and_another_seed_another()
     {
         using var dir = new TempDirectory();
         var rows = TestImages.WriteColorImages(dir.Path, perClass: 4, size: 32, seed: 35);
         var mlContext = new MLContext(seed: 0);
-        var data = mlContext.Transforms.Conversion.MapValueToKey("Label")
-            .Append(mlContext.Transforms.LoadImages("Image", "", nameof(ImageRow.ImagePath)))
-            .Fit(mlContext.Data.LoadFromEnumerable(rows)).Transform(mlContext.Data.LoadFromEnumerable(rows));
+        var data = LabelledImages(mlContext, mlContext.Data.LoadFromEnumerable(rows)).Transform(mlContext.Data.LoadFromEnumerable(rows));
 
         float[] Scores(int seed)
         {
