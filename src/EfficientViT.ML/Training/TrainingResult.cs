@@ -10,4 +10,7 @@ public sealed record TrainingResult(IReadOnlyList<EpochSummary> Epochs, bool Com
 {
     /// <summary>True when the run stopped because its cancellation token was cancelled (after saving a checkpoint when it has a folder).</summary>
     public bool Cancelled { get; init; }
+
+    /// <summary>With a time budget (<see cref="TrainerOptions.TimeBudget"/>): what it bought and what the run spent; else null.</summary>
+    public TimeBudgetPlan? TimeBudget { get; init; }
 }
