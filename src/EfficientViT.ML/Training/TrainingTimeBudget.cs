@@ -109,7 +109,7 @@ internal sealed class TrainingTimeBudget
 
     /// <summary>The pace: seconds per step, data loading included.</summary>
     public double SecondsPerStep =>
-        stepSeconds.Count > 0 ? stepSeconds.Average() : firstStepSeconds ?? knownSecondsPerStep ?? 0;
+        stepSeconds.Count > 0 ? stepSeconds.Average() : knownSecondsPerStep ?? firstStepSeconds ?? 0;
 
     /// <summary>The cost of a validation pass: measured, or estimated from the pace.</summary>
     public double SecondsPerValidation =>

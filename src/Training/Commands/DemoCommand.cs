@@ -95,6 +95,9 @@ internal static class DemoCommand
                 throw new InvalidOperationException(result.StopReason ?? "training stopped");
             var trainingTime = clock.Elapsed;
             var evaluationClock = Stopwatch.StartNew();
+            // The thread count training last found faster: all cores collapse when another process holds one.
+            if (result.ThreadsChosen is { } threads)
+                TorchSharp.torch.set_num_threads(threads);
 
             var (metrics, _) = Evaluator.Evaluate(model, test, evalTransform, 256);
             Console.WriteLine($"test set: top-1 {metrics.Top1Accuracy:P2}, top-5 {metrics.Top5Accuracy:P2}");
