@@ -17,7 +17,8 @@ namespace EfficientViT.ML.Training;
 /// </para>
 /// <para>
 /// Costs: a step's is the mean wall time of the last <see cref="PaceWindow"/> steps, data loading included (the
-/// first step of each process start is left out while others are known: it pays for warming up). A validation
+/// first step of each process start is left out while others are known: it pays for warming up); the first plan
+/// is made after <see cref="StepsBeforePlanning"/> more steps, the run's full length standing until then. A validation
 /// pass is estimated from the steps (<see cref="ValidationShareOfTrainingImage"/> of a training image's time per
 /// validation image) until one is measured, a checkpoint as <see cref="FirstSaveSeconds"/>; then the last measured
 /// ones count. <see cref="Margin"/> of the budget is kept back for what the estimates miss.
@@ -36,6 +37,13 @@ internal sealed class TrainingTimeBudget
     /// forward pass alone, without gradients, takes about a third of a training step; the rest is data loading.
     /// </summary>
     public const double ValidationShareOfTrainingImage = 0.5;
+
+    /// <summary>
+    /// Steps measured (the first one left out) before a plan may end the run sooner than its recipe: the first
+    /// step pays for warming up (3–10 times a later one on a shared 2-core machine), and the validation estimate
+    /// grows with it.
+    /// </summary>
+    public const int StepsBeforePlanning = 5;
 
     /// <summary>A checkpoint's cost until one is measured.</summary>
     public const double FirstSaveSeconds = 2;
@@ -196,6 +204,8 @@ internal sealed class TrainingTimeBudget
 
     private void Plan(long stepsDone, long batchesDoneInEpoch)
     {
+        if (stepSeconds.Count < StepsBeforePlanning && knownSecondsPerStep is null)
+            return;
         var available = BudgetSeconds * (1 - Margin) - SpentSeconds - validationPassesAfterTraining * SecondsPerValidation;
         PlannedSteps = TimeBudgetPlanner.PlanTotalSteps(Math.Max(0, available), stepsDone, batchesDoneInEpoch, stepsPerEpoch, maxSteps,
             Math.Max(SecondsPerStep, 1e-9), SecondsPerValidation + SecondsPerSave);
