@@ -146,6 +146,15 @@ public sealed class EfficientVitTrainer
         {
             if (allThreads != callerThreads)
                 set_num_threads(allThreads);
+            // A budget that buys less than an epoch ends before any validation is measured: slices of one are timed first.
+            if (budget is { ValidationCostKnown: false } && validation is not null && validation.Count > 2 * recipe.BatchSize)
+            {
+                if (tuner is not null)
+                    set_num_threads(tuner.Chosen);
+                var firstSide = recipe.ImageSizeAt(state.Epoch, model.Config.ImageSize);
+                budget.ProbeValidation(recipe.BatchSize, Math.Min(validation.Count, 4 * recipe.BatchSize), images =>
+                    Validate(new SubsetDataset(validation, Enumerable.Range(0, images)), evalTransform.WithImageSize(firstSide), ema, cancellationToken));
+            }
             for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();

@@ -31,8 +31,8 @@ public sealed class TrainerOptions
 
     /// <summary>
     /// Torch intra-op threads. Null: training steps run on all cores or on one, whichever the trainer
-    /// times faster (compared again as the run goes on, since other work on the machine changes the answer),
-    /// and validation on all cores. A set count gives runs that repeat bit for bit (float sums split over
+    /// times faster (compared again as the run goes on, since other work on the machine changes the answer, and at
+    /// once when steps slow down: see <see cref="ThreadCountWatcher"/>), and validation at the same count. A set count gives runs that repeat bit for bit (float sums split over
     /// threads round differently). Torch's count is global to the process: the caller's is restored when
     /// training ends.
     /// </summary>

@@ -171,6 +171,30 @@ internal sealed class TrainingTimeBudget
         Progress = left <= 0 ? 1 : Progress + (1 - Progress) / left;
     }
 
+    /// <summary>Whether a validation pass's cost is known (measured, or kept from before a resume).</summary>
+    public bool ValidationCostKnown => validationImages == 0 || validationSeconds is not null;
+
+    /// <summary>
+    /// Estimates a validation pass's cost from slices of it, before any is run: <paramref name="validateFirst"/>
+    /// images are validated once untimed (warming up), then <paramref name="validateFirst"/> and
+    /// <paramref name="validateMore"/> images, timed; the difference is the cost of the extra images, the rest the
+    /// fixed cost of a pass. A run whose budget buys less than an epoch would otherwise end on a guess.
+    /// </summary>
+    public void ProbeValidation(int validateFirst, int validateMore, Action<int> validate)
+    {
+        validate(validateFirst);
+        double Timed(int images)
+        {
+            var start = clock.GetTimestamp();
+            validate(images);
+            return clock.GetElapsedTime(start).TotalSeconds;
+        }
+        var few = Timed(validateFirst);
+        var more = Timed(validateMore);
+        var perImage = Math.Max(0, more - few) / (validateMore - validateFirst);
+        validationSeconds = Math.Max(0, few - perImage * validateFirst) + perImage * validationImages;
+    }
+
     /// <summary>Runs a validation pass and keeps its time as the cost of the next ones.</summary>
     public T TimeValidation<T>(Func<T> validate)
     {
