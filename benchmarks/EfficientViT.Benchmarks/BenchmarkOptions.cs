@@ -24,6 +24,11 @@ internal sealed record BenchmarkOptions
                                  backward of each layer; at each --threads count, each for 2x --seconds)
           --training-size 64     input side of --training and --training-profile (a multiple of 16;
                                  demo --long uses 112)
+          --training-load        measure training steps on the idle machine and with a CPU-bound process
+                                 beside them (a child spinning --load-threads threads), at 1 thread, at all
+                                 cores and at the trainer's choice step by step (auto), rounds alternating
+          --load-threads 1       busy threads of the --training-load child (default: cores - 1)
+          --spin 1               be the load generator: spin this many threads until stdin closes
           --rounds 2             rounds of --training, each measuring every thread count in turn
           --optimizers flat      AdamW updates of --training, taking turns in each round: flat (one buffer
                                  for all parameters, the trainer's) and/or per-tensor
@@ -38,6 +43,9 @@ internal sealed record BenchmarkOptions
     public bool ShowHelp { get; init; }
     public bool Training { get; init; }
     public bool TrainingProfile { get; init; }
+    public bool TrainingLoad { get; init; }
+    public int LoadThreads { get; init; } = Math.Max(1, Environment.ProcessorCount - 1);
+    public int? Spin { get; init; }
     public int TrainingImageSize { get; init; } = 64;
     public int TrainingRounds { get; init; } = 2;
     public IReadOnlyList<string> TrainingOptimizers { get; init; } = ["flat"];
@@ -62,6 +70,15 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--training":
                     options = options with { Training = true };
+                    break;
+                case "--training-load":
+                    options = options with { TrainingLoad = true };
+                    break;
+                case "--load-threads":
+                    options = options with { LoadThreads = ParsePositiveInt(arg, ValueOf(args, ref i)) };
+                    break;
+                case "--spin":
+                    options = options with { Spin = ParsePositiveInt(arg, ValueOf(args, ref i)) };
                     break;
                 case "--training-profile":
                     options = options with { TrainingProfile = true };

@@ -31,6 +31,8 @@ internal static class Program
             Console.Error.WriteLine(BenchmarkOptions.Usage);
             return 2;
         }
+        if (options.Spin is { } spinning)
+            return CpuLoad.Spin(spinning);
         if (options.ShowHelp)
         {
             Console.WriteLine(BenchmarkOptions.Usage);
@@ -45,6 +47,12 @@ internal static class Program
         if (options.TrainingProfile)
         {
             TrainingProfile.Run(options, Console.Out);
+            Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }
+        if (options.TrainingLoad)
+        {
+            TrainingUnderLoad.Run(options, Console.Out);
             Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
             return 0;
         }

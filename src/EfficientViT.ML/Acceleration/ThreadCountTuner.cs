@@ -14,6 +14,9 @@ namespace EfficientViT.ML.Acceleration;
 /// (OpenMP threads spinning on cores that other processes hold) costs one step per comparison when
 /// compared after a faster one.
 /// Each comparison that keeps the same choice doubles the stretch before the next, up to <see cref="MaxStretch"/>.
+/// A comparison moves away from the current choice only when another count is faster by more than
+/// <see cref="SwitchMargin"/>: counts whose speeds differ by less than the steps' noise do not take turns.
+/// <see cref="ThreadCountWatcher"/> starts a comparison early when the chosen count's steps slow down.
 /// </remarks>
 internal sealed class ThreadCountTuner
 {
@@ -25,6 +28,9 @@ internal sealed class ThreadCountTuner
 
     /// <summary>The longest stretch between comparisons.</summary>
     public const int MaxStretch = 800;
+
+    /// <summary>How much faster (median step time) another count must be for a comparison to leave the current choice.</summary>
+    public const double SwitchMargin = 0.1;
 
     private readonly int[] candidates;
     private readonly List<double>[] times;
@@ -50,6 +56,9 @@ internal sealed class ThreadCountTuner
 
     /// <summary>Comparisons finished so far.</summary>
     public int Comparisons { get; private set; }
+
+    /// <summary>Whether a comparison is under way (its steps run at the candidates in turn).</summary>
+    public bool Comparing => probing >= 0;
 
     /// <summary>The thread count to set before the next step.</summary>
     public int ThreadsForNextStep => probing >= 0 ? candidates[probing] : Chosen;
@@ -95,11 +104,20 @@ internal sealed class ThreadCountTuner
         var medians = times.Select(list => list.Count == 0 ? double.PositiveInfinity : Median(list)).ToArray();
         var best = Array.IndexOf(medians, medians.Min());
         var previous = Chosen;
-        Chosen = candidates[best];
+        var current = Array.IndexOf(candidates, previous);
+        if (Comparisons == 0 || medians[best] < (1 - SwitchMargin) * medians[current])
+            Chosen = candidates[best];
         Comparisons++;
         stretch = Comparisons > 1 && Chosen == previous ? Math.Min(MaxStretch, stretch * 2) : FirstStretch;
         stepsLeftInStretch = stretch;
         probing = -1;
+    }
+
+    /// <summary>Starts a comparison with the next step, unless one is under way.</summary>
+    public void CompareNow()
+    {
+        if (candidates.Length > 1 && !Comparing)
+            StartComparison();
     }
 
     private void StartComparison()
@@ -111,9 +129,10 @@ internal sealed class ThreadCountTuner
         probing = 0;
     }
 
-    private static double Median(List<double> values)
+    /// <summary>The median of <paramref name="values"/> (at least one).</summary>
+    internal static double Median(IEnumerable<double> values)
     {
-        var sorted = values.OrderBy(value => value).ToArray();
+        var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

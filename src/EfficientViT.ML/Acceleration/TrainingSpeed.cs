@@ -51,23 +51,38 @@ internal sealed class TrainingSpeed : IDisposable
 
     /// <summary>
     /// Runs <paramref name="warmupSteps"/> untimed steps, then steps until both <paramref name="minimumSteps"/>
-    /// and <paramref name="minimumDuration"/> are reached, at the current intra-op thread count.
+    /// and <paramref name="minimumDuration"/> are reached, at the current intra-op thread count, or, with a
+    /// <paramref name="watcher"/>, at the count it names before each step, as the trainer runs them.
     /// </summary>
-    public TrainingStepTimes Measure(TimeSpan minimumDuration, int minimumSteps = 3, int warmupSteps = 2)
+    public TrainingStepTimes Measure(TimeSpan minimumDuration, int minimumSteps = 3, int warmupSteps = 2, ThreadCountWatcher? watcher = null)
     {
         var phases = new double[4];
         for (var i = 0; i < warmupSteps; i++)
-            Step(phases);
+            StepAt(watcher, phases);
         Array.Clear(phases);
         var steps = 0;
         var clock = Stopwatch.StartNew();
         while (steps < minimumSteps || clock.Elapsed < minimumDuration)
         {
-            Step(phases);
+            StepAt(watcher, phases);
             steps++;
         }
         var seconds = clock.Elapsed.TotalSeconds;
         return new TrainingStepTimes(Batch, steps, seconds, phases[0] / steps, phases[1] / steps, phases[2] / steps, phases[3] / steps);
+    }
+
+    private void StepAt(ThreadCountWatcher? watcher, double[] phases)
+    {
+        if (watcher is null)
+        {
+            Step(phases);
+            return;
+        }
+        if (get_num_threads() != watcher.ThreadsForNextStep)
+            set_num_threads(watcher.ThreadsForNextStep);
+        var start = Stopwatch.GetTimestamp();
+        Step(phases);
+        watcher.Report(Stopwatch.GetElapsedTime(start));
     }
 
     private void Step(double[] phases)

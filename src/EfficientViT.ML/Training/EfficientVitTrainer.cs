@@ -49,6 +49,8 @@ public sealed class EfficientVitTrainer
             if (teacher.NumClasses != model.Config.NumClasses)
                 throw new ArgumentException($"The teacher predicts {teacher.NumClasses} classes; the student has {model.Config.NumClasses}.", nameof(options));
         }
+        if (options.TimeBudget is not null && recipe.StartImageSize is not null)
+            throw new ArgumentException("A time budget plans the run's length as it goes, and a low-to-high resolution schedule needs the length at the start: use one of TrainerOptions.TimeBudget and TrainingRecipe.StartImageSize.", nameof(options));
         this.model = model;
         this.recipe = recipe;
         this.options = options;
@@ -76,7 +78,7 @@ public sealed class EfficientVitTrainer
         // the process) is restored when training ends.
         var callerThreads = get_num_threads();
         var allThreads = options.Threads ?? callerThreads;
-        var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountTuner([1, allThreads]) : null;
+        var tuner = options.Threads is null && allThreads > 1 ? new ThreadCountWatcher([1, allThreads]) : null;
 
         model.SetDropPathRate(recipe.DropPath);
         if (options.FreezeBackbone)
@@ -95,7 +97,8 @@ public sealed class EfficientVitTrainer
         using var loader = NewLoader(trainTransform);
         var stepsPerEpoch = loader.BatchesPerEpoch;
         var schedule = CosineSchedule.ForRecipe(recipe, stepsPerEpoch);
-        var totalSteps = options.MaxSteps is { } max ? Math.Min(max, (long)recipe.Epochs * stepsPerEpoch) : (long)recipe.Epochs * stepsPerEpoch;
+        var recipeSteps = (long)recipe.Epochs * stepsPerEpoch;
+        var totalSteps = options.MaxSteps is { } max ? Math.Min(max, recipeSteps) : recipeSteps;
         using var ema = recipe.EmaDecay is { } decay ? new ModelEma(model, decay) : null;
         // Averaged in place over the optimizer's flat buffer; the loop updates the average right after each step.
         if (ema is not null && optimizer.Optimizer is ScalarSafeAdamW { Flat: { } flat })
@@ -111,8 +114,28 @@ public sealed class EfficientVitTrainer
                 throw new InvalidOperationException($"{run.LastPath} was made with seed {state.Seed}; resume with the same seed (found {recipe.Seed}).");
         }
 
-        void Save(TrainingState position) => acceleration.WithContiguousWeights(() =>
-            run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries));
+        // A time budget sets the run's length (at most the recipe's) and its schedule; a resumed run keeps its own.
+        var budget = options.TimeBudget is not null || state.Budget is not null
+            ? new TrainingTimeBudget(options.TimeBudget ?? TimeSpan.FromSeconds(state.Budget!.BudgetSeconds), options.Clock, stepsPerEpoch, recipe.BatchSize,
+                totalSteps, validation?.Count ?? 0, run is not null, (double)recipe.WarmupEpochs / recipe.Epochs, state.Budget, state.Step, options.ValidationPassesAfterTraining)
+            : null;
+        if (budget is not null)
+            totalSteps = budget.PlannedSteps;
+        int EpochsPlanned() => budget is null ? recipe.Epochs : (int)Math.Ceiling((double)totalSteps / stepsPerEpoch);
+        TrainingResult WithPlan(TrainingResult result) => result with { TimeBudget = budget?.Plan(), ThreadsChosen = tuner?.Chosen };
+
+        void Save(TrainingState position)
+        {
+            void Write() => acceleration.WithContiguousWeights(() =>
+                run?.Save(model, RecordOf(checkpointMetadata, position), optimizer.Optimizer, ema?.State, position, summaries));
+            if (budget is null)
+            {
+                Write();
+                return;
+            }
+            position = position with { Budget = budget.Plan() };
+            budget.TimeSave(Write);
+        }
 
         var step = state.Step;
         var bestTop1 = state.BestTop1;
@@ -123,9 +146,20 @@ public sealed class EfficientVitTrainer
         {
             if (allThreads != callerThreads)
                 set_num_threads(allThreads);
+            // A budget that buys less than an epoch ends before any validation is measured: slices of one are timed first.
+            if (budget is { ValidationCostKnown: false } && validation is not null && validation.Count > 2 * recipe.BatchSize)
+            {
+                if (tuner is not null)
+                    set_num_threads(tuner.Chosen);
+                var firstSide = recipe.ImageSizeAt(state.Epoch, model.Config.ImageSize);
+                budget.ProbeValidation(recipe.BatchSize, Math.Min(validation.Count, 4 * recipe.BatchSize), images =>
+                    Validate(new SubsetDataset(validation, Enumerable.Range(0, images)), evalTransform.WithImageSize(firstSide), ema, cancellationToken));
+            }
             for (var epoch = state.Epoch; epoch < recipe.Epochs && step < totalSteps; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
+                budget?.StartSteps();
+                tuner?.Forget();
                 SetTrainMode();
                 // A low-to-high resolution schedule: this epoch's side, for the images and the network alike.
                 var side = recipe.ImageSizeAt(epoch, model.Config.ImageSize);
@@ -140,10 +174,10 @@ public sealed class EfficientVitTrainer
                     {
                         Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
                         var saved = run is null ? "" : $"; the run was saved in {run.LastPath} and can be resumed from there";
-                        return new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true };
+                        return WithPlan(new TrainingResult(summaries, false, $"cancelled{saved}", bestTop1, step) { Cancelled = true });
                     }
 
-                    var learningRate = schedule.LearningRate(step);
+                    var learningRate = budget?.LearningRate(schedule) ?? schedule.LearningRate(step);
                     optimizer.SetLearningRate(learningRate);
                     if (tuner is not null && get_num_threads() != tuner.ThreadsForNextStep)
                         set_num_threads(tuner.ThreadsForNextStep);
@@ -160,27 +194,39 @@ public sealed class EfficientVitTrainer
                     ema?.Update(model);
                     step++;
                     batchIndex++;
+                    if (budget is not null)
+                    {
+                        budget.StepDone(step, batchIndex);
+                        totalSteps = budget.PlannedSteps;
+                        if (ema is not null)
+                            ema.Decay = budget.EmaDecay(recipe.EmaDecay!.Value, recipeSteps);
+                    }
                     lossSum += loss;
                     lossCount++;
                     images += batch.Count;
                     var rate = images / epochClock.Elapsed.TotalSeconds;
                     var done = step - stepsAtStart;
                     var eta = done == 0 ? TimeSpan.Zero : started.Elapsed / done * (totalSteps - step);
-                    progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
+                    progress?.Report(new TrainingProgress(epoch, EpochsPlanned(), step, totalSteps, lossSum / lossCount, learningRate, rate, eta));
                     if (step >= totalSteps)
                         break;
                 }
 
-                if (batchIndex < stepsPerEpoch)
+                // A budget's last epoch may end inside the epoch; it is validated and saved like any other.
+                if (batchIndex < stepsPerEpoch && budget is null)
                 {
                     // MaxSteps ended the run inside the epoch: keep the position so that resuming finishes it.
                     Save(state with { Epoch = epoch, BatchesDoneInEpoch = batchIndex, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
                     return new TrainingResult(summaries, true, null, bestTop1, step);
                 }
 
+                // Validation runs at the count the steps chose: when another process holds a core, all cores collapse
+                // for validation as they do for training (10,000 images took 171 s at two threads on a shared 2-core
+                // machine, where one thread trained 128 images a second).
                 if (tuner is not null)
-                    set_num_threads(allThreads);
-                var (validationLoss, top1, top5) = Validate(validation, evalTransform.WithImageSize(side), ema, cancellationToken);
+                    set_num_threads(tuner.Chosen);
+                var validate = () => Validate(validation, evalTransform.WithImageSize(side), ema, cancellationToken);
+                var (validationLoss, top1, top5) = budget is null ? validate() : budget.TimeValidation(validate);
                 var summary = new EpochSummary(epoch, lossCount == 0 ? double.NaN : lossSum / lossCount, validationLoss, top1, top5,
                     schedule.LearningRate(Math.Max(0, step - 1)), images / epochClock.Elapsed.TotalSeconds, epochClock.Elapsed.TotalSeconds);
                 summaries.Add(summary);
@@ -188,12 +234,12 @@ public sealed class EfficientVitTrainer
                 if (improved)
                     (bestTop1, bestEpoch) = (top1, epoch + 1);
                 Save(state with { Epoch = epoch + 1, BatchesDoneInEpoch = 0, Step = step, BestTop1 = bestTop1, BestEpoch = bestEpoch });
-                progress?.Report(new TrainingProgress(epoch, recipe.Epochs, step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
+                progress?.Report(new TrainingProgress(epoch, EpochsPlanned(), step, totalSteps, summary.TrainLoss, summary.LearningRate, summary.ImagesPerSecond, started.Elapsed / Math.Max(1, step - stepsAtStart) * (totalSteps - step), summary));
             }
             acceleration.Dispose();
             ema?.CopyTo(model);
             model.eval();
-            return new TrainingResult(summaries, true, null, bestTop1, step);
+            return WithPlan(new TrainingResult(summaries, true, null, bestTop1, step));
         }
         finally
         {

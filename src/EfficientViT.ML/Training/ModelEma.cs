@@ -21,14 +21,13 @@ internal sealed class ModelEma : IDisposable
     private FlatParameters? flat;
     private Tensor? flatAverage;
     private bool disposed;
+    private double decay;
 
     /// <summary>Starts the average at the current state of <paramref name="model"/>.</summary>
     /// <param name="model">The model being trained.</param>
     /// <param name="decay">Weight of the old average per update, in [0, 1).</param>
     public ModelEma(EfficientVit model, double decay)
     {
-        if (decay is < 0 or >= 1)
-            throw new ArgumentOutOfRangeException(nameof(decay), decay, "The EMA decay must be in [0, 1).");
         Decay = decay;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -39,8 +38,17 @@ internal sealed class ModelEma : IDisposable
         }
     }
 
-    /// <summary>Weight of the old average per update.</summary>
-    public double Decay { get; }
+    /// <summary>Weight of the old average per update, in [0, 1); a time-budgeted run sets it again when it plans its length anew.</summary>
+    public double Decay
+    {
+        get => decay;
+        set
+        {
+            if (value is < 0 or >= 1)
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The EMA decay must be in [0, 1).");
+            decay = value;
+        }
+    }
 
     /// <summary>The averaged state, keyed like the model's <c>state_dict()</c>; owned by this object (for checkpointing, not for changing).</summary>
     public IReadOnlyDictionary<string, Tensor> State => state;

@@ -31,8 +31,8 @@ public sealed class TrainerOptions
 
     /// <summary>
     /// Torch intra-op threads. Null: training steps run on all cores or on one, whichever the trainer
-    /// times faster (compared again as the run goes on, since other work on the machine changes the answer),
-    /// and validation on all cores. A set count gives runs that repeat bit for bit (float sums split over
+    /// times faster (compared again as the run goes on, since other work on the machine changes the answer, and at
+    /// once when steps slow down: see <see cref="ThreadCountWatcher"/>), and validation at the same count. A set count gives runs that repeat bit for bit (float sums split over
     /// threads round differently). Torch's count is global to the process: the caller's is restored when
     /// training ends.
     /// </summary>
@@ -48,6 +48,28 @@ public sealed class TrainerOptions
 
     /// <summary>Stop after this many optimizer steps in total (tests and quick checks); null runs every epoch.</summary>
     public long? MaxSteps { get; set; }
+
+    /// <summary>
+    /// The time the run may take, like ML.NET AutoML's <c>MaxExperimentTimeInSeconds</c>: training, validation and
+    /// checkpoints end within it. The trainer measures its pace from the first steps and plans, after every step,
+    /// how many steps fit (at most the recipe's epochs, or <see cref="MaxSteps"/>); the warm-up, the cosine decay
+    /// and the EMA decay follow the plan, and stay continuous when a change of pace changes it. The last epoch may
+    /// end part-way; it is validated and saved like the others. The run folder's <c>last/state.json</c> and
+    /// <see cref="TrainingResult.TimeBudget"/> tell what the budget bought; a resumed run keeps its budget and the
+    /// time it had spent. Not with a low-to-high resolution schedule (<see cref="TrainingRecipe.StartImageSize"/>).
+    /// Null (default): the recipe's epochs, however long they take.
+    /// </summary>
+    public TimeSpan? TimeBudget { get; set; }
+
+    /// <summary>
+    /// Work after training that <see cref="TimeBudget"/> must also hold, in validation passes (e.g. 3 for an
+    /// evaluation of the test set with and without flip averaging): it costs what validation costs on this machine
+    /// at this time, which the trainer measures. Default 0.
+    /// </summary>
+    internal double ValidationPassesAfterTraining { get; set; }
+
+    /// <summary>The clock <see cref="TimeBudget"/> is spent on (tests give a fake one); default the system's.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
 
     /// <summary>The teacher of a distillation run (the recipe's <see cref="TrainingRecipe.Distillation"/> is Soft or Hard); the model needs its distillation head.</summary>
     public ITeacher? Teacher { get; set; }
@@ -66,6 +88,8 @@ public sealed class TrainerOptions
 
         Check(Workers >= 1, nameof(Workers), Workers, "must be at least 1");
         Check(Threads is null or >= 1, nameof(Threads), Threads, "must be at least 1, or null for libtorch's default");
+        Check(TimeBudget is null || TimeBudget > TimeSpan.Zero, nameof(TimeBudget), TimeBudget, "must be positive, or null to run the recipe's epochs");
+        Check(double.IsFinite(ValidationPassesAfterTraining) && ValidationPassesAfterTraining >= 0, nameof(ValidationPassesAfterTraining), ValidationPassesAfterTraining, "must be finite and not negative");
         Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1, or null to run every epoch");
         Check(double.IsFinite(BackboneLearningRateScale) && BackboneLearningRateScale >= 0, nameof(BackboneLearningRateScale), BackboneLearningRateScale, "must be finite and not negative");
         if (OutputDirectory is not null)

@@ -10,4 +10,10 @@ public sealed record TrainingResult(IReadOnlyList<EpochSummary> Epochs, bool Com
 {
     /// <summary>True when the run stopped because its cancellation token was cancelled (after saving a checkpoint when it has a folder).</summary>
     public bool Cancelled { get; init; }
+
+    /// <summary>With a time budget (<see cref="TrainerOptions.TimeBudget"/>): what it bought and what the run spent; else null.</summary>
+    public TimeBudgetPlan? TimeBudget { get; init; }
+
+    /// <summary>The thread count the training steps last chose (<see cref="TrainerOptions.Threads"/> unset), for work that follows on the same machine; else null.</summary>
+    internal int? ThreadsChosen { get; init; }
 }

@@ -26,6 +26,9 @@ internal sealed record TrainingState
     /// <summary>The run's seed; every random draw derives from it, the epoch and the step.</summary>
     public int Seed { get; init; }
 
+    /// <summary>The plan of a run with a time budget (<see cref="TrainerOptions.TimeBudget"/>), or null.</summary>
+    public TimeBudgetPlan? Budget { get; init; }
+
     internal string ToJson() => JsonSerializer.Serialize(this, Options);
 
     internal static TrainingState FromJson(string json, string source) =>

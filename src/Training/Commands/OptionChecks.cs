@@ -90,6 +90,31 @@ internal static class OptionChecks
         DefaultValueFactory = _ => 3,
     };
 
+    /// <summary><c>--time-budget</c>: the time a run may take (commands that train).</summary>
+    public static Option<string?> TimeBudgetOption(string description) => new("--time-budget") { Description = description };
+
+    /// <summary>
+    /// The <c>--time-budget</c> value (8m, 90s, 1h30m or seconds), or null when not given; a budget cannot go with
+    /// <paramref name="startImageSize"/>'s schedule, which needs the run's length at its start.
+    /// </summary>
+    public static TimeSpan? TimeBudget(ParseResult parse, Option<string?> option, Option<int?> startImageSize)
+    {
+        if (parse.GetValue(option) is not { } text)
+            return null;
+        TimeSpan budget;
+        try
+        {
+            budget = TimeBudgetFormat.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"{option.Name} {e.Message}");
+        }
+        Check(parse.GetValue(startImageSize) is null, startImageSize, parse.GetValue(startImageSize),
+            $"a time budget plans the run's length as it goes, and a low-to-high resolution schedule needs it at the start: give {option.Name} or {startImageSize.Name}, not both");
+        return budget;
+    }
+
     /// <summary>An image side: a positive multiple of 16 (the patch embedding's stride), or null for the default.</summary>
     public static int? ImageSize(ParseResult parse, Option<int?> option)
     {

@@ -23,7 +23,8 @@ internal static class TrainCommand
             ? "The weights to start from: " + WeightsArguments.Help
             : "Start from these weights instead of random ones (a new head for the data's classes): " + WeightsArguments.Help, required: finetune);
         var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels, a multiple of 16 (default: 64 for Fashion-MNIST, else 224; fine-tuning keeps the checkpoint's)." };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 10 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs (with --time-budget: the most it trains).", DefaultValueFactory = _ => 10 };
+        var timeBudget = OptionChecks.TimeBudgetOption("The time training may take, validation and checkpoints included (8m, 90s, 1h30m or seconds): the trainer measures its pace and plans how many steps fit, at most --epochs; the schedule follows the plan.");
         var startImageSize = OptionChecks.StartImageSizeOption();
         var fullSizeEpochs = OptionChecks.FullSizeEpochsOption();
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 128 };
@@ -46,7 +47,7 @@ internal static class TrainCommand
         var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
-        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, interpolation, startImageSize, fullSizeEpochs, epochs, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
+        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, interpolation, startImageSize, fullSizeEpochs, epochs, timeBudget, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
         if (finetune)
         {
             command.Options.Add(checkpoint);
@@ -70,6 +71,7 @@ internal static class TrainCommand
             var split = OptionChecks.InRange(parse, validationSplit, 0, 1);
             var size = OptionChecks.ImageSize(parse, imageSize);
             var (startSize, fullEpochs) = OptionChecks.ImageSizeSchedule(parse, startImageSize, fullSizeEpochs, epochCount);
+            var budget = OptionChecks.TimeBudget(parse, timeBudget, startImageSize);
             var dropPathRate = OptionChecks.InRange(parse, dropPath, 0, 1);
             var threadCount = OptionChecks.AtLeast(parse, threads, 1);
             var workerCount = OptionChecks.AtLeast(parse, workers, 1);
@@ -128,6 +130,7 @@ internal static class TrainCommand
                 Threads = threadCount,
                 Workers = workerCount ?? Math.Max(1, Environment.ProcessorCount - 1),
                 MaxSteps = steps,
+                TimeBudget = budget,
                 FreezeBackbone = finetune && parse.GetValue(freeze),
                 BatchNormEval = finetune && parse.GetValue(bnEval),
                 BackboneLearningRateScale = backboneScale,

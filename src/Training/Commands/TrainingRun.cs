@@ -43,9 +43,12 @@ internal static class TrainingRun
                 (validation is null ? "" : $", validating on {validation.Count:N0}") +
                 $"; {recipe.Epochs} epochs of batch {recipe.BatchSize}, peak lr {recipe.ScaledLearningRate():G3}" +
                 (recipe.StartImageSize is null ? "" : $"; image sides {recipe.DescribeImageSizes(model.Config.ImageSize)}") +
+                (options.TimeBudget is { } budget && !options.Resume ? $"; time budget {TimeBudgetFormat.Format(budget.TotalSeconds)} (the epochs are the most it trains)" : "") +
                 (options.OutputDirectory is null ? "" : $"; writing to {options.OutputDirectory}"));
             var trainer = new EfficientVitTrainer(model, recipe, options, setup.Metadata);
             var result = trainer.Train(train, validation, setup.TrainTransform, setup.EvalTransform, new ConsoleProgress(), cancel.Token);
+            if (result.TimeBudget is { } plan)
+                Console.WriteLine($"time {plan}");
             if (result.StopReason is { } reason)
                 Console.Error.WriteLine($"stopped: {reason}" + (result.Cancelled && options.OutputDirectory is not null ? "; continue with --resume" : ""));
             if (options.OutputDirectory is { } output && result.Epochs.Count > 0)

@@ -114,6 +114,16 @@ public class CommandLineErrorTests
     }
 
     [Fact]
+    public void A_time_budget_that_is_no_duration_or_goes_with_a_resolution_schedule_is_one_error_line()
+    {
+        using var dir = new TempDirectory();
+        var data = ImageFolder(dir);
+        AssertOneErrorLine(Run("train", "--data", data, "--output", dir.File("run"), "--time-budget", "5x"), "--time-budget '5x'", "1h30m");
+        AssertOneErrorLine(Run("train", "--data", data, "--output", dir.File("run2"), "--time-budget", "2m", "--epochs", "4", "--start-image-size", "32"),
+            "--start-image-size 32", "not both");
+    }
+
+    [Fact]
     public void A_data_folder_without_class_folders_is_one_error_line_naming_it()
     {
         using var dir = new TempDirectory();

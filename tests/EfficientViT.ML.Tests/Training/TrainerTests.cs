@@ -10,10 +10,10 @@ namespace EfficientViT.ML.Tests.Training;
 [Collection(TorchGlobalStateCollection.Name)]
 public class TrainerTests
 {
-    private const int Size = 32, Classes = 3, ModelClasses = 10;
+    internal const int Size = 32, Classes = 3, ModelClasses = 10;
 
     // 48 tiny grayscale images whose class (0-2 of Fashion-MNIST's ten) is their brightness band, so a few steps can learn something.
-    private static FashionMnistDataset TinyData(int seed)
+    internal static FashionMnistDataset TinyData(int seed)
     {
         var random = new Random(seed);
         const int count = 48, side = 12;
@@ -29,7 +29,7 @@ public class TrainerTests
     }
 
     // The lr scaling rule (lr × batch/512) gives batch 8 a tiny rate; a larger base keeps the tests short.
-    private static TrainingRecipe Recipe(int epochs) => TrainingRecipe.ForSmallData(epochs, batchSize: 8, stepsPerEpoch: 6) with { Seed = 5, BaseLearningRate = 0.3 };
+    internal static TrainingRecipe Recipe(int epochs) => TrainingRecipe.ForSmallData(epochs, batchSize: 8, stepsPerEpoch: 6) with { Seed = 5, BaseLearningRate = 0.3 };
 
     private static (EfficientVit Model, EfficientVitTrainer Trainer) Make(string output, TrainingRecipe recipe, bool resume = false, bool freeze = false)
     {
@@ -39,9 +39,9 @@ public class TrainerTests
         return (model, new EfficientVitTrainer(model, recipe, options, CheckpointMetadata.FromConfig(model.Config)));
     }
 
-    private static ImageTransform TrainTransform => ImageTransform.FashionMnist(Size, train: true);
+    internal static ImageTransform TrainTransform => ImageTransform.FashionMnist(Size, train: true);
 
-    private static ImageTransform EvalTransform => ImageTransform.FashionMnist(Size, train: false);
+    internal static ImageTransform EvalTransform => ImageTransform.FashionMnist(Size, train: false);
 
     [Fact]
     public void Resuming_after_a_stop_gives_the_same_weights_as_an_uninterrupted_run()
