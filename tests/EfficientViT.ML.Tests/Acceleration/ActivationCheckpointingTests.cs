@@ -1,6 +1,7 @@
 using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Tests.Modeling;
+using EfficientViT.ML.Tests.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,8 +11,10 @@ namespace EfficientViT.ML.Tests.Acceleration;
 /// A training step with activation checkpointing is the step without it: two models with the same weights, one
 /// checkpointed, take one step on the same batch (channels-last, with stochastic depth, so that the recomputation
 /// must replay the random draws) and give the same loss, the same gradient for every parameter, and BatchNorm's
-/// running statistics and batch counts updated once, as without checkpointing.
+/// running statistics and batch counts updated once, as without checkpointing. The steps draw from torch's global
+/// generator, so no other test may run meanwhile.
 /// </summary>
+[Collection(TorchGlobalStateCollection.Name)]
 public class ActivationCheckpointingTests
 {
     [Fact]
