@@ -29,7 +29,15 @@ internal sealed record BenchmarkOptions
                                  cores and at the trainer's choice step by step (auto), rounds alternating
           --load-threads 1       busy threads of the --training-load child (default: cores - 1)
           --spin 1               be the load generator: spin this many threads until stdin closes
-          --rounds 2             rounds of --training, each measuring every thread count in turn
+          --training-variant M0  model of --training                (default: M0)
+          --training-batch 128   images per step of --training       (default: 128)
+          --checkpoint-activations  --training recomputes each stage's activations in the backward pass
+          --training-memory      training's peak memory and images/s, this project next to PyTorch
+                                 (benchmarks/pytorch/train_step.py in its Debian root; as root), each side
+                                 a child process of its own, at each --training-sizes side and --threads count
+          --training-sizes 64,112,224  input sides of --training-memory (default: 64,112,224)
+          --pytorch-root DIR     PyTorch's Debian root for --training-memory (default: /opt/pytorch-trixie)
+          --rounds 2             rounds of --training (and --training-memory), each measuring every thread count in turn
           --optimizers flat      AdamW updates of --training, taking turns in each round: flat (one buffer
                                  for all parameters, the trainer's) and/or per-tensor
           -h, --help             show this help
@@ -48,6 +56,12 @@ internal sealed record BenchmarkOptions
     public int? Spin { get; init; }
     public int TrainingImageSize { get; init; } = 64;
     public int TrainingRounds { get; init; } = 2;
+    public EfficientVitVariant TrainingVariant { get; init; } = EfficientVitVariant.M0;
+    public int TrainingBatch { get; init; } = 128;
+    public bool CheckpointActivations { get; init; }
+    public bool TrainingMemory { get; init; }
+    public IReadOnlyList<int> TrainingSizes { get; init; } = [64, 112, 224];
+    public string PyTorchRoot { get; init; } = "/opt/pytorch-trixie";
     public IReadOnlyList<string> TrainingOptimizers { get; init; } = ["flat"];
 
     /// <summary>The published CPU protocol (EfficientViT paper): 1 thread, batch 16, 224x224, BN fused.</summary>
@@ -88,6 +102,28 @@ internal sealed record BenchmarkOptions
                     if (side % 16 != 0)
                         throw new ArgumentException($"--training-size must be a multiple of 16; found {side}.");
                     options = options with { TrainingImageSize = side };
+                    break;
+                case "--training-variant":
+                    options = options with { TrainingVariant = ParseVariant(ValueOf(args, ref i)) };
+                    break;
+                case "--training-batch":
+                    options = options with { TrainingBatch = ParsePositiveInt(arg, ValueOf(args, ref i)) };
+                    break;
+                case "--training-memory":
+                    options = options with { TrainingMemory = true };
+                    break;
+                case "--training-sizes":
+                    options = options with
+                    {
+                        TrainingSizes = ParseList(arg, ValueOf(args, ref i), s => ParsePositiveInt(arg, s) is var side && side % 16 == 0
+                            ? side : throw new ArgumentException($"--training-sizes must be multiples of 16; found {s}.")),
+                    };
+                    break;
+                case "--pytorch-root":
+                    options = options with { PyTorchRoot = ValueOf(args, ref i) };
+                    break;
+                case "--checkpoint-activations":
+                    options = options with { CheckpointActivations = true };
                     break;
                 case "--rounds":
                     options = options with { TrainingRounds = ParsePositiveInt(arg, ValueOf(args, ref i)) };

@@ -50,6 +50,12 @@ internal static class Program
             Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
             return 0;
         }
+        if (options.TrainingMemory)
+        {
+            TrainingMemory.Run(options, Console.Out);
+            Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }
         if (options.TrainingLoad)
         {
             TrainingUnderLoad.Run(options, Console.Out);

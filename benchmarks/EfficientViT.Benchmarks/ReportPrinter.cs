@@ -14,7 +14,7 @@ internal static class ReportPrinter
 
     public static void PrintHeader(IReadOnlyList<(string Name, string Value)> facts, BenchmarkOptions options, TextWriter output)
     {
-        Heading(options.TrainingProfile ? "EfficientViT training step by part (CPU)" : options.TrainingLoad ? "EfficientViT training on an idle and a loaded machine (CPU)"
+        Heading(options.TrainingMemory ? "EfficientViT training memory next to PyTorch (CPU)" : options.TrainingProfile ? "EfficientViT training step by part (CPU)" : options.TrainingLoad ? "EfficientViT training on an idle and a loaded machine (CPU)"
             : options.Training ? "EfficientViT training throughput (CPU)" : "EfficientViT inference throughput (CPU)", options.Markdown, output);
         var table = new TextTable("fact", "value");
         foreach (var (name, value) in facts)
@@ -23,9 +23,9 @@ internal static class ReportPrinter
         {
             table.AddRow("Load", $"{options.LoadThreads} busy thread(s) in a child process, in every other condition");
         }
-        else if (options.TrainingProfile || options.Training)
+        else if (options.TrainingMemory || options.TrainingProfile || options.Training)
         {
-            var (input, timing) = options.TrainingProfile ? TrainingProfile.Describe(options) : TrainingThroughput.Describe(options);
+            var (input, timing) = options.TrainingMemory ? TrainingMemory.Describe(options) : options.TrainingProfile ? TrainingProfile.Describe(options) : TrainingThroughput.Describe(options);
             table.AddRow("Input", input);
             table.AddRow("Timing", timing);
         }

@@ -13,20 +13,20 @@ namespace EfficientViT.Benchmarks;
 /// </summary>
 internal static class TrainingThroughput
 {
-    private const int Batch = 128, WarmupSteps = 2, MinimumSteps = 3;
+    private const int WarmupSteps = 2, MinimumSteps = 3;
 
     // Training steps are slower than inference passes; each round of a thread count gets twice --seconds.
     private static double MinimumSeconds(BenchmarkOptions options) => options.Seconds * 2;
 
     /// <summary>The input and the timing rule, for the report's header.</summary>
     public static (string Input, string Timing) Describe(BenchmarkOptions options) =>
-        ($"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of {Batch}",
+        ($"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of {options.TrainingBatch}",
          $"{options.TrainingRounds} rounds alternating the thread counts, each ≥ {MinimumSeconds(options).ToString(System.Globalization.CultureInfo.InvariantCulture)} s and ≥ {MinimumSteps} steps after {WarmupSteps} warm-up steps");
 
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
         var table = new TextTable("threads", "round", "images/s", "ms/step", "forward ms", "backward ms", "clip ms", "optimizer ms", "optimizer");
-        var speeds = options.TrainingOptimizers.Select(name => (Name: name, Speed: new TrainingSpeed(EfficientVitVariant.M0, options.TrainingImageSize, Batch, flatOptimizer: name == "flat"))).ToList();
+        var speeds = options.TrainingOptimizers.Select(name => (Name: name, Speed: new TrainingSpeed(options.TrainingVariant, options.TrainingImageSize, options.TrainingBatch, flatOptimizer: name == "flat", options.CheckpointActivations))).ToList();
         try
         {
             for (var round = 1; round <= options.TrainingRounds; round++)
@@ -49,9 +49,10 @@ internal static class TrainingThroughput
             foreach (var (_, speed) in speeds)
                 speed.Dispose();
         }
-        output.WriteLine($"### Training throughput: EfficientViT-M0, {options.TrainingImageSize}x{options.TrainingImageSize}, batch {Batch}, AdamW steps (no data loading)");
+        output.WriteLine($"### Training throughput: EfficientViT-{options.TrainingVariant}, {options.TrainingImageSize}x{options.TrainingImageSize}, batch {options.TrainingBatch}, AdamW steps (no data loading){(options.CheckpointActivations ? ", activation checkpointing" : "")}");
         output.WriteLine();
         output.WriteLine(table.Render(options.Markdown));
+        PeakMemory.Report(output);
     }
 
     private static string Ms(double seconds) => (seconds * 1000).ToString("F1");

@@ -18,7 +18,7 @@ namespace EfficientViT.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const int Threads = 2;
+    internal const int Threads = 2;
 
     // PyTorch's own ONNX export of the fused model, which benchmarks/pytorch/export_features.py writes into the
     // repository's artifacts/pytorch-export, timed in the same run when its files are there: a figure from another
@@ -30,6 +30,15 @@ internal static class Program
         var images = ArgValue(args, "--images", 1024);
         var stream = ArgValue(args, "--stream", 20_000);
         var markdown = args.Contains("--markdown");
+        // --memory [--images N] [--rounds N]: peak memory of each whole pipeline, each in a process of its own
+        // (PipelineMemory.cs); --memory-side is that process's part.
+        var side = Array.IndexOf(args, "--memory-side");
+        if (side >= 0 && side + 1 < args.Length)
+        {
+            torch.set_num_threads(Threads);
+            PipelineMemory.RunSide(args[side + 1], images);
+            return 0;
+        }
         var total = Stopwatch.StartNew();
 
         var facts = new TextTable("fact", "value");
@@ -47,6 +56,12 @@ internal static class Program
         m0.eval();
         m4.eval();
         var models = new[] { (EfficientVitVariant.M0, m0), (EfficientVitVariant.M4, m4) };
+        if (args.Contains("--memory"))
+        {
+            PipelineMemory.Run(ArgValue(args, "--images", 256), ArgValue(args, "--rounds", 2), markdown);
+            Console.WriteLine($"Total run time: {total.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }
 
         // --serving [--serving-rounds N]: only the saved-model comparison (ServingBenchmark.cs); --pipelines-only: the whole-pipeline
         // comparison alone (float32 and int8 against ResNet18).

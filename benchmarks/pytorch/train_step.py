@@ -5,11 +5,15 @@ in train mode (efficientvit.py, the official architecture), one fixed batch of r
 classes, cross-entropy, an AdamW step (lr 1e-3, weight decay 0.025); images/s over --time seconds after --warmup
 seconds, for each thread count in turn. The project also clips gradients, as its recipe does; this side does
 not, which only favours PyTorch. --channels-last stores the weights and the input channels-last, as this
-project's trainer does (the official code does not).
-Usage: python3 benchmarks/pytorch/train_step.py [--variant M0] [--size 64] [--batch 128] [--threads 1,2]
+project's trainer does (the official code does not). --steps measures that many steps after --warmup-steps instead
+(the same steps on both sides, as the memory comparison of benchmarks/EfficientViT.Benchmarks --training-memory needs:
+the heap's peak grows over the first steps). The last line is the process's peak resident memory (ru_maxrss, the
+figure /usr/bin/time -f %M reports).
+Usage: python3 benchmarks/pytorch/train_step.py [--variant M0] [--size 64] [--batch 128] [--threads 1,2] [--steps N]
 """
 import argparse
 import os
+import resource
 import sys
 import time
 
@@ -27,6 +31,8 @@ def main():
     parser.add_argument("--threads", default="1,2", help="thread counts, measured in turn")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of steps before each measurement")
     parser.add_argument("--time", type=float, default=20.0, help="seconds measured at each thread count")
+    parser.add_argument("--warmup-steps", type=int, default=0, help="steps before each measurement, after --warmup seconds")
+    parser.add_argument("--steps", type=int, default=0, help="measure this many steps instead of --time seconds")
     parser.add_argument("--channels-last", action="store_true")
     args = parser.parse_args()
     if args.size % 16:
@@ -54,12 +60,15 @@ def main():
         end = time.perf_counter() + args.warmup
         while time.perf_counter() < end:
             step()
+        for _ in range(args.warmup_steps):
+            step()
         steps = 0
         start = time.perf_counter()
-        while time.perf_counter() - start < args.time:
+        while steps < args.steps if args.steps > 0 else time.perf_counter() - start < args.time:
             step()
             steps += 1
         print(f"threads {threads}: {steps * args.batch / (time.perf_counter() - start):.1f} img/s ({steps} steps)")
+    print(f"peak resident memory KiB: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,27 @@ internal static class BatchNormForward
     /// <summary>Channels-last maps with fewer channels than this are normalized on one thread when batch statistics are taken.</summary>
     internal const int NarrowChannels = 16;
 
+    // Set while activation checkpointing recomputes a stage in the backward pass (on the thread running it).
+    [ThreadStatic]
+    private static bool recomputing;
+
+    /// <summary>
+    /// Until disposed, BatchNorm in training mode on this thread normalizes with the batch's statistics without
+    /// counting the batch or updating the running statistics: a recomputation of the forward pass for the
+    /// backward pass (<see cref="ActivationCheckpointing"/>) computes the same outputs, and the step then updates
+    /// them once, as a step without checkpointing does, not twice.
+    /// </summary>
+    public static IDisposable Recomputing()
+    {
+        var outer = recomputing;
+        recomputing = true;
+        return new Restore(() => recomputing = outer);
+    }
+
     public static Tensor Apply(BatchNorm bn, Tensor x)
     {
+        if (recomputing && bn.training)
+            return Normalize(bn, x, null, null, useBatchStatistics: true, 0.0);
         var factor = bn.momentum ?? 0.0;
         if (bn.training && bn.track_running_stats && bn.num_batches_tracked is { } count)
         {
@@ -35,6 +54,11 @@ internal static class BatchNormForward
         var useRunningStatistics = !bn.training || bn.track_running_stats;
         var runningMean = useRunningStatistics ? bn.running_mean : null;
         var runningVar = useRunningStatistics ? bn.running_var : null;
+        return Normalize(bn, x, runningMean, runningVar, useBatchStatistics, factor);
+    }
+
+    private static Tensor Normalize(BatchNorm bn, Tensor x, Tensor? runningMean, Tensor? runningVar, bool useBatchStatistics, double factor)
+    {
         if (x.dim() == 4 && x.shape[2] * x.shape[3] is > 1 and <= SmallMapPixels && !ChannelsLast.Is(x))
         {
             // libtorch's NCHW kernels loop over every (sample, channel) pair with a vector loop over the
@@ -76,5 +100,10 @@ internal static class BatchNormForward
             LibTorchOpenMp.SetThreads(threads);
         }
         return tracked ? ThreadsOnBackward.Mark(output, 1) : output;
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
     }
 }

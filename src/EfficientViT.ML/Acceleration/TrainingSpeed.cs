@@ -26,7 +26,8 @@ internal sealed class TrainingSpeed : IDisposable
     /// <param name="imageSize">Side of the square input (a multiple of 16).</param>
     /// <param name="batch">Images per step.</param>
     /// <param name="flatOptimizer">Whether AdamW and the clipping work on flat buffers (see <see cref="OptimizerFactory.CreateAdamW"/>).</param>
-    public TrainingSpeed(EfficientVitVariant variant, int imageSize, int batch, bool flatOptimizer = true)
+    /// <param name="checkpointActivations">Whether the parts of the network recompute their activations in the backward pass (<see cref="ActivationCheckpointing"/>).</param>
+    public TrainingSpeed(EfficientVitVariant variant, int imageSize, int batch, bool flatOptimizer = true, bool checkpointActivations = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ImageSize = imageSize;
@@ -35,7 +36,7 @@ internal sealed class TrainingSpeed : IDisposable
         model = EfficientVit.Create(variant, imageSize, Classes);
         model.train();
         // As EfficientVitTrainer trains (with TrainerOptions.KeepFreedNativeMemory's default).
-        acceleration = new TrainingAcceleration(model, channelsLast: batch > 1, keepFreedNativeMemory: true);
+        acceleration = new TrainingAcceleration(model, channelsLast: batch > 1, keepFreedNativeMemory: true, checkpointActivations);
         recipe = TrainingRecipe.ForSmallData(10, batch, 468).WithPeakLearningRate(2e-3) with { EmaDecay = null };
         optimizer = OptimizerFactory.CreateAdamW(model, recipe, flat: flatOptimizer);
         using (var contiguous = randn(batch, 3, imageSize, imageSize))

@@ -207,12 +207,20 @@ public sealed class EfficientVit : nn.Module<Tensor, Tensor>
     public Tensor[] ForwardStages(Tensor x)
     {
         CheckInput(x);
-        var embedded = patch_embed.call(x);
-        var stage0 = blocks1.call(embedded);
-        var stage1 = blocks2.call(stage0);
-        var stage2 = blocks3.call(stage1);
+        var embedded = RunStage(patch_embed, x);
+        var stage0 = RunStage(blocks1, embedded);
+        var stage1 = RunStage(blocks2, stage0);
+        var stage2 = RunStage(blocks3, stage1);
         return [stage0, stage1, stage2];
     }
+
+    /// <summary>
+    /// Runs each of the four parts (the patch embedding and the three stages) on its input in place of calling it;
+    /// null calls them. Training's activation checkpointing sets it (see <c>Acceleration.ActivationCheckpointing</c>).
+    /// </summary>
+    internal Func<nn.Module<Tensor, Tensor>, Tensor, Tensor>? StageRunner { get; set; }
+
+    private Tensor RunStage(nn.Module<Tensor, Tensor> stage, Tensor x) => StageRunner is { } run ? run(stage, x) : stage.call(x);
 
     /// <summary>The output of the patch embedding (B, EmbedDims[0], S/16, S/16).</summary>
     public Tensor ForwardPatchEmbedding(Tensor x)

@@ -37,6 +37,10 @@ internal sealed class PatchMerging : nn.Module<Tensor, Tensor>
     internal Conv2dBN Conv3 => conv3;
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) =>
-        conv3.call(se.call(act.call(conv2.call(act.call(conv1.call(x))))));
+    public override Tensor forward(Tensor x)
+    {
+        // Intermediates the backward pass does not need are freed now, not when the caller's scope ends (see Residual).
+        using var scope = NewDisposeScope();
+        return conv3.call(se.call(act.call(conv2.call(act.call(conv1.call(x)))))).MoveToOuterDisposeScope();
+    }
 }

@@ -90,7 +90,7 @@ public sealed class EfficientVitTrainer
         // for batches of one, a batch size of 1 or a single image). Saving and the caller need the weights
         // contiguous, so they are restored around every save and when training ends. Set up before the optimizer
         // is built: its flat buffer keeps the layout it finds, and takes the weights back into it after each save.
-        using var acceleration = new TrainingAcceleration(model, channelsLast: recipe.BatchSize > 1 && train.Count > 1, options.KeepFreedNativeMemory);
+        using var acceleration = new TrainingAcceleration(model, channelsLast: recipe.BatchSize > 1 && train.Count > 1, options.KeepFreedNativeMemory, options.CheckpointActivations);
         using var optimizer = OptimizerFactory.CreateAdamW(model, recipe, OptimizerFactory.IsBackboneParameter, options.BackboneLearningRateScale);
         ImageBatchLoader NewLoader(ImageTransform transform) =>
             new(train, transform, recipe.BatchSize, shuffle: true, recipe.Seed, options.Workers, dropLast: train.Count >= recipe.BatchSize);

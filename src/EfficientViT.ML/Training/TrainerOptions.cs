@@ -46,6 +46,14 @@ public sealed class TrainerOptions
     /// </summary>
     public bool KeepFreedNativeMemory { get; set; } = true;
 
+    /// <summary>
+    /// Activation checkpointing: the patch embedding and each stage keep only their input for the backward pass and
+    /// recompute their activations there (<see cref="ActivationCheckpointing"/>), for a larger batch or image on a
+    /// small machine. Each step costs about one more forward pass; gradients, BatchNorm statistics and stochastic
+    /// depth's draws are those of a step without it. Default false.
+    /// </summary>
+    public bool CheckpointActivations { get; set; }
+
     /// <summary>Stop after this many optimizer steps in total (tests and quick checks); null runs every epoch.</summary>
     public long? MaxSteps { get; set; }
 

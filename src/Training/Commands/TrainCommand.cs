@@ -38,6 +38,7 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "Torch threads (default: training steps on all cores or one, whichever is timed faster; set a count for bit-for-bit repeatable runs)." };
         var workers = new Option<int?>("--workers") { Description = "Data-loading threads." };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many steps (quick checks)." };
+        var checkpointActivations = new Option<bool>("--checkpoint-activations") { Description = "Recompute each stage's activations in the backward pass: less memory (a larger batch or image fits), about one more forward pass per step." };
         var skipCorrupt = new Option<bool>("--skip-corrupt") { Description = "Skip unreadable images (each reported) instead of failing." };
         var freeze = new Option<bool>("--freeze-backbone") { Description = "Train only the new head." };
         var bnEval = new Option<bool>("--bn-eval") { Description = "Keep BatchNorm statistics fixed while fine-tuning." };
@@ -47,7 +48,7 @@ internal static class TrainCommand
         var teacher = new Option<FileInfo?>("--teacher") { Description = "The teacher: a checkpoint (.pth/.safetensors) or an ONNX classifier over the same classes, taking the same normalized images." };
         var backboneLr = new Option<double>("--backbone-lr-scale") { Description = "Backbone learning rate as a fraction of the head's.", DefaultValueFactory = _ => finetune ? 0.1 : 1.0 };
 
-        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, interpolation, startImageSize, fullSizeEpochs, epochs, timeBudget, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, skipCorrupt };
+        var command = new Command(name, description) { data, validationData, validationSplit, imageSize, interpolation, startImageSize, fullSizeEpochs, epochs, timeBudget, batch, lr, seed, output, resume, mixup, ema, dropPath, distill, teacher, threads, workers, maxSteps, checkpointActivations, skipCorrupt };
         if (finetune)
         {
             command.Options.Add(checkpoint);
@@ -131,6 +132,7 @@ internal static class TrainCommand
                 Workers = workerCount ?? Math.Max(1, Environment.ProcessorCount - 1),
                 MaxSteps = steps,
                 TimeBudget = budget,
+                CheckpointActivations = parse.GetValue(checkpointActivations),
                 FreezeBackbone = finetune && parse.GetValue(freeze),
                 BatchNormEval = finetune && parse.GetValue(bnEval),
                 BackboneLearningRateScale = backboneScale,

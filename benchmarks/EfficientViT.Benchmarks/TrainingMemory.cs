@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace EfficientViT.Benchmarks;
+
+/// <summary>
+/// Training's peak resident memory beside its images/s, this project next to PyTorch, in one run: each side runs in a
+/// child process of its own (a process's peak is for its whole life, so sides cannot share one), the same steps on
+/// the same model, batch and image side, and reports its own peak (<see cref="PeakMemory"/>; PyTorch's
+/// <c>ru_maxrss</c>). Rounds take the sides in turn, so that a change of machine load hits all of them alike. With
+/// <c>--checkpoint-activations</c> this project runs a second time with activation checkpointing.
+/// </summary>
+internal static class TrainingMemory
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    // Two warm-up steps and three timed ones on each side: the heap's peak grows over the first steps, so both
+    // sides run the same number.
+    private const int WarmupSteps = 2, TimedSteps = 3;
+
+    private sealed record Side(string Name, Func<int, int, ProcessStartInfo> Start);
+
+    private sealed record Result(double ImagesPerSecond, long PeakKib);
+
+    /// <summary>The input and the timing rule, for the report's header.</summary>
+    public static (string Input, string Timing) Describe(BenchmarkOptions options) =>
+        ($"EfficientViT-{options.TrainingVariant}, batch {options.TrainingBatch}, sides {string.Join(", ", options.TrainingSizes)}, one fixed random batch",
+         $"each side a process of its own: {WarmupSteps} warm-up and {TimedSteps} timed steps per thread count; {options.TrainingRounds} rounds taking the sides in turn");
+
+    public static void Run(BenchmarkOptions options, TextWriter output)
+    {
+        var repository = RepositoryRoot();
+        var sides = new List<Side> { new("this project", (size, threads) => Project(options, size, threads, checkpoint: false)) };
+        if (options.CheckpointActivations)
+            sides.Add(new("this project, checkpointing", (size, threads) => Project(options, size, threads, checkpoint: true)));
+        var pytorch = PyTorchAvailable(options.PyTorchRoot, repository);
+        if (pytorch is null)
+            sides.Add(new("PyTorch", (size, threads) => PyTorch(options, repository, size, threads)));
+        else
+            Console.Error.WriteLine($"PyTorch left out: {pytorch}");
+
+        var table = new TextTable("side", "size", "threads", "round", "images/s", "peak MiB", "peak ÷ PyTorch", "img/s ÷ PyTorch");
+        foreach (var size in options.TrainingSizes)
+        {
+            foreach (var threads in options.Threads)
+            {
+                for (var round = 1; round <= options.TrainingRounds; round++)
+                {
+                    var results = new List<(Side Side, Result Result)>();
+                    foreach (var side in sides)
+                    {
+                        var result = Measure(side.Start(size, threads), threads);
+                        results.Add((side, result));
+                        Console.Error.WriteLine($"  {side.Name}, {size}x{size}, {threads} thread(s), round {round}: {result.ImagesPerSecond:F1} images/s, peak {result.PeakKib / 1024.0:F0} MiB");
+                    }
+                    var reference = results.FirstOrDefault(r => r.Side.Name == "PyTorch").Result;
+                    foreach (var (side, result) in results)
+                    {
+                        table.AddRow(side.Name == "PyTorch" ? "PT" : side.Name.Contains("checkpointing", StringComparison.Ordinal) ? "ours-ckpt" : "ours",
+                            size.ToString(Invariant), threads.ToString(Invariant), round.ToString(Invariant),
+                            result.ImagesPerSecond.ToString("F1", Invariant), (result.PeakKib / 1024.0).ToString("F0", Invariant),
+                            reference is null ? "—" : ((double)result.PeakKib / reference.PeakKib).ToString("F2", Invariant),
+                            reference is null ? "—" : (result.ImagesPerSecond / reference.ImagesPerSecond).ToString("F2", Invariant));
+                    }
+                }
+            }
+        }
+        output.WriteLine($"### Training peak memory and images/s: EfficientViT-{options.TrainingVariant}, batch {options.TrainingBatch}");
+        output.WriteLine();
+        output.WriteLine(table.Render(options.Markdown));
+        output.WriteLine("peak: the process's peak resident memory (VmHWM; PyTorch's ru_maxrss), the figure /usr/bin/time -f %M reports. " +
+            "ours: this benchmark's --training in a child process; ours-ckpt: the same with --checkpoint-activations; PT: benchmarks/pytorch/train_step.py in its Debian root. " +
+            "Memory does not depend on the machine's load; images/s does.");
+    }
+
+    private static ProcessStartInfo Project(BenchmarkOptions options, int size, int threads, bool checkpoint)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!);
+        // The benchmark's own assembly, run by the same host (dotnet), in --training mode for one thread count.
+        foreach (var argument in new[]
+                 {
+                     typeof(TrainingMemory).Assembly.Location, "--training", "--training-variant", options.TrainingVariant.ToString(),
+                     "--training-batch", options.TrainingBatch.ToString(Invariant), "--training-size", size.ToString(Invariant),
+                     "--threads", threads.ToString(Invariant), "--rounds", "1", "--seconds", "0.001",
+                 })
+            start.ArgumentList.Add(argument);
+        if (checkpoint)
+            start.ArgumentList.Add("--checkpoint-activations");
+        return start;
+    }
+
+    private static ProcessStartInfo PyTorch(BenchmarkOptions options, string repository, int size, int threads)
+    {
+        var start = new ProcessStartInfo("bash") { WorkingDirectory = repository };
+        foreach (var argument in new[]
+                 {
+                     Path.Combine(repository, "benchmarks", "pytorch", "run.sh"), "--root", options.PyTorchRoot, "python3", "benchmarks/pytorch/train_step.py",
+                     "--variant", options.TrainingVariant.ToString(), "--batch", options.TrainingBatch.ToString(Invariant), "--size", size.ToString(Invariant),
+                     "--threads", threads.ToString(Invariant), "--warmup", "0", "--warmup-steps", WarmupSteps.ToString(Invariant), "--steps", TimedSteps.ToString(Invariant),
+                 })
+            start.ArgumentList.Add(argument);
+        return start;
+    }
+
+    // Runs the child to its end; its images/s at `threads` and its peak from its output.
+    private static Result Measure(ProcessStartInfo start, int threads)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
+        var error = process.StandardError.ReadToEndAsync();
+        var lines = new List<string>();
+        while (process.StandardOutput.ReadLine() is { } line)
+            lines.Add(line);
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} exited with {process.ExitCode}: {error.Result}");
+        long? peak = null;
+        double? rate = null;
+        foreach (var line in lines)
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (line.StartsWith(PeakMemory.Prefix, StringComparison.Ordinal))
+                peak = long.Parse(line[PeakMemory.Prefix.Length..].Trim(), Invariant);
+            // PyTorch: "threads 2: 123.4 img/s (3 steps)"; this project: the table row "2  1  123.4 ..." (threads, round, images/s).
+            else if (fields is ["threads", var t, var r, "img/s", ..] && t == $"{threads}:")
+                rate = double.Parse(r, Invariant);
+            else if (fields.Length > 3 && fields[0] == threads.ToString(Invariant) && fields[1] == "1" && double.TryParse(fields[2], NumberStyles.Float, Invariant, out var value))
+                rate = value;
+        }
+        return new Result(rate ?? throw new InvalidOperationException($"no images/s in the output of {start.FileName}:\n{string.Join('\n', lines)}"),
+            peak ?? throw new InvalidOperationException($"no peak memory in the output of {start.FileName}:\n{string.Join('\n', lines)}"));
+    }
+
+    // Why PyTorch cannot run, or null when it can.
+    private static string? PyTorchAvailable(string root, string repository)
+    {
+        if (!OperatingSystem.IsLinux())
+            return "needs Linux";
+        if (!File.Exists(Path.Combine(root, "usr", "bin", "python3")))
+            return $"no PyTorch root at {root} (make one with benchmarks/pytorch/setup-root.sh)";
+        if (Environment.UserName != "root")
+            return "needs root (benchmarks/pytorch/run.sh uses chroot)";
+        return File.Exists(Path.Combine(repository, "benchmarks", "pytorch", "run.sh")) ? null : $"no benchmarks/pytorch/run.sh under {repository}";
+    }
+
+    // The repository holding this benchmark: the current folder when run from it, else the nearest parent of the
+    // benchmark's assembly that holds benchmarks/pytorch.
+    private static string RepositoryRoot()
+    {
+        static bool Holds(string folder) => Directory.Exists(Path.Combine(folder, "benchmarks", "pytorch"));
+        if (Holds(Environment.CurrentDirectory))
+            return Environment.CurrentDirectory;
+        for (var folder = Path.GetDirectoryName(typeof(TrainingMemory).Assembly.Location); folder is not null; folder = Path.GetDirectoryName(folder))
+        {
+            if (Holds(folder))
+                return folder;
+        }
+        return Environment.CurrentDirectory;
+    }
+}
