@@ -76,7 +76,7 @@ fi
 
 # Three of the four int8 tests that failed on a real Zen 3 with weights of eight bits, and the reference of the
 # saturating arithmetic. The fourth is left out for time:
-#   EfficientViT.ML.Tests.Featurization.Int8FeaturizerTests.Int8_featurizer_calibrates_deterministically_and_a_fresh_process_loads_the_saved_int8_pipeline
+#   EfficientViT.ML.Tests.MLNet.Int8FeaturizerTests.Int8_featurizer_calibrates_deterministically_and_a_fresh_process_loads_the_saved_int8_pipeline
 # fits four ML.NET pipelines at 224×224 and took 24 minutes under emulation. It passed there; the fresh process
 # it starts is a child dotnet, which qemu-user does not follow, so that child ran on the host's CPU (with VNNI)
 # and its int8 features matched the emulated CPU's exactly. Pass it with -method to run it anyway.

@@ -1,4 +1,4 @@
-using EfficientViT.ML.Tests.Featurization;
+using EfficientViT.ML.Tests.MLNet;
 
 namespace EfficientViT.ML.Tests.CommandLine;
 

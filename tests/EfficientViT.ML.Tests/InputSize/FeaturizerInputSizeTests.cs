@@ -1,7 +1,7 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
-using EfficientViT.ML.Tests.Featurization;
+using EfficientViT.ML.Tests.MLNet;
 using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -34,7 +34,7 @@ public class GpuOptionsTests
         Assert.Equal(0f, MaxAbsDifference(expected, Features(byOptions, Data(mlContext))));
         Assert.Equal(0f, MaxAbsDifference(expected, Features(byContext, Data(fallbackContext))));
         Assert.Equal(0f, MaxAbsDifference(expected, Features((ITransformer)loaded, Data(mlContext))));
-        using var engine = mlContext.Model.CreatePredictionEngine<ImageRow, FeatureRow>(byOptions);
+        using var engine = mlContext.Model.CreatePredictionEngine<SmallFeaturizer.ImageRow, FeatureRow>(byOptions);
         Assert.Equal(0f, MaxAbsDifference(expected, Images(5, seed: 4).Select(row => engine.Predict(row).Features).ToArray()));
     }
 

@@ -46,7 +46,7 @@ public class ScoringContractTests
         Assert.Equal(ImagePreprocessing.ImageNet(64), contract.Preprocessing);
         Assert.StartsWith("EfficientVit_", contract.ImageColumn);
         Assert.Equal(ScoringContract.CurrentLibraryVersion, contract.LibraryVersion);
-        var step = Assert.Single(EfficientViT.ML.Tests.Serving.LoadWithBatchedScoringTests.Steps((ITransformer)loaded).OfType<BatchedOnnxStep>());
+        var step = Assert.Single(EfficientViT.ML.Tests.MLNet.LoadWithBatchedScoringTests.Steps((ITransformer)loaded).OfType<BatchedOnnxStep>());
         Assert.Equal("contract", step.Source);
         // ImageNet's 64 / 0.875 -> 73, read from the record rather than searched for.
         Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Upsampler.ResizeSize);
@@ -97,7 +97,7 @@ public class ScoringContractTests
 
         Assert.Single(reports);
         Assert.Equal(first.OnnxModel.ToArray(), second.OnnxModel.ToArray());
-        Assert.Equal("contract", Assert.Single(EfficientViT.ML.Tests.Serving.LoadWithBatchedScoringTests.Steps((ITransformer)loaded).OfType<BatchedOnnxStep>()).Source);
+        Assert.Equal("contract", Assert.Single(EfficientViT.ML.Tests.MLNet.LoadWithBatchedScoringTests.Steps((ITransformer)loaded).OfType<BatchedOnnxStep>()).Source);
         Assert.Equal(0f, MaxAbsDifference(Features(first, mlContext.Data.LoadFromEnumerable(Images(6, seed: 6))),
             Features((ITransformer)loaded, mlContext.Data.LoadFromEnumerable(Images(6, seed: 6)))));
     }

@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit.Abstractions;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>Which rows before an unreadable image a reader gets, by how it reads (what docs/guide/mlnet.md states).</summary>
 public class BadImageRowsTests(ITestOutputHelper output)

@@ -6,7 +6,7 @@ using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 public class FeaturizerEngineTests
 {

@@ -1,12 +1,11 @@
 using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
-using EfficientViT.ML.Tests.Featurization;
 using EfficientViT.ML.Tests.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using TorchSharp;
 
-namespace EfficientViT.ML.Tests.Serving;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>A serving process that references no libtorch package loads a zip with batched scoring, without libtorch, and gets the fitted features.</summary>
 [Collection(TorchGlobalStateCollection.Name)]

@@ -2,7 +2,7 @@ using EfficientViT.ML.MLNet;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>How the batched cursor keeps its scorer busy: as many batches at once as the scorer runs, every row's features in order.</summary>
 public class BatchSchedulingTests

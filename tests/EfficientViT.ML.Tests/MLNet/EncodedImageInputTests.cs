@@ -2,7 +2,7 @@ using EfficientViT.ML.MLNet;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 public class EncodedImageInputTests
 {

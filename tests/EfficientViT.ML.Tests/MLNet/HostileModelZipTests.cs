@@ -3,7 +3,7 @@ using System.IO.Compression;
 using EfficientViT.ML.MLNet;
 using Microsoft.ML;
 
-namespace EfficientViT.ML.Tests.Serving;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>
 /// Model zips made hostile here from the saved featurizer fixture: a network entry that would inflate past the cap or

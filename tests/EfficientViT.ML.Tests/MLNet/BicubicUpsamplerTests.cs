@@ -2,7 +2,7 @@ using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Tests.Onnx;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 public class BicubicUpsamplerTests
 {

@@ -3,7 +3,7 @@ using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Preprocessing;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>
 /// One evaluation protocol: for the same S×S image, the network input of <c>efficientvit eval</c> and training

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 public class FeaturizerPipelineTests
 {

@@ -1,10 +1,9 @@
 using EfficientViT.ML.Data;
 using EfficientViT.ML.MLNet;
-using EfficientViT.ML.Tests.MLNet;
 using EfficientViT.ML.Tests.Training;
 using Microsoft.ML;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>
 /// The featurizer refuses an <c>MLImage</c> over the pixel limit of the library's own image reader, naming the column,

@@ -1,9 +1,8 @@
 using EfficientViT.ML.MLNet;
-using EfficientViT.ML.Tests.Featurization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Classification;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>The trainer before any training: its options, its environment and the schema it promises.</summary>
 public class ClassifierEstimatorTests

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>
 /// Zips saved by earlier versions (Fixtures/saved-zips, with the program that wrote them) keep loading, with

@@ -4,7 +4,7 @@ using EfficientViT.ML.Tests.Modeling;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>What a fitted featurizer refuses, and how it says so: after Dispose, and where ML.NET's own scoring cannot follow it.</summary>
 public class FeaturizerLifetimeTests

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>Image files and rows the featurizer tests make for themselves.</summary>
 internal static class TestImages

@@ -1,12 +1,11 @@
 using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
-using EfficientViT.ML.Tests.Featurization;
 using EfficientViT.ML.Tests.Training;
 using EfficientViT.ML.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Classification;
+namespace EfficientViT.ML.Tests.MLNet;
 
 [Collection(TorchGlobalStateCollection.Name)]
 public class ClassifierTrainerTests

@@ -1,8 +1,6 @@
 using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Onnx;
-using EfficientViT.ML.Tests.Featurization;
-using EfficientViT.ML.Tests.MLNet;
 using FeatureRow = EfficientViT.ML.Tests.MLNet.SmallFeaturizer.FeatureRow;
 using FixtureImage = EfficientViT.ML.Tests.MLNet.SmallFeaturizer.ImageRow;
 using EfficientViT.ML.Tests.Training;
@@ -11,7 +9,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using TorchSharp;
 
-namespace EfficientViT.ML.Tests.Serving;
+namespace EfficientViT.ML.Tests.MLNet;
 
 /// <summary>
 /// <c>LoadWithBatchedScoring</c> gives exactly the features and scores of the plain <c>Model.Load</c> and of the

@@ -9,7 +9,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using EfficientViT.ML.Preprocessing;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 public class FeaturizerBehaviourTests
 {

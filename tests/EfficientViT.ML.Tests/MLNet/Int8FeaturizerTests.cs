@@ -4,7 +4,7 @@ using EfficientViT.ML.Onnx;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientViT.ML.Tests.Featurization;
+namespace EfficientViT.ML.Tests.MLNet;
 
 public class Int8FeaturizerTests
 {
