@@ -1,15 +1,25 @@
+using System.Diagnostics;
+
 /// <summary>
 /// Watches one input at a time: its peak resident memory (Linux VmHWM, reset before each input) and its time.
 /// An input over time cannot be interrupted inside a native call, so the watchdog ends the process; the driver
 /// then keeps the input left in the work folder.
 /// </summary>
+/// <remarks>
+/// The time limit is on the processor time the input takes, which other processes on the machine do not change
+/// (under a load average of 20 an input of one second's work once took more than 20 s of wall time); an input
+/// that waits rather than computes is caught by a wall-time limit of <see cref="WallTimeFactor"/> times as much.
+/// </remarks>
 internal sealed class Limits
 {
     private readonly long maxResidentBytes;
     private readonly TimeSpan maxTime;
     private readonly object gate = new();
+    private const int WallTimeFactor = 10;
+    private readonly Process process = Process.GetCurrentProcess();
     private string? current;
     private DateTime started;
+    private TimeSpan startedProcessorTime;
 
     public Limits(long maxResidentBytes, TimeSpan maxTime)
     {
@@ -30,6 +40,7 @@ internal sealed class Limits
         {
             current = input;
             started = DateTime.UtcNow;
+            startedProcessorTime = ProcessorTime();
         }
     }
 
@@ -50,14 +61,25 @@ internal sealed class Limits
             Thread.Sleep(200);
             lock (gate)
             {
-                if (current is not null && DateTime.UtcNow - started > maxTime)
+                if (current is null)
+                    continue;
+                var problem = ProcessorTime() - startedProcessorTime > maxTime ? $"still running after {maxTime.TotalSeconds:F0} s of processor time"
+                    : DateTime.UtcNow - started > maxTime * WallTimeFactor ? $"still running after {(maxTime * WallTimeFactor).TotalSeconds:F0} s"
+                    : null;
+                if (problem is not null)
                 {
-                    Console.WriteLine($"FAIL {current}: still running after {maxTime.TotalSeconds:F0} s");
+                    Console.WriteLine($"FAIL {current}: {problem}");
                     Console.Out.Flush();
                     Environment.Exit(3);
                 }
             }
         }
+    }
+
+    private TimeSpan ProcessorTime()
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
     }
 
     private static long ReadPeakResidentBytes()
