@@ -21,7 +21,10 @@ namespace EfficientViT.ML.Training;
 /// is made after <see cref="StepsBeforePlanning"/> more steps, the run's full length standing until then. A validation
 /// pass is estimated from the steps (<see cref="ValidationShareOfTrainingImage"/> of a training image's time per
 /// validation image) until one is measured, a checkpoint as <see cref="FirstSaveSeconds"/>; then the last measured
-/// ones count. <see cref="Margin"/> of the budget is kept back for what the estimates miss.
+/// ones count. A measured validation pass is kept as a multiple of the pace of the steps when it was measured, and
+/// counts at the pace of now: a machine that was busy when validation was timed and is quiet later (or the other
+/// way round) is slow or fast for both alike, and a reservation held for validations timed in a slow moment would
+/// otherwise end a run minutes early. <see cref="Margin"/> of the budget is kept back for what the estimates miss.
 /// </para>
 /// </remarks>
 internal sealed class TrainingTimeBudget
@@ -62,6 +65,8 @@ internal sealed class TrainingTimeBudget
     private double? firstStepSeconds;
     private double? knownSecondsPerStep;
     private double? validationSeconds;
+    // The pace when validationSeconds was measured; null until a pace is known then.
+    private double? validationPace;
     private double? saveSeconds;
     private long mark;
 
@@ -98,7 +103,7 @@ internal sealed class TrainingTimeBudget
         // A run begun without a budget continues from where its step stands on the schedule of its full length.
         Progress = resumed?.Progress ?? (maxSteps > 1 ? Math.Min(1.0, stepsDone / (maxSteps - 1.0)) : 0);
         if (resumed is not null)
-            (knownSecondsPerStep, validationSeconds, saveSeconds) = (resumed.SecondsPerStep, resumed.SecondsPerValidation, resumed.SecondsPerSave);
+            (knownSecondsPerStep, validationSeconds, validationPace, saveSeconds) = (resumed.SecondsPerStep, resumed.SecondsPerValidation, resumed.SecondsPerStep, resumed.SecondsPerSave);
         startTimestamp = clock.GetTimestamp();
         mark = startTimestamp;
     }
@@ -121,7 +126,10 @@ internal sealed class TrainingTimeBudget
 
     /// <summary>The cost of a validation pass: measured, or estimated from the pace.</summary>
     public double SecondsPerValidation =>
-        validationImages == 0 ? 0 : validationSeconds ?? validationImages * SecondsPerStep / batchSize * ValidationShareOfTrainingImage;
+        validationImages == 0 ? 0
+        : validationSeconds is not { } measured ? validationImages * SecondsPerStep / batchSize * ValidationShareOfTrainingImage
+        : validationPace is { } then && then > 0 && SecondsPerStep > 0 ? measured * SecondsPerStep / then
+        : measured;
 
     /// <summary>The cost of a checkpoint: measured, or <see cref="FirstSaveSeconds"/>.</summary>
     public double SecondsPerSave => saves ? saveSeconds ?? FirstSaveSeconds : 0;
@@ -166,6 +174,9 @@ internal sealed class TrainingTimeBudget
             if (stepSeconds.Count > PaceWindow)
                 stepSeconds.Dequeue();
         }
+        // A validation timed before any step (ProbeValidation) is tied to the first pace the plans trust.
+        if (validationSeconds is not null && validationPace is null && stepSeconds.Count >= StepsBeforePlanning)
+            validationPace = SecondsPerStep;
         Plan(stepsDone, batchesDoneInEpoch);
         var left = PlannedSteps - stepsDone;
         Progress = left <= 0 ? 1 : Progress + (1 - Progress) / left;
@@ -193,6 +204,7 @@ internal sealed class TrainingTimeBudget
         var more = Timed(validateMore);
         var perImage = Math.Max(0, more - few) / (validateMore - validateFirst);
         validationSeconds = Math.Max(0, few - perImage * validateFirst) + perImage * validationImages;
+        validationPace = null;
     }
 
     /// <summary>Runs a validation pass and keeps its time as the cost of the next ones.</summary>
@@ -201,6 +213,7 @@ internal sealed class TrainingTimeBudget
         var start = clock.GetTimestamp();
         var result = validate();
         validationSeconds = clock.GetElapsedTime(start).TotalSeconds;
+        validationPace = stepSeconds.Count >= StepsBeforePlanning || knownSecondsPerStep is not null ? SecondsPerStep : null;
         return result;
     }
 

@@ -94,6 +94,35 @@ public class TrainingTimeBudgetTests
     }
 
     [Fact]
+    public void Validation_timed_while_the_machine_was_busy_counts_at_the_pace_of_the_steps_once_it_is_free()
+    {
+        // As the demo on a machine that is busy at the start: validation is timed at 30 s a pass before the first
+        // step, the first steps take 1.5 s, and from the eighth step on the machine is three times as fast (steps of
+        // 0.5 s, validation passes of 10 s). 7.5 passes held for after training cost 75 s then, not 225 s.
+        var clock = new ManualClock();
+        const double Slowness = 3;
+        var busy = true;
+        var budget = new TrainingTimeBudget(TimeSpan.FromSeconds(450), clock, stepsPerEpoch: 4680, batchSize: 128, maxSteps: 4680,
+            validationImages: 10_000, saves: true, warmupFraction: 0.1, resumed: null, validationPassesAfterTraining: 7.5);
+        budget.ProbeValidation(128, 512, images => clock.Advance(images * 0.001 * (busy ? Slowness : 1)));
+        budget.StartSteps();
+        long step = 0;
+        while (step < budget.PlannedSteps)
+        {
+            busy = step < 7;
+            clock.Advance(0.5 * (busy ? Slowness : 1));
+            step++;
+            budget.StepDone(step, step);
+        }
+        // The last (part-)epoch's validation pass and checkpoint, then what the demo does after training.
+        var afterTraining = budget.SecondsPerValidation + budget.SecondsPerSave + 7.5 * budget.SecondsPerValidation;
+
+        Assert.Equal(10, budget.SecondsPerValidation, 6);
+        Assert.InRange(clock.Seconds + afterTraining, 0.9 * 450, 450);
+        Assert.True(step > 600, $"training ended after {step} steps, {clock.Seconds:F0} s of the 450 s budget");
+    }
+
+    [Fact]
     public void Steps_of_noisy_length_end_within_the_budget()
     {
         var random = new Random(3);
