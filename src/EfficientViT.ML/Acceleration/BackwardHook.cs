@@ -23,7 +23,12 @@ internal sealed class BackwardHook : autograd.SingleTensorFunction<BackwardHook>
         return ((Tensor)vars[0]).alias();
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient) =>
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
+    {
+        BackwardTensors.ReleaseEarlier();
+        var result = ((Func<Tensor, Tensor>)ctx.get_data(OnGradient))(gradient);
+        BackwardTensors.ReleaseLater(gradient, result);
         // One gradient per forward argument: the tensor's, and none for the function.
-        [((Func<Tensor, Tensor>)ctx.get_data(OnGradient))(gradient), null!];
+        return [result, null!];
+    }
 }
