@@ -71,11 +71,14 @@ internal sealed class ActivationCheckpointing : IDisposable
                 recomputation.RandomState = generator.get_state().DetachFromDisposeScope();
             ctx.save_for_backward([input]);
             ctx.save_data(Data, recomputation);
-            return recomputation.Stage.call(input);
+            // In a scope of its own: without a graph nothing of the part but its output is needed, and the step's
+            // scope would keep every intermediate (all of the patch embedding's maps) until the step ends.
+            return PartScopes.Run(recomputation.Stage, input);
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
         {
+            BackwardTensors.ReleaseEarlier();
             var recomputation = (Recomputation)ctx.get_data(Data);
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables()[0];
@@ -87,7 +90,8 @@ internal sealed class ActivationCheckpointing : IDisposable
             using (BatchNormForward.Recomputing())
             {
                 generator.set_state(recomputation.RandomState!);
-                output = recomputation.Stage.call(input);
+                // Only what the graph holds stays alive through the part's backward pass.
+                output = PartScopes.Run(recomputation.Stage, input);
             }
             generator.set_state(later);
             recomputation.RandomState!.Dispose();
@@ -95,6 +99,7 @@ internal sealed class ActivationCheckpointing : IDisposable
             // Accumulates the weights' gradients where the step's backward pass puts them; the input's comes back.
             autograd.backward([output], [gradient]);
             var inputGradient = input.requires_grad ? input.grad?.MoveToOuterDisposeScope() : null;
+            BackwardTensors.ReleaseLater(gradient, inputGradient);
             return [inputGradient!, null!, null!];
         }
     }

@@ -23,7 +23,19 @@ internal sealed class BackwardHook : autograd.SingleTensorFunction<BackwardHook>
         return ((Tensor)vars[0]).alias();
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient) =>
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
+    {
+        BackwardTensors.ReleaseEarlier();
+        Tensor result;
+        // The function's temporaries (a channels-last copy's views) are freed now; only its result goes on.
+        using (var scope = NewDisposeScope())
+        {
+            result = ((Func<Tensor, Tensor>)ctx.get_data(OnGradient))(gradient);
+            if (!ReferenceEquals(result, gradient))
+                result.MoveToOuterDisposeScope();
+        }
+        BackwardTensors.ReleaseLater(gradient, result);
         // One gradient per forward argument: the tensor's, and none for the function.
-        [((Func<Tensor, Tensor>)ctx.get_data(OnGradient))(gradient), null!];
+        return [result, null!];
+    }
 }

@@ -18,6 +18,7 @@ internal sealed class TrainingAcceleration : IDisposable
     private readonly bool channelsLast;
     private readonly FastLayers layers;
     private readonly ActivationCheckpointing? checkpointing;
+    private readonly PartScopes? partScopes;
 
     /// <param name="model">The model to train.</param>
     /// <param name="channelsLast">
@@ -38,6 +39,8 @@ internal sealed class TrainingAcceleration : IDisposable
         layers = FastLayers.Install(model);
         if (checkpointActivations)
             checkpointing = ActivationCheckpointing.Install(model);
+        else
+            partScopes = PartScopes.Install(model);
     }
 
     /// <summary><paramref name="images"/> in the layout of the weights, as a new tensor (an alias where the layout is already that).</summary>
@@ -63,6 +66,7 @@ internal sealed class TrainingAcceleration : IDisposable
     public void Dispose()
     {
         checkpointing?.Dispose();
+        partScopes?.Dispose();
         layers.Dispose();
         if (channelsLast)
             ChannelsLast.Restore(model);
