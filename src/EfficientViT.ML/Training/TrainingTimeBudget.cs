@@ -124,6 +124,9 @@ internal sealed class TrainingTimeBudget
     public double SecondsPerStep =>
         stepSeconds.Count > 0 ? stepSeconds.Average() : knownSecondsPerStep ?? firstStepSeconds ?? 0;
 
+    // Whether the plans trust the pace: enough steps measured, or a pace kept from before a resume.
+    private bool PaceKnown => stepSeconds.Count >= StepsBeforePlanning || knownSecondsPerStep is not null;
+
     /// <summary>The cost of a validation pass: measured, or estimated from the pace.</summary>
     public double SecondsPerValidation =>
         validationImages == 0 ? 0
@@ -175,7 +178,7 @@ internal sealed class TrainingTimeBudget
                 stepSeconds.Dequeue();
         }
         // A validation timed before any step (ProbeValidation) is tied to the first pace the plans trust.
-        if (validationSeconds is not null && validationPace is null && stepSeconds.Count >= StepsBeforePlanning)
+        if (validationSeconds is not null && validationPace is null && PaceKnown)
             validationPace = SecondsPerStep;
         Plan(stepsDone, batchesDoneInEpoch);
         var left = PlannedSteps - stepsDone;
@@ -213,7 +216,7 @@ internal sealed class TrainingTimeBudget
         var start = clock.GetTimestamp();
         var result = validate();
         validationSeconds = clock.GetElapsedTime(start).TotalSeconds;
-        validationPace = stepSeconds.Count >= StepsBeforePlanning || knownSecondsPerStep is not null ? SecondsPerStep : null;
+        validationPace = PaceKnown ? SecondsPerStep : null;
         return result;
     }
 
@@ -241,7 +244,7 @@ internal sealed class TrainingTimeBudget
 
     private void Plan(long stepsDone, long batchesDoneInEpoch)
     {
-        if (stepSeconds.Count < StepsBeforePlanning && knownSecondsPerStep is null)
+        if (!PaceKnown)
             return;
         var available = BudgetSeconds * (1 - Margin) - SpentSeconds - validationPassesAfterTraining * SecondsPerValidation;
         PlannedSteps = TimeBudgetPlanner.PlanTotalSteps(Math.Max(0, available), stepsDone, batchesDoneInEpoch, stepsPerEpoch, maxSteps,
