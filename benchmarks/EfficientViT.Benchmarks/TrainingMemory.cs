@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EfficientViT.ML;
 
 namespace EfficientViT.Benchmarks;
 
