@@ -26,7 +26,9 @@ internal sealed record BenchmarkOptions
                                  demo --long uses 112)
           --training-load        measure training steps on the idle machine and with a CPU-bound process
                                  beside them (a child spinning --load-threads threads), at 1 thread, at all
-                                 cores and at the trainer's choice step by step (auto), rounds alternating
+                                 cores and at the trainer's choice step by step (auto), rounds alternating;
+                                 PyTorch's step under the same condition at 1 thread and all cores (as root,
+                                 when --pytorch-root holds it), with this project's ratios to it
           --load-threads 1       busy threads of the --training-load child (default: cores - 1)
           --spin 1               be the load generator: spin this many threads until stdin closes
           --training-variant M0  model of --training                (default: M0)
@@ -36,7 +38,8 @@ internal sealed record BenchmarkOptions
                                  (benchmarks/pytorch/train_step.py in its Debian root; as root), each side
                                  a child process of its own, at each --training-sizes side and --threads count
           --training-sizes 64,112,224  input sides of --training-memory (default: 64,112,224)
-          --pytorch-root DIR     PyTorch's Debian root for --training-memory (default: /opt/pytorch-trixie)
+          --pytorch-root DIR     PyTorch's Debian root for --training-memory and
+                                 --training-load (default: /opt/pytorch-trixie)
           --rounds 2             rounds of --training (and --training-memory), each measuring every thread count in turn
           --optimizers flat      AdamW updates of --training, taking turns in each round: flat (one buffer
                                  for all parameters, the trainer's) and/or per-tensor

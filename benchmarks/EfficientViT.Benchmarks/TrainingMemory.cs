@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EfficientViT.ML;
 
 namespace EfficientViT.Benchmarks;
 
@@ -29,15 +30,13 @@ internal static class TrainingMemory
 
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
-        var repository = RepositoryRoot();
         var sides = new List<Side> { new("this project", (size, threads) => Project(options, size, threads, checkpoint: false)) };
         if (options.CheckpointActivations)
             sides.Add(new("this project, checkpointing", (size, threads) => Project(options, size, threads, checkpoint: true)));
-        var pytorch = PyTorchAvailable(options.PyTorchRoot, repository);
-        if (pytorch is null)
-            sides.Add(new("PyTorch", (size, threads) => PyTorch(options, repository, size, threads)));
+        if (PyTorchTrainStep.Unavailable(options.PyTorchRoot) is { } reason)
+            Console.Error.WriteLine($"PyTorch left out: {reason}");
         else
-            Console.Error.WriteLine($"PyTorch left out: {pytorch}");
+            sides.Add(new("PyTorch", (size, threads) => PyTorchTrainStep.Start(options.PyTorchRoot, options.TrainingVariant, options.TrainingBatch, size, [threads], WarmupSteps, TimedSteps)));
 
         var table = new TextTable("side", "size", "threads", "round", "images/s", "peak MiB", "peak ÷ PyTorch", "img/s ÷ PyTorch");
         foreach (var size in options.TrainingSizes)
@@ -89,73 +88,19 @@ internal static class TrainingMemory
         return start;
     }
 
-    private static ProcessStartInfo PyTorch(BenchmarkOptions options, string repository, int size, int threads)
-    {
-        var start = new ProcessStartInfo("bash") { WorkingDirectory = repository };
-        foreach (var argument in new[]
-                 {
-                     Path.Combine(repository, "benchmarks", "pytorch", "run.sh"), "--root", options.PyTorchRoot, "python3", "benchmarks/pytorch/train_step.py",
-                     "--variant", options.TrainingVariant.ToString(), "--batch", options.TrainingBatch.ToString(Invariant), "--size", size.ToString(Invariant),
-                     "--threads", threads.ToString(Invariant), "--warmup", "0", "--warmup-steps", WarmupSteps.ToString(Invariant), "--steps", TimedSteps.ToString(Invariant),
-                 })
-            start.ArgumentList.Add(argument);
-        return start;
-    }
-
     // Runs the child to its end; its images/s at `threads` and its peak from its output.
     private static Result Measure(ProcessStartInfo start, int threads)
     {
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
-        var error = process.StandardError.ReadToEndAsync();
-        var lines = new List<string>();
-        while (process.StandardOutput.ReadLine() is { } line)
-            lines.Add(line);
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} exited with {process.ExitCode}: {error.Result}");
-        long? peak = null;
-        double? rate = null;
+        var lines = ChildProcess.Output(start);
+        double? rate = PyTorchTrainStep.Rates(lines).TryGetValue(threads, out var pytorch) ? pytorch : null;
         foreach (var line in lines)
         {
+            // This project: the table row "2  1  123.4 ..." (threads, round, images/s).
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (line.StartsWith(PeakMemory.Prefix, StringComparison.Ordinal))
-                peak = long.Parse(line[PeakMemory.Prefix.Length..].Trim(), Invariant);
-            // PyTorch: "threads 2: 123.4 img/s (3 steps)"; this project: the table row "2  1  123.4 ..." (threads, round, images/s).
-            else if (fields is ["threads", var t, var r, "img/s", ..] && t == $"{threads}:")
-                rate = double.Parse(r, Invariant);
-            else if (fields.Length > 3 && fields[0] == threads.ToString(Invariant) && fields[1] == "1" && double.TryParse(fields[2], NumberStyles.Float, Invariant, out var value))
-                rate = value;
+            if (fields.Length > 3 && fields[0] == threads.ToString(Invariant) && fields[1] == "1" && double.TryParse(fields[2], NumberStyles.Float, Invariant, out var value))
+                rate ??= value;
         }
         return new Result(rate ?? throw new InvalidOperationException($"no images/s in the output of {start.FileName}:\n{string.Join('\n', lines)}"),
-            peak ?? throw new InvalidOperationException($"no peak memory in the output of {start.FileName}:\n{string.Join('\n', lines)}"));
-    }
-
-    // Why PyTorch cannot run, or null when it can.
-    private static string? PyTorchAvailable(string root, string repository)
-    {
-        if (!OperatingSystem.IsLinux())
-            return "needs Linux";
-        if (!File.Exists(Path.Combine(root, "usr", "bin", "python3")))
-            return $"no PyTorch root at {root} (make one with benchmarks/pytorch/setup-root.sh)";
-        if (Environment.UserName != "root")
-            return "needs root (benchmarks/pytorch/run.sh uses chroot)";
-        return File.Exists(Path.Combine(repository, "benchmarks", "pytorch", "run.sh")) ? null : $"no benchmarks/pytorch/run.sh under {repository}";
-    }
-
-    // The repository holding this benchmark: the current folder when run from it, else the nearest parent of the
-    // benchmark's assembly that holds benchmarks/pytorch.
-    private static string RepositoryRoot()
-    {
-        static bool Holds(string folder) => Directory.Exists(Path.Combine(folder, "benchmarks", "pytorch"));
-        if (Holds(Environment.CurrentDirectory))
-            return Environment.CurrentDirectory;
-        for (var folder = Path.GetDirectoryName(typeof(TrainingMemory).Assembly.Location); folder is not null; folder = Path.GetDirectoryName(folder))
-        {
-            if (Holds(folder))
-                return folder;
-        }
-        return Environment.CurrentDirectory;
+            PeakMemory.FromOutput(lines) ?? throw new InvalidOperationException($"no peak memory in the output of {start.FileName}:\n{string.Join('\n', lines)}"));
     }
 }

@@ -1,3 +1,4 @@
+using EfficientViT.ML;
 using EfficientViT.ML.Acceleration;
 using EfficientViT.ML.Modeling;
 using EfficientViT.ML.Training;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EfficientViT.ML;
 using EfficientViT.ML.MLNet;
 using EfficientViT.ML.Modeling;
 using Microsoft.ML;
@@ -74,7 +75,7 @@ internal static class PipelineMemory
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"the {side} pipeline's process exited with {process.ExitCode}");
         var rate = double.Parse(lines.Single(l => l.StartsWith("img/s: ", StringComparison.Ordinal))["img/s: ".Length..], CultureInfo.InvariantCulture);
-        var peak = long.Parse(lines.Single(l => l.StartsWith(PeakMemory.Prefix, StringComparison.Ordinal))[PeakMemory.Prefix.Length..].Trim(), CultureInfo.InvariantCulture);
+        var peak = PeakMemory.FromOutput(lines) ?? throw new InvalidOperationException($"the {side} pipeline's process wrote no peak memory");
         Console.Error.WriteLine($"  {side}: {rate:F1} img/s, peak {peak / 1024.0:F0} MiB");
         return (rate, peak);
     }

@@ -167,10 +167,11 @@ public class CommandLineErrorTests
 
         Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{output}");
         Assert.Contains($"{Environment.ProcessorCount} logical processors", output);
+        Assert.Contains("peak: the process's peak resident memory during each measurement", output);
         var batchLines = output.Split('\n').Where(line => line.TrimStart().StartsWith("batch", StringComparison.Ordinal)).ToArray();
         Assert.Equal(2, batchLines.Length);
-        // Each line: TorchSharp, ONNX Runtime and ONNX Runtime int8 rates, and int8's ratio to float32.
-        Assert.All(batchLines, line => Assert.Matches(@"TorchSharp +\d+\.\d +ONNX Runtime +\d+\.\d +ONNX Runtime int8 +\d+\.\d \(\d+\.\d\dx\)", line));
+        // Each line: TorchSharp, ONNX Runtime and ONNX Runtime int8 rates, int8's ratio to float32, and each one's peak (Linux).
+        Assert.All(batchLines, line => Assert.Matches(@"TorchSharp +\d+\.\d, +\d+ MiB +ONNX Runtime +\d+\.\d, +\d+ MiB +ONNX Runtime int8 +\d+\.\d \(\d+\.\d\dx\), +\d+ MiB", line));
     }
 
     [Theory]
