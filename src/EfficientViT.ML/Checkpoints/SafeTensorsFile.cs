@@ -47,7 +47,18 @@ internal static class SafeTensorsFile
     /// <returns>The tensors by name, and the <c>__metadata__</c> entries (empty if the file has none).</returns>
     /// <exception cref="CheckpointException">The file is missing, truncated, or its header is malformed or inconsistent
     /// (bad JSON, unsupported dtype, offsets outside the data, sizes that disagree with dtype and shape, overlaps).</exception>
-    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path) =>
+        ReadFile(path, file =>
+        {
+            (List<TensorEntry> entries, Dictionary<string, string> metadata, long dataStart) = ReadHeader(file, path);
+            return (ReadTensors(file, entries, dataStart), metadata);
+        });
+
+    /// <summary>The <c>__metadata__</c> entries of a safetensors file, read from its header alone (checked as <see cref="Read"/> checks it; no tensor is read).</summary>
+    /// <exception cref="CheckpointException">The file is missing, truncated, or its header is malformed or inconsistent.</exception>
+    public static Dictionary<string, string> ReadMetadata(string path) => ReadFile(path, file => ReadHeader(file, path).Metadata);
+
+    private static T ReadFile<T>(string path, Func<FileStream, T> read)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
@@ -58,8 +69,7 @@ internal static class SafeTensorsFile
         try
         {
             using FileStream file = File.OpenRead(path);
-            (List<TensorEntry> entries, Dictionary<string, string> metadata, long dataStart) = ReadHeader(file, path);
-            return (ReadTensors(file, entries, dataStart), metadata);
+            return read(file);
         }
         catch (CheckpointException)
         {

@@ -100,9 +100,9 @@ internal static class BatchedScoring
         if (previous is not ImagePixelExtractingTransformer)
             return null;
         var preprocessing = contract.Preprocessing!;
-        var upsampler = new BicubicUpsampler(side, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation);
+        var resampler = new ImageResampler(side, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation);
         var centered = RowGraphBatching.StartingAt(batched, contract.CenteredValue!, inputName);
-        return new BatchedOnnxStep(onnx, centered, new ImageInput(contract.ImageColumn!, contract.ImageColumn!, upsampler), inputName, outputName, outputType, options, "contract");
+        return new BatchedOnnxStep(onnx, centered, new ImageInput(contract.ImageColumn!, contract.ImageColumn!, resampler), inputName, outputName, outputType, options, "contract");
     }
 
     /// <summary>The one column the step adds to its input, as ML.NET declares it.</summary>

@@ -92,7 +92,7 @@ internal sealed class FeaturizerGraphs
     /// <summary><see cref="ImageBatch"/> for one image per call: what the saved chain runs.</summary>
     public Lazy<byte[]> ImageRow { get; }
 
-    /// <summary>Images already resampled and centred by <see cref="BicubicUpsampler"/>: only scaled in the graph; batched, for in-memory scoring.</summary>
+    /// <summary>Images already resampled and centred by <see cref="ImageResampler"/>: only scaled in the graph; batched, for in-memory scoring.</summary>
     public Lazy<byte[]> ResampledImageBatch { get; }
 
     /// <summary>Preprocessed pixels in; batched, for in-memory scoring.</summary>

@@ -166,7 +166,7 @@ internal sealed class FeaturizerPlan
 
     /// <summary>Where the in-memory featurizer reads its batches: the resized images, or the user's pixel vectors.</summary>
     public ModelInput CreateModelInput() => FromImages
-        ? new ImageInput(Names.Resized, options.InputColumnName, new BicubicUpsampler(preprocessing.ImageSize, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation))
+        ? new ImageInput(Names.Resized, options.InputColumnName, new ImageResampler(preprocessing.ImageSize, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation))
         : new PixelVectorInput(options.InputColumnName, options.InputColumnName, preprocessing.ImageSize);
 
     /// <summary>Refuses input images over the pixel limit as they are read (in memory only; not part of the saved chain).</summary>

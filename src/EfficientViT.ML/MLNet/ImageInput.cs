@@ -3,17 +3,17 @@ using Microsoft.ML.Data;
 
 namespace EfficientViT.ML.MLNet;
 
-/// <summary>Images of the model's side (after ML.NET's ResizeImages), resampled by a <see cref="BicubicUpsampler"/>.</summary>
-internal sealed class ImageInput(string columnName, string userColumn, BicubicUpsampler upsampler) : ModelInput(columnName, userColumn)
+/// <summary>Images of the model's side (after ML.NET's ResizeImages), resampled by an <see cref="ImageResampler"/>.</summary>
+internal sealed class ImageInput(string columnName, string userColumn, ImageResampler resampler) : ModelInput(columnName, userColumn)
 {
     /// <summary>How the images are resampled.</summary>
-    public BicubicUpsampler Upsampler => upsampler;
+    public ImageResampler Resampler => resampler;
 
     public override Reader Open(DataViewRow row) => new ImageReader(this, row.GetGetter<MLImage>(row.Schema[ColumnName]));
 
     private sealed class ImageReader(ImageInput input, ValueGetter<MLImage> getter) : Reader
     {
-        private readonly BicubicUpsampler.Scratch scratch = new(input.Upsampler);
+        private readonly ImageResampler.Scratch scratch = new(input.Resampler);
         // Kept between rows, as ML.NET's ExtractPixels keeps it: the getter releases the previous image.
         private MLImage? image;
 
@@ -29,7 +29,7 @@ internal sealed class ImageInput(string columnName, string userColumn, BicubicUp
             }
             try
             {
-                input.Upsampler.Write(image, destination, scratch);
+                input.Resampler.Write(image, destination, scratch);
             }
             catch (InvalidOperationException e)
             {

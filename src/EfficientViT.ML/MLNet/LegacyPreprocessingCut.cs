@@ -8,7 +8,7 @@ namespace EfficientViT.ML.MLNet;
 /// <summary>
 /// For zips saved before the scoring contract (see <see cref="LegacyZipReader"/>): splits a saved image graph where the fitted featurizer splits its work: the bicubic resize, crop and
 /// mean subtraction (up to the exporter's <c>Sub</c> of <c>normalize_mean</c>) go to managed code, a
-/// <see cref="BicubicUpsampler"/> that computes the same whole pixel values while the batches before are
+/// <see cref="ImageResampler"/> that computes the same whole pixel values while the batches before are
 /// scored, and ONNX Runtime scores only the rest of the graph, which is then the fitted featurizer's own.
 /// </summary>
 /// <remarks>
@@ -19,8 +19,8 @@ internal static class LegacyPreprocessingCut
 {
     private const string MeanInitializer = "normalize_mean";
 
-    /// <summary>The graph from the mean-subtracted pixels on, read from <paramref name="inputName"/>, and the upsampler that makes them; or null.</summary>
-    public static (byte[] Graph, BicubicUpsampler Upsampler)? TryCut(byte[] batchedGraph, string inputName, int side)
+    /// <summary>The graph from the mean-subtracted pixels on, read from <paramref name="inputName"/>, and the resampler that makes them; or null.</summary>
+    public static (byte[] Graph, ImageResampler Resampler)? TryCut(byte[] batchedGraph, string inputName, int side)
     {
         var graph = RowGraphBatching.GraphFields(batchedGraph);
         var nodes = graph.Where(f => f.Number == RowGraphBatching.GraphNode).Select(f => RowGraphBatching.Node.Parse(f.Payload)).ToList();
@@ -33,7 +33,7 @@ internal static class LegacyPreprocessingCut
         var resizeSide = FindResizeSide(WithOutput(batchedGraph, resampled, inputName), inputName, resampled, side, mean);
         if (resizeSide is null)
             return null;
-        return (RowGraphBatching.StartingAt(batchedGraph, resampled, inputName), new BicubicUpsampler(side, resizeSide.Value, mean));
+        return (RowGraphBatching.StartingAt(batchedGraph, resampled, inputName), new ImageResampler(side, resizeSide.Value, mean));
     }
 
     // float_data (field 4, packed) or raw_data (field 9, little-endian).
@@ -46,7 +46,7 @@ internal static class LegacyPreprocessingCut
         return packed.Encoded.IsEmpty ? null : Enumerable.Range(0, packed.Payload.Length / 4).Select(i => BinaryPrimitives.ReadSingleLittleEndian(packed.Payload.Span[(4 * i)..])).ToArray();
     }
 
-    // The side the graph resizes to: the one at which the upsampler gives the graph's own pixels for a random image.
+    // The side the graph resizes to: the one at which the resampler gives the graph's own pixels for a random image.
     private static int? FindResizeSide(byte[] probeGraph, string inputName, string resampled, int side, float[] mean)
     {
         var random = new Random(23);
@@ -55,8 +55,8 @@ internal static class LegacyPreprocessingCut
         using var image = MLImage.CreateFromPixels(side, side, MLPixelFormat.Rgba32, rgba);
         var planes = new float[3 * side * side];
         // The graph's input: the image's pixels 0-255 as planes, as ExtractPixels gives them.
-        var planesOnly = new BicubicUpsampler(side, side);
-        planesOnly.Write(image, planes, new BicubicUpsampler.Scratch(planesOnly));
+        var planesOnly = new ImageResampler(side, side);
+        planesOnly.Write(image, planes, new ImageResampler.Scratch(planesOnly));
         float[] expected;
         using (var options = new SessionOptions { IntraOpNumThreads = 1 })
         using (var session = new InferenceSession(probeGraph, options))
@@ -71,8 +71,8 @@ internal static class LegacyPreprocessingCut
         var first = (int)Math.Floor(side / 0.875);
         foreach (var candidate in new[] { first }.Concat(Enumerable.Range(side, side + 1).Where(r => r != first)))
         {
-            var upsampler = new BicubicUpsampler(side, candidate, mean);
-            upsampler.Write(image, actual, new BicubicUpsampler.Scratch(upsampler));
+            var resampler = new ImageResampler(side, candidate, mean);
+            resampler.Write(image, actual, new ImageResampler.Scratch(resampler));
             if (actual.AsSpan().SequenceEqual(expected))
                 return candidate;
         }

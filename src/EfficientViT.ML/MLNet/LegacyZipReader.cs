@@ -38,7 +38,7 @@ internal static class LegacyZipReader
             if (previous is not ImagePixelExtractingTransformer || !inputName.StartsWith(ColumnPrefix, StringComparison.Ordinal) || !inputName.EndsWith(PixelsSuffix, StringComparison.Ordinal))
                 return null;
             var resized = inputName[..^PixelsSuffix.Length] + ResizedSuffix;
-            input = new ImageInput(resized, resized, new BicubicUpsampler(side, side));
+            input = new ImageInput(resized, resized, new ImageResampler(side, side));
         }
         else
         {
@@ -60,9 +60,9 @@ internal static class LegacyZipReader
 
         var replaced = pixelsInGraph ? new TransformerChain<ITransformer>(previous!, onnx) : (ITransformer)onnx;
         // As the fitted featurizer scores: resampled in managed code, the rest of the graph in ONNX Runtime.
-        if (pixelsInGraph && LegacyPreprocessingCut.TryCut(batched, inputName, side) is var (cutGraph, upsampler))
+        if (pixelsInGraph && LegacyPreprocessingCut.TryCut(batched, inputName, side) is var (cutGraph, resampler))
         {
-            var resampling = new ImageInput(input.ColumnName, input.UserColumn, upsampler);
+            var resampling = new ImageInput(input.ColumnName, input.UserColumn, resampler);
             if (Checked(new BatchedOnnxStep(onnx, cutGraph, resampling, inputName, output.Name, output.Type, options, "legacy"), replaced, side) is { } cut)
                 return cut;
         }

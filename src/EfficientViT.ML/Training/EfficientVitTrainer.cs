@@ -71,7 +71,14 @@ public sealed class EfficientVitTrainer
         // Held until training ends: a second run into the folder fails at once instead of interleaving its saves.
         using var runLock = run?.Lock();
         if (options.Resume)
-            run!.RequireCheckpoint();
+        {
+            // A run keeps one interpolation: metadata prepared as for a new run would switch the rest of the run to the
+            // default of the day (TrainingSetup prepares a resumed run with its own when told the run's folder).
+            var recorded = run!.RecordedInterpolation();
+            if (recorded != metadata.Preprocessing.Interpolation)
+                throw new InvalidOperationException($"{run.LastPath} was trained resizing with {TrainingRunFolder.Describe(recorded)}; the metadata given to the trainer records " +
+                    $"{TrainingRunFolder.Describe(metadata.Preprocessing.Interpolation)}. A resumed run keeps its own: prepare it with TrainingSetupOptions.ResumedRun (the run's folder).");
+        }
         // Without a set count, training steps run at whichever of all cores and one core times faster
         // (see ThreadCountTuner); everything else keeps all cores. One core is timed first, so that all
         // cores, when they collapse, are dropped after a single step. The caller's count (torch's is global to

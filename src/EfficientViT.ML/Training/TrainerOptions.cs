@@ -14,7 +14,10 @@ public sealed class TrainerOptions
     /// </summary>
     public Func<IReadOnlyList<EpochSummary>, string>? CurvesChart { get; set; }
 
-    /// <summary>Continue from the <c>last</c> checkpoint in <see cref="OutputDirectory"/>; training throws if there is none.</summary>
+    /// <summary>
+    /// Continue from the <c>last</c> checkpoint in <see cref="OutputDirectory"/>; training throws if there is none, or if the
+    /// metadata's interpolation is not the one the run records (prepare the run with <see cref="TrainingSetupOptions.ResumedRun"/>).
+    /// </summary>
     public bool Resume { get; set; }
 
     /// <summary>Train only the classifier: every backbone parameter is frozen.</summary>

@@ -121,6 +121,20 @@ public static class TrainingCheckpoint
         return TrainingState.FromJson(File.ReadAllText(statePath), statePath);
     }
 
+    /// <summary>
+    /// The record saved with the checkpoint's weights in <paramref name="folder"/>, read from the file's header (not its
+    /// tensors); null when there is no checkpoint or its weights carry no record.
+    /// </summary>
+    internal static CheckpointMetadata? ReadMetadata(string folder)
+    {
+        if (Locate(folder) is not { } location)
+            return null;
+        var modelPath = Path.Combine(location, ModelFile);
+        return SafeTensorsFile.ReadMetadata(modelPath).TryGetValue(CheckpointMetadata.SafeTensorsKey, out var json)
+            ? CheckpointMetadata.FromJson(json, modelPath)
+            : null;
+    }
+
     /// <summary>Which of a checkpoint's state and weights <paramref name="folder"/> holds, in words: "has state.json but no model.safetensors".</summary>
     internal static string Contents(string folder)
     {

@@ -1,6 +1,7 @@
 using EfficientViT.ML.Checkpoints;
 using EfficientViT.ML.IO;
 using EfficientViT.ML.Modeling;
+using EfficientViT.ML.Preprocessing;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -95,6 +96,24 @@ public sealed class TrainingRunFolder
         var epochs = TrainingCheckpoint.ReadEpochs(LastPath) ?? MetricsCsv.Read(MetricsPath) ?? [];
         return (state, epochs);
     }
+
+    /// <summary>
+    /// The resize filter the run's <c>last</c> checkpoint records, which the run keeps when it is resumed. Null for a run of
+    /// an earlier version, whose records name none: its transforms resize bilinearly without antialiasing
+    /// (see <see cref="ImagePreprocessing.Interpolation"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The folder holds no checkpoint.</exception>
+    internal ImageInterpolation? RecordedInterpolation()
+    {
+        RequireCheckpoint();
+        // Weights without a record are read as an earlier version's record: nothing says they were resized otherwise.
+        return TrainingCheckpoint.ReadMetadata(LastPath)?.Preprocessing.Interpolation;
+    }
+
+    /// <summary>A recorded interpolation in words, for messages: "bilinear", or what a record without one stands for.</summary>
+    internal static string Describe(ImageInterpolation? interpolation) =>
+        interpolation?.ToString().ToLowerInvariant()
+        ?? "the bilinear filter of earlier versions, without antialiasing (it records no interpolation; Bilinear is PIL's antialiased filter)";
 
     /// <summary>Throws an <see cref="InvalidOperationException"/> naming the folder when it holds no checkpoint to resume from, and what its <c>last</c> folder lacks.</summary>
     public void RequireCheckpoint()

@@ -47,13 +47,20 @@ public sealed class TrainingSetup : IDisposable
     public TrainingRecipe Recipe { get; }
 
     /// <summary>Prepares a run on <paramref name="train"/> (its class names and size decide the head and the steps per epoch).</summary>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    /// <exception cref="CheckpointException">The checkpoint cannot be loaded.</exception>
+    /// <exception cref="ArgumentException">An option is out of range, or <see cref="TrainingSetupOptions.Interpolation"/> differs from the resumed run's.</exception>
+    /// <exception cref="CheckpointException">The checkpoint (or the resumed run's record) cannot be loaded.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="TrainingSetupOptions.ResumedRun"/> holds no checkpoint.</exception>
     public static TrainingSetup Prepare(TrainingSetupOptions options, IImageDataset train)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
         options.Validate();
+        // Read before any weights are loaded, so that a conflicting option is refused at once.
+        var resumed = options.ResumedRun is { } folder ? new TrainingRunFolder(folder) : null;
+        var resumedInterpolation = resumed?.RecordedInterpolation();
+        if (resumed is not null && options.Interpolation is { } asked && asked != resumedInterpolation)
+            throw new ArgumentException($"{resumed.Path}: the run's last checkpoint, {resumed.LastModelPath}, was trained resizing with {TrainingRunFolder.Describe(resumedInterpolation)}; " +
+                $"Interpolation (--interpolation) asks for {TrainingRunFolder.Describe(asked)}. A resumed run keeps its own: resume without it, or start a new run.");
         var classes = train.ClassNames.Count;
         var distillation = options.Distillation != DistillationMode.None;
 
@@ -83,7 +90,14 @@ public sealed class TrainingSetup : IDisposable
             var recipe = ScaledRecipe(options, train.Count);
             recipe.CheckImageSizesFor(model.Config.ImageSize);
             preprocessing = preprocessing.WithImageSize(model.Config.ImageSize);
-            if (options.Interpolation is { } interpolation)
+            // A resumed run trains and validates as it did before it stopped, whatever the default is now. A run of an
+            // earlier version (null) stays one: its checkpoints go on recording no interpolation, rather than an explicit
+            // Bilinear, because that is PIL's antialiased filter — another transform than the unantialiased bilinear the
+            // run was trained with — and because its best and last checkpoints then read alike, whichever was written
+            // after the resume, and are served as the earlier checkpoints of the run were.
+            if (resumed is not null)
+                preprocessing = preprocessing with { Interpolation = resumedInterpolation };
+            else if (options.Interpolation is { } interpolation)
                 preprocessing = preprocessing with { Interpolation = interpolation };
             var trainTransform = options.TrainTransform?.Invoke(preprocessing) ?? new ImageTransform(preprocessing, train: true);
             var evalTransform = new ImageTransform(preprocessing, train: false);

@@ -44,6 +44,13 @@ public sealed record TrainingSetupOptions
     /// </summary>
     public ImageInterpolation? Interpolation { get; init; }
 
+    /// <summary>
+    /// The folder of the run this setup continues (with <see cref="TrainerOptions.Resume"/>), or null (default) for a new run.
+    /// The resumed run resizes with the interpolation its <c>last</c> checkpoint records — a run of an earlier version,
+    /// which records none, as that version did — whatever the default now; an <see cref="Interpolation"/> that differs is refused.
+    /// </summary>
+    public string? ResumedRun { get; init; }
+
     /// <summary>Builds the training transform from the run's preprocessing; default timm's ImageNet augmentation (<c>new ImageTransform(p, train: true)</c>).</summary>
     public Func<ImagePreprocessing, ImageTransform>? TrainTransform { get; init; }
 
@@ -114,6 +121,7 @@ public sealed record TrainingSetupOptions
             $"must be at least 1 and less than Epochs ({Epochs}) with a StartImageSize");
         Check(Enum.IsDefined(Distillation), nameof(Distillation), Distillation, "is not a distillation mode");
         Check(Interpolation is not { } interpolation || Enum.IsDefined(interpolation), nameof(Interpolation), Interpolation, "must be Bicubic or Bilinear");
+        Check(ResumedRun is null || ResumedRun.Trim().Length > 0, nameof(ResumedRun), $"'{ResumedRun}'", "must name the run's folder, or be null for a new run");
         return this;
     }
 }

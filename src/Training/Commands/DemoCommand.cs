@@ -79,6 +79,7 @@ internal static class DemoCommand
                 StartImageSize = startSize,
                 FullSizeEpochs = fullEpochs,
                 Seed = parse.GetValue(seed),
+                ResumedRun = parse.GetValue(resume) ? folder : null,
                 Notes = new Dictionary<string, string> { ["data"] = "fashion-mnist", ["command"] = "demo" },
             }, train);
             var (model, metadata, evalTransform) = (setup.Model, setup.Metadata, setup.EvalTransform);

@@ -31,7 +31,7 @@ internal static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = finetune ? $"Peak learning rate of the head (default {TrainingSetupOptions.FineTuningLearningRate}; the backbone gets --backbone-lr-scale of it)." : $"Peak learning rate (default {TrainingSetupOptions.FromScratchLearningRate}: short runs on small data want more than the recipe's 1e-3 x batch/512)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "Folder for checkpoints, metrics.csv and curves.svg.", DefaultValueFactory = _ => Path.Combine("runs", name) };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output exactly where it stopped (an error if it holds no checkpoint)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output exactly where it stopped, resizing with the interpolation its checkpoints record (an error if it holds no checkpoint, or if --interpolation names another)." };
         var mixup = new Option<bool>("--mixup") { Description = "Use mixup 0.8 / cutmix 1.0 (the official recipe; helps long runs)." };
         var ema = new Option<bool>("--ema") { Description = "Keep a model EMA and validate it." };
         var dropPath = new Option<double>("--drop-path") { DefaultValueFactory = _ => 0.0 };
@@ -112,6 +112,7 @@ internal static class TrainCommand
                 FullSizeEpochs = fullEpochs,
                 BiasResampling = parse.GetValue(biasResampling),
                 Interpolation = parse.GetValue(interpolation),
+                ResumedRun = parse.GetValue(resume) ? run.Path : null,
                 Epochs = epochCount,
                 BatchSize = batchSize,
                 LearningRate = peakLearningRate,

@@ -160,6 +160,25 @@ public class CommandLineErrorTests
         AssertOneErrorLine(Run("train", "--data", ImageFolder(dir), "--output", output, "--resume"), output, "no training checkpoint");
     }
 
+    // Today's default is bicubic; a run started bilinear goes on bilinear when resumed, and refuses to be switched.
+    [Fact]
+    public void Resume_keeps_the_run_s_interpolation_and_refuses_another_naming_both_and_the_folder()
+    {
+        using var dir = new TempDirectory();
+        var output = dir.File("run");
+        string[] train = ["train", "--data", ImageFolder(dir), "--validation-split", "0", "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--threads", "1", "--workers", "1", "--output", output];
+        var (exitCode, errors, printed) = Run([.. train, "--interpolation", "Bilinear", "--max-steps", "1"]);
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{printed}");
+        var run = new EfficientViT.ML.Training.TrainingRunFolder(output);
+
+        AssertOneErrorLine(Run([.. train, "--resume", "--interpolation", "Bicubic"]), output, "was trained resizing with bilinear", "asks for bicubic");
+
+        (exitCode, errors, printed) = Run([.. train, "--resume"]);
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {string.Join("\n", errors)}{printed}");
+        Assert.Equal(2, EfficientViT.ML.Training.TrainingCheckpoint.ReadState(run.LastPath)!.Step);
+        Assert.Equal(EfficientViT.ML.Preprocessing.ImageInterpolation.Bilinear, EfficientViT.ML.Training.TrainingCheckpoint.ReadMetadata(run.LastPath)!.Preprocessing.Interpolation);
+    }
+
     [Fact]
     public void Bench_names_the_machine_and_times_float32_and_int8_graphs()
     {

@@ -8,7 +8,7 @@ namespace EfficientViT.ML.Tests.MLNet;
 /// <summary>
 /// One evaluation protocol: for the same S×S image, the network input of <c>efficientvit eval</c> and training
 /// validation (the evaluation <see cref="ImageTransform"/>) is the featurizer's. The featurizer's input is what its
-/// in-memory resampling writes (<see cref="BicubicUpsampler"/>, made as the featurizer makes it; the saved graph
+/// in-memory resampling writes (<see cref="ImageResampler"/>, made as the featurizer makes it; the saved graph
 /// computes the same, see FeaturizerPipelineTests), normalized as its graph does: (v − 255·mean) · 1/(255·std).
 /// </summary>
 public class EvalAndFeaturizerInputTests
@@ -36,9 +36,9 @@ public class EvalAndFeaturizerInputTests
         var eval = new ImageTransform(preprocessing, train: false).Apply(new ImageSample(rgb, size, size, 3, 0, "random"));
 
         using var image = MLImage.CreateFromPixels(size, size, MLPixelFormat.Rgba32, rgba);
-        var upsampler = new BicubicUpsampler(size, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation);
-        var centred = new float[upsampler.OutputSize];
-        upsampler.Write(image, centred, new BicubicUpsampler.Scratch(upsampler));
+        var resampler = new ImageResampler(size, preprocessing.ResizeSize, preprocessing.PixelMean, preprocessing.GraphInterpolation);
+        var centred = new float[resampler.OutputSize];
+        resampler.Write(image, centred, new ImageResampler.Scratch(resampler));
         var area = size * size;
         var featurizer = centred.Select((v, i) => v * (1f / (255f * preprocessing.Std[i / area]))).ToArray();
 

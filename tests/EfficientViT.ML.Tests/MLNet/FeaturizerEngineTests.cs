@@ -11,7 +11,7 @@ namespace EfficientViT.ML.Tests.MLNet;
 public class FeaturizerEngineTests
 {
     // The parity check: the featurizer's features are the BN-fused TorchSharp model's on the same pixels.
-    // The images go through ML.NET's ResizeImages and the managed bicubic upsampler (whose pixels equal the
+    // The images go through ML.NET's ResizeImages and the managed bicubic resampler (whose pixels equal the
     // graph's, as the test below shows), then are normalized and scored in torch.
     [Fact]
     public void Featurizer_gives_the_features_of_the_fused_TorchSharp_model()
@@ -45,9 +45,9 @@ public class FeaturizerEngineTests
         fused.FuseBatchNorm();
         fused.eval();
         var side = preprocessing.ImageSize;
-        var upsampler = new BicubicUpsampler(side, preprocessing.ResizeSize, preprocessing.PixelMean);
-        var scratch = new BicubicUpsampler.Scratch(upsampler);
-        // The upsampler gives pixels 0-255 minus 255 * mean; the normalization divides by 255 * std.
+        var resampler = new ImageResampler(side, preprocessing.ResizeSize, preprocessing.PixelMean);
+        var scratch = new ImageResampler.Scratch(resampler);
+        // The resampler gives pixels 0-255 minus 255 * mean; the normalization divides by 255 * std.
         var scale = TorchSharp.torch.tensor(preprocessing.Std.Select(s => 1f / (255f * s)).ToArray(), 1, 3, 1, 1);
         var features = new List<float[]>();
         // The cursor owns each image until it moves on: each is resampled before the next is read.
@@ -58,7 +58,7 @@ public class FeaturizerEngineTests
         {
             getImage(ref image);
             var centred = new float[3 * side * side];
-            upsampler.Write(image, centred, scratch);
+            resampler.Write(image, centred, scratch);
             var x = TorchSharp.torch.tensor(centred, 1, 3, side, side) * scale;
             features.Add(fused.PooledFeatures(x).flatten().data<float>().ToArray());
         }

@@ -61,7 +61,7 @@ public class LoadWithBatchedScoringTests
         var step = Assert.Single(Steps((ITransformer)fast).OfType<BatchedOnnxStep>());
         // Saved before networks carried their contract: read by the legacy reader, which searches for the resize side.
         Assert.Equal("legacy", step.Source);
-        Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Upsampler.ResizeSize);
+        Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Resampler.ResizeSize);
         var fastFeatures = Features((ITransformer)fast, data);
         Assert.Equal(0f, MaxAbsDifference(Features(plain, data), fastFeatures));
         Assert.Contains(fastFeatures.SelectMany(f => f), v => v != 0);
@@ -90,7 +90,7 @@ public class LoadWithBatchedScoringTests
 
         var step = Assert.Single(Steps(fast).OfType<BatchedOnnxStep>());
         Assert.Equal("contract", step.Source);
-        Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Upsampler.ResizeSize);
+        Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Resampler.ResizeSize);
         Assert.Equal(0f, MaxAbsDifference(fittedFeatures, plainFeatures));
         Assert.Equal(0f, MaxAbsDifference(fittedFeatures, fastFeatures));
         Assert.Equal(0f, MaxAbsDifference(fittedFeatures, predicted));

@@ -49,7 +49,7 @@ public class ScoringContractTests
         var step = Assert.Single(EfficientViT.ML.Tests.MLNet.LoadWithBatchedScoringTests.Steps((ITransformer)loaded).OfType<BatchedOnnxStep>());
         Assert.Equal("contract", step.Source);
         // ImageNet's 64 / 0.875 -> 73, read from the record rather than searched for.
-        Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Upsampler.ResizeSize);
+        Assert.Equal(73, Assert.IsType<ImageInput>(step.Input).Resampler.ResizeSize);
         Assert.Equal(0f, MaxAbsDifference(Features(fitted, mlContext.Data.LoadFromEnumerable(Images(7, seed: 2))),
             Features((ITransformer)loaded, mlContext.Data.LoadFromEnumerable(Images(7, seed: 2)))));
     }

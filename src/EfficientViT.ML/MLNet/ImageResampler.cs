@@ -8,14 +8,15 @@ namespace EfficientViT.ML.MLNet;
 
 /// <summary>
 /// The featurizer's second resize step in managed code, for in-memory scoring: an S×S image upsampled to
-/// R×R with PIL's bicubic weights (or another filter's, see <see cref="ImageInterpolation"/>), center-cropped back to S×S, and written as R, G and B planes of whole
+/// R×R with the filter the preprocessing record names (PIL's bicubic or bilinear weights, see
+/// <see cref="ImageInterpolation"/>), center-cropped back to S×S, and written as R, G and B planes of whole
 /// pixel values (or only split into planes when R = S), less the normalization's 255·mean per channel.
 /// Columns go first and each pass is rounded, as PIL does for 8-bit images and as the saved graph does;
 /// the fixed-point weights make the results identical (see <see cref="ResampleWeights"/>), so an
 /// in-memory and a saved featurizer give the same features.
 /// </summary>
 /// <remarks>Immutable and shared; each reader brings its own <see cref="Scratch"/>.</remarks>
-internal sealed class BicubicUpsampler
+internal sealed class ImageResampler
 {
     private readonly int side;
     private readonly bool resizes;
@@ -39,7 +40,7 @@ internal sealed class BicubicUpsampler
     /// <param name="resizeSize">The side R of the resize whose center is kept.</param>
     /// <param name="pixelMean">Subtracted from each channel's whole pixel values (255·mean); null: nothing.</param>
     /// <param name="interpolation">The filter of the resize.</param>
-    public BicubicUpsampler(int side, int resizeSize, float[]? pixelMean = null, ImageInterpolation interpolation = ImageInterpolation.Bicubic)
+    public ImageResampler(int side, int resizeSize, float[]? pixelMean = null, ImageInterpolation interpolation = ImageInterpolation.Bicubic)
     {
         this.pixelMean = pixelMean ?? [0f, 0f, 0f];
         if (resizeSize < side)
@@ -74,11 +75,11 @@ internal sealed class BicubicUpsampler
     public int OutputSize => 3 * side * side;
 
     /// <summary>Buffers for one reader: the horizontally resized rows and one row of pixels as floats.</summary>
-    public sealed class Scratch(BicubicUpsampler upsampler)
+    public sealed class Scratch(ImageResampler resampler)
     {
-        internal float[] Planes { get; } = new float[3 * upsampler.rowCount * upsampler.side];
+        internal float[] Planes { get; } = new float[3 * resampler.rowCount * resampler.side];
 
-        internal Vector128<float>[] Row { get; } = new Vector128<float>[upsampler.side];
+        internal Vector128<float>[] Row { get; } = new Vector128<float>[resampler.side];
     }
 
     /// <summary>Writes the R, G and B planes of <paramref name="image"/>'s resampled center into <paramref name="destination"/> (3·S·S floats).</summary>
@@ -147,7 +148,7 @@ internal sealed class BicubicUpsampler
 
     // One row, eight outputs (one period) at a time: each input pixel of the period, broadcast per
     // channel, times the kernel's column of eight phase weights. The three channels are three
-    // independent sums, and the loads skip bounds checks: this loop is most of the upsampler's time.
+    // independent sums, and the loads skip bounds checks: this loop is most of the resampler's time.
     private void ResizeRowByPeriods(Vector128<float>[] row, int r, int red, int blue, float[] planes)
     {
         var (stride, length, start) = (polyphase!.Stride, polyphase.Length, polyphase.Start);

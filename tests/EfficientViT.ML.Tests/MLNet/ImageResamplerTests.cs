@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 
 namespace EfficientViT.ML.Tests.MLNet;
 
-public class BicubicUpsamplerTests
+public class ImageResamplerTests
 {
     // 224 -> 256 is the ImageNet evaluation resize; 64 -> 73 and 45 -> 51 have no short period, and 45 is
     // not a multiple of the vector width; 64 -> 64 only splits the channels.
@@ -18,10 +18,10 @@ public class BicubicUpsamplerTests
     {
         var (bytes, planes) = RandomImage(size, format, seed: size + resize);
         using var image = MLImage.CreateFromPixels(size, size, format, bytes);
-        var upsampler = new BicubicUpsampler(size, resize);
-        var output = new float[upsampler.OutputSize];
+        var resampler = new ImageResampler(size, resize);
+        var output = new float[resampler.OutputSize];
 
-        upsampler.Write(image, output, new BicubicUpsampler.Scratch(upsampler));
+        resampler.Write(image, output, new ImageResampler.Scratch(resampler));
 
         var expected = resize == size ? planes : PilStyleResize.ResizeAndCrop(planes, size, resize, fractionBits: 14);
         Assert.Equal(expected.Select(p => (float)p), output);
@@ -35,10 +35,10 @@ public class BicubicUpsamplerTests
         var (bytes, planes) = RandomImage(size, MLPixelFormat.Bgra32, seed: 4);
         using var image = MLImage.CreateFromPixels(size, size, MLPixelFormat.Bgra32, bytes);
         float[] pixelMean = [123.675f, 116.28f, 103.53f];
-        var upsampler = new BicubicUpsampler(size, resize, pixelMean);
-        var output = new float[upsampler.OutputSize];
+        var resampler = new ImageResampler(size, resize, pixelMean);
+        var output = new float[resampler.OutputSize];
 
-        upsampler.Write(image, output, new BicubicUpsampler.Scratch(upsampler));
+        resampler.Write(image, output, new ImageResampler.Scratch(resampler));
 
         var expected = resize == size ? planes : PilStyleResize.ResizeAndCrop(planes, size, resize, fractionBits: 14);
         Assert.Equal(expected.Select((p, i) => p - pixelMean[i / (size * size)]), output);
@@ -51,9 +51,9 @@ public class BicubicUpsamplerTests
         const int size = 224, resize = 256;
         var (bytes, planes) = RandomImage(size, MLPixelFormat.Rgba32, seed: 9);
         using var image = MLImage.CreateFromPixels(size, size, MLPixelFormat.Rgba32, bytes);
-        var upsampler = new BicubicUpsampler(size, resize);
-        var output = new float[upsampler.OutputSize];
-        upsampler.Write(image, output, new BicubicUpsampler.Scratch(upsampler));
+        var resampler = new ImageResampler(size, resize);
+        var output = new float[resampler.OutputSize];
+        resampler.Write(image, output, new ImageResampler.Scratch(resampler));
 
         var pil = PilStyleResize.ResizeAndCrop(planes, size, resize, fractionBits: 22);
         var differences = output.Zip(pil, (a, b) => Math.Abs(a - b)).ToArray();
@@ -65,8 +65,8 @@ public class BicubicUpsamplerTests
     public void An_image_of_the_wrong_size_is_reported()
     {
         using var image = MLImage.CreateFromPixels(30, 20, MLPixelFormat.Rgba32, new byte[30 * 20 * 4]);
-        var upsampler = new BicubicUpsampler(32, 36);
-        var error = Assert.Throws<InvalidOperationException>(() => upsampler.Write(image, new float[upsampler.OutputSize], new BicubicUpsampler.Scratch(upsampler)));
+        var resampler = new ImageResampler(32, 36);
+        var error = Assert.Throws<InvalidOperationException>(() => resampler.Write(image, new float[resampler.OutputSize], new ImageResampler.Scratch(resampler)));
         Assert.Contains("30x20", error.Message);
         Assert.Contains("32x32", error.Message);
     }
