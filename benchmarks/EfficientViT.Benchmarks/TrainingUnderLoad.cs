@@ -18,8 +18,8 @@ internal static class TrainingUnderLoad
 {
     private const int Batch = 128, WarmupSteps = 2, MinimumSteps = 3;
 
-    /// <summary>Untimed steps before an auto measurement: four slow steps after half a window, and a comparison.</summary>
-    private const int AutoWarmupSteps = ThreadCountWatcher.Window / 2 + ThreadCountWatcher.SlowSteps + 8;
+    /// <summary>Untimed steps before an auto measurement: enough for the recent pace to change, and a comparison.</summary>
+    private const int AutoWarmupSteps = 2 * ThreadCountWatcher.Recent + 8;
 
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 

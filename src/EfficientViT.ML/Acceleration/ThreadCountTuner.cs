@@ -57,6 +57,9 @@ internal sealed class ThreadCountTuner
     /// <summary>Comparisons finished so far.</summary>
     public int Comparisons { get; private set; }
 
+    /// <summary>The median step time of <see cref="Chosen"/> in the last comparison, in seconds; infinity before the first.</summary>
+    public double ChosenPace { get; private set; } = double.PositiveInfinity;
+
     /// <summary>Whether a comparison is under way (its steps run at the candidates in turn).</summary>
     public bool Comparing => probing >= 0;
 
@@ -107,6 +110,7 @@ internal sealed class ThreadCountTuner
         var current = Array.IndexOf(candidates, previous);
         if (Comparisons == 0 || medians[best] < (1 - SwitchMargin) * medians[current])
             Chosen = candidates[best];
+        ChosenPace = medians[Array.IndexOf(candidates, Chosen)];
         Comparisons++;
         stretch = Comparisons > 1 && Chosen == previous ? Math.Min(MaxStretch, stretch * 2) : FirstStretch;
         stepsLeftInStretch = stretch;

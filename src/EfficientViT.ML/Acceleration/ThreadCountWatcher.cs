@@ -8,9 +8,13 @@ namespace EfficientViT.ML.Acceleration;
 /// measured on a 2-core machine, for as long as the other process runs.
 /// </summary>
 /// <remarks>
-/// A slowdown is <see cref="SlowSteps"/> steps in a row each slower than <see cref="SlowdownFactor"/> times the
-/// median of the last <see cref="Window"/> steps at the chosen count: one slow step (a page fault, the first step
-/// of an epoch) is not one. Step times jump by at most ±25% from noise, so noise alone does not start comparisons.
+/// The pace is the median of the last <see cref="Recent"/> steps at the chosen count; a slowdown is a pace more than
+/// <see cref="SlowdownFactor"/> times the best pace since the count was chosen. A median, because collapsed steps
+/// come in bursts (measured beside a busy process: slow and normal steps mixed, so "several slow steps in a row"
+/// was seldom seen, and a rolling reference soon took the slow pace for the normal one); the best pace since the
+/// choice, because the reference must not drift with the slowdown it is to detect. One slow step (a page fault,
+/// the first step of an epoch) moves no median, and step times jump by at most ±25% from noise, which moves a
+/// median of eight steps by far less than the factor, so noise alone does not start comparisons.
 /// A comparison started this way that keeps the count (the whole machine got slower, not the count's
 /// fault) makes the watcher ignore slowdowns for a hold-off that doubles each time, from
 /// <see cref="FirstHoldOff"/> to <see cref="MaxHoldOff"/> steps, so that a machine whose pace swings does not
@@ -20,13 +24,10 @@ namespace EfficientViT.ML.Acceleration;
 internal sealed class ThreadCountWatcher
 {
     /// <summary>Steps at the chosen count whose median is the recent pace.</summary>
-    public const int Window = 16;
+    public const int Recent = 8;
 
-    /// <summary>How many times slower than the recent pace a step must be to count as slow.</summary>
-    public const double SlowdownFactor = 1.5;
-
-    /// <summary>Slow steps in a row that start a comparison.</summary>
-    public const int SlowSteps = 4;
+    /// <summary>How many times slower than the best pace since the choice the recent pace must be to start a comparison.</summary>
+    public const double SlowdownFactor = 2;
 
     /// <summary>Steps during which slowdowns are ignored after the first comparison that a slowdown started in vain.</summary>
     public const int FirstHoldOff = 25;
@@ -36,7 +37,7 @@ internal sealed class ThreadCountWatcher
 
     private readonly ThreadCountTuner tuner;
     private readonly Queue<double> recent = new();
-    private int slowInARow;
+    private double bestPace = double.PositiveInfinity;
     private int holdOff = FirstHoldOff;
     private int heldOffSteps;
     private int? countBeforeWatchedComparison;
@@ -84,21 +85,21 @@ internal sealed class ThreadCountWatcher
     public void Forget()
     {
         recent.Clear();
-        slowInARow = 0;
+        bestPace = double.PositiveInfinity;
     }
 
     private void Watch(double seconds)
     {
         if (heldOffSteps > 0)
             heldOffSteps--;
-        if (recent.Count >= Window / 2 && seconds > SlowdownFactor * ThreadCountTuner.Median(recent))
-            slowInARow++;
-        else
-            slowInARow = 0;
         recent.Enqueue(seconds);
-        if (recent.Count > Window)
+        if (recent.Count > Recent)
             recent.Dequeue();
-        if (slowInARow < SlowSteps || heldOffSteps > 0)
+        if (recent.Count < Recent)
+            return;
+        var pace = ThreadCountTuner.Median(recent);
+        bestPace = Math.Min(bestPace, pace);
+        if (pace <= SlowdownFactor * bestPace || heldOffSteps > 0)
             return;
         countBeforeWatchedComparison = tuner.Chosen;
         SlowdownComparisons++;
@@ -108,7 +109,10 @@ internal sealed class ThreadCountWatcher
 
     private void ComparisonEnded()
     {
+        // The chosen count's steps in the comparison are its pace since the choice: a slowdown that starts just
+        // after a comparison is measured against them, not against the slow steps that follow.
         Forget();
+        bestPace = tuner.ChosenPace;
         if (countBeforeWatchedComparison is not { } before)
             return;
         countBeforeWatchedComparison = null;

@@ -31,9 +31,9 @@ public class ThreadCountWatcherTests
         var counts = Run(watcher, 4000, (step, threads) => Machine(threads, step is >= loadStart and < loadEnd));
 
         Assert.Equal(2, counts[loadStart - 1]);
-        // Half a window to know the pace (it is known), four slow steps, then a comparison of two steps at each
-        // count at most: one thread runs from the 10th loaded step on, where the tuner's own next comparison was
-        // 200 or more steps away.
+        // Five slow steps make the median of eight slow, then a comparison of a few steps at each count: one
+        // thread runs from the 12th loaded step on at the latest, where the tuner's own next comparison was 200 or
+        // more steps away.
         var switched = FirstStepFrom(counts, loadStart, 1);
         Assert.InRange(switched - loadStart, 4, 12);
         var stayedOnOne = counts.Skip(switched + 8).Take(loadEnd - switched - 8).Count(count => count == 1) / (double)(loadEnd - switched - 8);
@@ -46,6 +46,45 @@ public class ThreadCountWatcherTests
         var after = counts.Skip(back + 8).ToArray();
         Assert.True(after.Count(count => count == 2) > 0.95 * after.Length, $"{after.Count(count => count == 1)} of the last {after.Length} steps ran at one thread");
         Assert.Equal(1, watcher.SlowdownComparisons);
+    }
+
+    [Fact]
+    public void Collapsed_steps_that_come_in_bursts_among_normal_ones_are_noticed_as_well()
+    {
+        const int loadStart = 700;
+        var random = new Random(3);
+        var watcher = new ThreadCountWatcher([1, 2]);
+        // As measured beside a busy process: most two-thread steps collapse, but normal ones come between them,
+        // so there are seldom four slow steps in a row; over many steps two threads run at a third of one's pace.
+        var counts = Run(watcher, 1500, (step, threads) =>
+            step < loadStart ? Machine(threads, loaded: false) : threads == 1 ? 0.65 : random.NextDouble() < 0.6 ? 2.5 : 0.45);
+
+        var switched = FirstStepFrom(counts, loadStart, 1);
+        Assert.InRange(switched - loadStart, 0, 40);
+        var loaded = counts.Skip(switched + 8).ToArray();
+        Assert.True(loaded.Count(count => count == 1) > 0.9 * loaded.Length, $"only {loaded.Count(count => count == 1)} of {loaded.Length} loaded steps ran at one thread");
+    }
+
+    [Fact]
+    public void A_load_that_starts_just_after_a_comparison_is_measured_against_the_comparison_s_pace()
+    {
+        var watcher = new ThreadCountWatcher([1, 2]);
+        int? loadStart = null;
+        var counts = new int[1500];
+        for (var step = 0; step < counts.Length; step++)
+        {
+            // The load begins with the first step after the tuner's second comparison, which saw the idle machine:
+            // every step the watcher sees after it is slow, so only the comparison knows the normal pace.
+            if (loadStart is null && watcher.Comparisons == 2)
+                loadStart = step;
+            counts[step] = watcher.ThreadsForNextStep;
+            watcher.Report(TimeSpan.FromSeconds(Machine(counts[step], loaded: loadStart is not null)));
+        }
+
+        Assert.NotNull(loadStart);
+        var switched = FirstStepFrom(counts, loadStart.Value, 1);
+        Assert.InRange(switched - loadStart.Value, 0, 20);
+        Assert.Equal(1, watcher.Chosen);
     }
 
     [Fact]
