@@ -11,8 +11,9 @@ public sealed class BatchedScoringOptions
 
     /// <summary>
     /// ONNX Runtime's threads for one image scored alone (a <c>PredictionEngine</c>); null: one thread or one per core,
-    /// whichever scores a probe image faster on this machine (timed once, at the first prediction engine). Set 1 when
-    /// many requests are scored at once: they keep the cores busy already.
+    /// whichever scores faster on this machine, timed on the calls themselves and timed again when calls slow down
+    /// (another process taking a core makes every-core calls collapse). Set 1 when many requests are scored at
+    /// once: they keep the cores busy already.
     /// </summary>
     public int? RowThreads { get; set; }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientViT.ML.Acceleration;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EfficientViT.ML.MLNet;
@@ -10,16 +11,19 @@ namespace EfficientViT.ML.MLNet;
 /// </summary>
 /// <remarks>
 /// One session serves every slot (ONNX Runtime runs concurrent calls on one session). Without a thread count
-/// it runs on one thread or on every core, whichever scored a probe image faster when it was made: one small
-/// image is a few hundred small operations, and for the smaller variants sharing each between cores costs more
-/// than it saves (on 2 cores, M0 at 224×224 is faster on one thread, M4 on two).
+/// there are two, one thread and every core, and each call runs on the one a <see cref="ThreadCountWatcher"/>
+/// names, timing it: one small image is a few hundred small operations, and for the smaller variants sharing
+/// each between cores costs more than it saves (on 2 cores, M0 at 224×224 is faster on one thread, M4 on two);
+/// and when another process takes a core, every-core calls collapse (ONNX Runtime's workers wait for the one
+/// that lost its core: an M4 int8 call took 3× as long beside one busy thread), which the watcher notices
+/// within a few calls, as the trainer's does for its steps.
 /// </remarks>
 internal sealed class SingleRowScorer : IDisposable
 {
-    private const int ProbeRounds = 3;
-    private const int ProbeRunsPerRound = 8;
-
-    private readonly InferenceSession session;
+    private readonly InferenceSession[] sessions;
+    private readonly int[] threadCounts;
+    private readonly ThreadCountWatcher? watcher;
+    private readonly Lock watcherLock = new();
     private readonly string inputName;
     private readonly string outputName;
     private readonly long[] inputShape;
@@ -28,16 +32,13 @@ internal sealed class SingleRowScorer : IDisposable
     {
         this.inputName = inputName;
         this.outputName = outputName;
-        InferenceSession[] candidates = intraOpThreads is not null || Environment.ProcessorCount == 1
-            ? [Open(batchedGraph, intraOpThreads, device)]
-            : [Open(batchedGraph, 1, device), Open(batchedGraph, null, device)];
-        inputShape = [1, .. candidates[0].InputMetadata[inputName].Dimensions.Skip(1).Select(d => (long)d)];
+        threadCounts = intraOpThreads is not null || Environment.ProcessorCount == 1 ? [intraOpThreads ?? 1] : [1, Environment.ProcessorCount];
+        sessions = intraOpThreads is not null ? [Open(batchedGraph, intraOpThreads, device)] : threadCounts.Select(count => Open(batchedGraph, count, device)).ToArray();
+        if (sessions.Length > 1)
+            watcher = new ThreadCountWatcher(threadCounts);
+        inputShape = [1, .. sessions[0].InputMetadata[inputName].Dimensions.Skip(1).Select(d => (long)d)];
         InputSize = (int)inputShape.Aggregate(1L, (a, b) => a * b);
-        OutputSize = candidates[0].OutputMetadata[outputName].Dimensions[^1];
-        var fastest = Fastest(candidates);
-        foreach (var other in candidates.Where((_, i) => i != fastest))
-            other.Dispose();
-        session = candidates[fastest];
+        OutputSize = sessions[0].OutputMetadata[outputName].Dimensions[^1];
     }
 
     /// <summary>Floats per input item.</summary>
@@ -47,9 +48,43 @@ internal sealed class SingleRowScorer : IDisposable
     public int OutputSize { get; }
 
     /// <summary>Buffers for one reader of rows (not shared between threads).</summary>
-    public Slot NewSlot() => new(this, session);
+    public Slot NewSlot() => new(this);
 
-    public void Dispose() => session.Dispose();
+    /// <summary>The intra-op thread count the next call runs at.</summary>
+    internal int ThreadsForNextCall
+    {
+        get
+        {
+            lock (watcherLock)
+                return watcher?.ThreadsForNextStep ?? threadCounts[0];
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var session in sessions)
+            session.Dispose();
+    }
+
+    // Runs one call on the session the watcher names and tells it how long the call took.
+    private void Run(RunOptions runOptions, string[] inputNames, OrtValue[] inputs, string[] outputNames, OrtValue[] outputs)
+    {
+        if (watcher is null)
+        {
+            sessions[0].Run(runOptions, inputNames, inputs, outputNames, outputs);
+            return;
+        }
+        var threads = ThreadsForNextCall;
+        var start = Stopwatch.GetTimestamp();
+        sessions[Array.IndexOf(threadCounts, threads)].Run(runOptions, inputNames, inputs, outputNames, outputs);
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        lock (watcherLock)
+        {
+            // Concurrent calls may have moved the watcher on: a call timed at another count than it names now is not its pace.
+            if (watcher.ThreadsForNextStep == threads)
+                watcher.Report(elapsed);
+        }
+    }
 
     private static InferenceSession Open(byte[] graph, int? threads, OnnxDevice device)
     {
@@ -59,50 +94,19 @@ internal sealed class SingleRowScorer : IDisposable
         return new InferenceSession(graph, options);
     }
 
-    // The index of the session that scores a probe image (zeros) fastest, timed in alternating rounds.
-    private int Fastest(InferenceSession[] candidates)
-    {
-        if (candidates.Length == 1)
-            return 0;
-        var slots = candidates.Select(candidate => new Slot(this, candidate)).ToArray();
-        try
-        {
-            var best = new double[candidates.Length];
-            Array.Fill(best, double.MaxValue);
-            foreach (var slot in slots)
-                slot.Run();
-            for (var round = 0; round < ProbeRounds; round++)
-            {
-                for (var i = 0; i < slots.Length; i++)
-                {
-                    var watch = Stopwatch.StartNew();
-                    for (var run = 0; run < ProbeRunsPerRound; run++)
-                        slots[i].Run();
-                    best[i] = Math.Min(best[i], watch.Elapsed.TotalMilliseconds);
-                }
-            }
-            return Array.IndexOf(best, best.Min());
-        }
-        finally
-        {
-            foreach (var slot in slots)
-                slot.Dispose();
-        }
-    }
-
-    /// <summary>An input and an output buffer bound to the session.</summary>
+    /// <summary>An input and an output buffer bound to the scorer's sessions.</summary>
     public sealed class Slot : IDisposable
     {
-        private readonly InferenceSession session;
+        private readonly SingleRowScorer scorer;
         private readonly OrtValue input;
         private readonly OrtValue output;
         private readonly RunOptions runOptions = new();
         private readonly string[] inputNames;
         private readonly string[] outputNames;
 
-        internal Slot(SingleRowScorer scorer, InferenceSession session)
+        internal Slot(SingleRowScorer scorer)
         {
-            this.session = session;
+            this.scorer = scorer;
             Input = new float[scorer.InputSize];
             Output = new float[scorer.OutputSize];
             input = OrtValue.CreateTensorValueFromMemory(Input, scorer.inputShape);
@@ -118,7 +122,7 @@ internal sealed class SingleRowScorer : IDisposable
         public float[] Output { get; }
 
         /// <summary>Scores <see cref="Input"/> into <see cref="Output"/>.</summary>
-        public void Run() => session.Run(runOptions, inputNames, [input], outputNames, [output]);
+        public void Run() => scorer.Run(runOptions, inputNames, [input], outputNames, [output]);
 
         public void Dispose()
         {
