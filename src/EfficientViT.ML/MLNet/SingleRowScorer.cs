@@ -33,7 +33,7 @@ internal sealed class SingleRowScorer : IDisposable
         this.inputName = inputName;
         this.outputName = outputName;
         threadCounts = intraOpThreads is not null || Environment.ProcessorCount == 1 ? [intraOpThreads ?? 1] : [1, Environment.ProcessorCount];
-        sessions = intraOpThreads is not null ? [Open(batchedGraph, intraOpThreads, device)] : threadCounts.Select(count => Open(batchedGraph, count, device)).ToArray();
+        sessions = threadCounts.Select(count => Open(batchedGraph, count, device)).ToArray();
         if (sessions.Length > 1)
             watcher = new ThreadCountWatcher(threadCounts);
         inputShape = [1, .. sessions[0].InputMetadata[inputName].Dimensions.Skip(1).Select(d => (long)d)];
@@ -86,11 +86,10 @@ internal sealed class SingleRowScorer : IDisposable
         }
     }
 
-    private static InferenceSession Open(byte[] graph, int? threads, OnnxDevice device)
+    private static InferenceSession Open(byte[] graph, int threads, OnnxDevice device)
     {
         using var options = device.NewSessionOptions();
-        if (threads is { } count)
-            options.IntraOpNumThreads = count;
+        options.IntraOpNumThreads = threads;
         return new InferenceSession(graph, options);
     }
 
