@@ -33,6 +33,8 @@ internal sealed record BenchmarkOptions
           --spin 1               be the load generator: spin this many threads until stdin closes
           --training-variant M0  model of --training                (default: M0)
           --training-batch 128   images per step of --training       (default: 128)
+          --training-steps 3     timed steps of --training (at least) and of each --training-memory side, after
+                                 2 warm-up steps (default: 3; the heap's peak grows over the first dozens of steps)
           --checkpoint-activations  --training recomputes each stage's activations in the backward pass
           --training-memory      training's peak memory and images/s, this project next to PyTorch
                                  (benchmarks/pytorch/train_step.py in its Debian root; as root), each side
@@ -61,6 +63,7 @@ internal sealed record BenchmarkOptions
     public int TrainingRounds { get; init; } = 2;
     public EfficientVitVariant TrainingVariant { get; init; } = EfficientVitVariant.M0;
     public int TrainingBatch { get; init; } = 128;
+    public int TrainingSteps { get; init; } = 3;
     public bool CheckpointActivations { get; init; }
     public bool TrainingMemory { get; init; }
     public IReadOnlyList<int> TrainingSizes { get; init; } = [64, 112, 224];
@@ -111,6 +114,9 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--training-batch":
                     options = options with { TrainingBatch = ParsePositiveInt(arg, ValueOf(args, ref i)) };
+                    break;
+                case "--training-steps":
+                    options = options with { TrainingSteps = ParsePositiveInt(arg, ValueOf(args, ref i)) };
                     break;
                 case "--training-memory":
                     options = options with { TrainingMemory = true };

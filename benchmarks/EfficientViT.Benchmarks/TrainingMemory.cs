@@ -15,9 +15,9 @@ internal static class TrainingMemory
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    // Two warm-up steps and three timed ones on each side: the heap's peak grows over the first steps, so both
-    // sides run the same number.
-    private const int WarmupSteps = 2, TimedSteps = 3;
+    // Two warm-up steps and --training-steps timed ones on each side: the heap's peak grows over the first steps, so
+    // both sides run the same number.
+    private const int WarmupSteps = 2;
 
     private sealed record Side(string Name, Func<int, int, ProcessStartInfo> Start);
 
@@ -26,7 +26,7 @@ internal static class TrainingMemory
     /// <summary>The input and the timing rule, for the report's header.</summary>
     public static (string Input, string Timing) Describe(BenchmarkOptions options) =>
         ($"EfficientViT-{options.TrainingVariant}, batch {options.TrainingBatch}, sides {string.Join(", ", options.TrainingSizes)}, one fixed random batch",
-         $"each side a process of its own: {WarmupSteps} warm-up and {TimedSteps} timed steps per thread count; {options.TrainingRounds} rounds taking the sides in turn");
+         $"each side a process of its own: {WarmupSteps} warm-up and {options.TrainingSteps} timed steps per thread count; {options.TrainingRounds} rounds taking the sides in turn");
 
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
@@ -36,7 +36,7 @@ internal static class TrainingMemory
         if (PyTorchTrainStep.Unavailable(options.PyTorchRoot) is { } reason)
             Console.Error.WriteLine($"PyTorch left out: {reason}");
         else
-            sides.Add(new("PyTorch", (size, threads) => PyTorchTrainStep.Start(options.PyTorchRoot, options.TrainingVariant, options.TrainingBatch, size, [threads], WarmupSteps, TimedSteps)));
+            sides.Add(new("PyTorch", (size, threads) => PyTorchTrainStep.Start(options.PyTorchRoot, options.TrainingVariant, options.TrainingBatch, size, [threads], WarmupSteps, options.TrainingSteps)));
 
         var table = new TextTable("side", "size", "threads", "round", "images/s", "peak MiB", "peak ÷ PyTorch", "img/s ÷ PyTorch");
         foreach (var size in options.TrainingSizes)
@@ -81,6 +81,7 @@ internal static class TrainingMemory
                      typeof(TrainingMemory).Assembly.Location, "--training", "--training-variant", options.TrainingVariant.ToString(),
                      "--training-batch", options.TrainingBatch.ToString(Invariant), "--training-size", size.ToString(Invariant),
                      "--threads", threads.ToString(Invariant), "--rounds", "1", "--seconds", "0.001",
+                     "--training-steps", options.TrainingSteps.ToString(Invariant),
                  })
             start.ArgumentList.Add(argument);
         if (checkpoint)

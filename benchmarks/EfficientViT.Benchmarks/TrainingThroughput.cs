@@ -14,7 +14,7 @@ namespace EfficientViT.Benchmarks;
 /// </summary>
 internal static class TrainingThroughput
 {
-    private const int WarmupSteps = 2, MinimumSteps = 3;
+    private const int WarmupSteps = 2;
 
     // Training steps are slower than inference passes; each round of a thread count gets twice --seconds.
     private static double MinimumSeconds(BenchmarkOptions options) => options.Seconds * 2;
@@ -22,7 +22,7 @@ internal static class TrainingThroughput
     /// <summary>The input and the timing rule, for the report's header.</summary>
     public static (string Input, string Timing) Describe(BenchmarkOptions options) =>
         ($"{options.TrainingImageSize}x{options.TrainingImageSize} RGB, one fixed random batch of {options.TrainingBatch}",
-         $"{options.TrainingRounds} rounds alternating the thread counts, each ≥ {MinimumSeconds(options).ToString(System.Globalization.CultureInfo.InvariantCulture)} s and ≥ {MinimumSteps} steps after {WarmupSteps} warm-up steps");
+         $"{options.TrainingRounds} rounds alternating the thread counts, each ≥ {MinimumSeconds(options).ToString(System.Globalization.CultureInfo.InvariantCulture)} s and ≥ {options.TrainingSteps} steps after {WarmupSteps} warm-up steps");
 
     public static void Run(BenchmarkOptions options, TextWriter output)
     {
@@ -37,7 +37,7 @@ internal static class TrainingThroughput
                     set_num_threads(threads);
                     foreach (var (name, speed) in speeds)
                     {
-                        var t = speed.Measure(TimeSpan.FromSeconds(MinimumSeconds(options)), MinimumSteps, WarmupSteps);
+                        var t = speed.Measure(TimeSpan.FromSeconds(MinimumSeconds(options)), options.TrainingSteps, WarmupSteps);
                         table.AddRow(threads.ToString(), round.ToString(), t.ImagesPerSecond.ToString("F1"), t.MillisecondsPerStep.ToString("F1"),
                             Ms(t.Forward), Ms(t.Backward), Ms(t.Clip), Ms(t.Optimizer), name);
                         Console.Error.WriteLine($"  training, {threads} thread(s), {name} AdamW, round {round}: {t.ImagesPerSecond:F1} images/s");

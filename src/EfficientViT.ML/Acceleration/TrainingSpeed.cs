@@ -88,6 +88,12 @@ internal sealed class TrainingSpeed : IDisposable
 
     private void Step(double[] phases)
     {
+        StepInScope(phases);
+        StepGarbage.Collect();
+    }
+
+    private void StepInScope(double[] phases)
+    {
         using var scope = NewDisposeScope();
         var start = Stopwatch.GetTimestamp();
         var loss = Losses.LabelSmoothingCrossEntropy(model.forward(images), labels, recipe.LabelSmoothing);

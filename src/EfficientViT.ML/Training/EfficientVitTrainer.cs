@@ -190,6 +190,7 @@ public sealed class EfficientVitTrainer
                         set_num_threads(tuner.ThreadsForNextStep);
                     var stepStart = Stopwatch.GetTimestamp();
                     var loss = TrainStep(optimizer, acceleration, batch, mixer, step);
+                    StepGarbage.Collect();
                     tuner?.Report(Stopwatch.GetElapsedTime(stepStart));
                     if (!double.IsFinite(loss))
                     {
