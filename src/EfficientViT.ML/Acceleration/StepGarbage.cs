@@ -7,7 +7,7 @@ namespace EfficientViT.ML.Acceleration;
 /// without collecting (none in 22 steps of M0 at 64x64, three at 224x224), and those native allocations, spread
 /// through the C heap between the steps' activations, kept it from reusing the activations' freed blocks: the heap
 /// grew step after step. Collecting after each step, the process's peak after 60 steps of M0 at 64x64 (batch 128)
-/// was 357-363 MiB instead of 545-556, and after 20 steps at 224x224 1,414-1,426 MiB instead of 2,101-2,114, at
+/// was 348-349 MiB instead of 534-543, and after 20 steps at 224x224 1,381-1,393 MiB instead of 2,052-2,064, at
 /// the same images/s (alternating runs).
 /// </summary>
 internal static class StepGarbage
