@@ -10,8 +10,8 @@ namespace EfficientViT.ML.MLNet;
 /// Runtime once, so a call copies nothing and allocates nothing but what ONNX Runtime does inside.
 /// </summary>
 /// <remarks>
-/// One session serves every slot (ONNX Runtime runs concurrent calls on one session). Without a thread count
-/// there are two, one thread and every core, and each call runs on the one a <see cref="ThreadCountWatcher"/>
+/// The scorer's sessions serve every slot (ONNX Runtime runs concurrent calls on one session). With a thread count
+/// there is one session; without, there are two, one thread and every core, and each call runs on the one a <see cref="ThreadCountWatcher"/>
 /// names, timing it: one small image is a few hundred small operations, and for the smaller variants sharing
 /// each between cores costs more than it saves (on 2 cores, M0 at 224×224 is faster on one thread, M4 on two);
 /// and when another process takes a core, every-core calls collapse (ONNX Runtime's workers wait for the one

@@ -1,5 +1,6 @@
 using EfficientViT.ML.Tests.Training;
 using EfficientViT.ML.Acceleration;
+using EfficientViT.ML.Modeling;
 using System.Runtime.InteropServices;
 using EfficientViT.ML.Training;
 using static TorchSharp.torch;
@@ -39,7 +40,7 @@ public class NativeHeapTests
     public void Training_steps_keep_the_heap_at_the_size_the_first_steps_gave_it()
     {
         Assert.True(OperatingSystem.IsLinux(), "these machines run Linux with glibc");
-        using var speed = new TrainingSpeed(EfficientViT.ML.Modeling.EfficientVitVariant.M0, imageSize: 64, batch: 32);
+        using var speed = new TrainingSpeed(EfficientVitVariant.M0, imageSize: 64, batch: 32);
         speed.Measure(TimeSpan.Zero, minimumSteps: 10, warmupSteps: 0);
         var afterTen = MallocInfo().HeldBytes;
         speed.Measure(TimeSpan.Zero, minimumSteps: 60, warmupSteps: 0);
