@@ -4,7 +4,9 @@
 # with AVX2's vpmaddubsw, which adds each two neighbouring products in a saturating 16-bit lane; CPUs with
 # VNNI add them in 32 bits. The int8 graphs must compute the same on both (their weights stay within ±63 for
 # that), and these tests failed on a real Zen 3 when they did not. The machines that run the tests usually
-# have VNNI, so without emulation that case would go untested.
+# have VNNI; scripts/tests-avx2-only.sh runs every test with their AVX-512 and VNNI hidden where the machine
+# allows it (CPUID faulting), and this emulation needs nothing of the machine and computes the arithmetic
+# with an implementation of its own.
 #
 # First it proves what the emulated CPU is: tests/EmulatedCpu reads CPUID under the emulator and fails
 # unless the CPU has AVX2 and no AVX-512, AVX-VNNI, AVX-512 VNNI or AMX (the host's CPU is printed too), and

@@ -1,4 +1,5 @@
-// Two checks for scripts/int8-without-vnni.sh, run under the emulator before the tests:
+// Two checks for scripts/int8-without-vnni.sh, run under the emulator before the tests (and the first for
+// scripts/avx2-only.sh, run with this CPU's AVX-512 and VNNI hidden):
 //   cpu      prints the instruction sets behind ONNX Runtime's int8 kernels on x64 as the CPU reports them
 //            (CPUID, which ONNX Runtime reads too) and as .NET sees them; exits 0 only for an AVX2 CPU without
 //            AVX-512, AVX-VNNI, AVX-512 VNNI or AMX, on which ONNX Runtime multiplies uint8 by int8 with AVX2's
