@@ -15,6 +15,8 @@
 #    emulated CPU without VNNI. Debian 12's QEMU 7.2 starts signal handlers on a misaligned stack, which
 #    crashes .NET now and then, so where Debian 13 is an apt source (added for libstdc++ above) the
 #    package comes from there: its binaries are static and bring nothing else along.
+#  - on x86_64, a C compiler (Debian package gcc), with which scripts/avx2-only.sh builds the small library
+#    that hides AVX-512 and VNNI from the tests' second run (scripts/tests-avx2-only.sh).
 # Nothing is done when everything is already present. When another apt or dpkg process holds the package
 # locks (unattended-upgrades on a fresh machine), it waits for them, at most APT_LOCK_WAIT seconds (default 600).
 set -euo pipefail
@@ -132,6 +134,20 @@ PIN
       apt_get_waiting install -y -qq --no-install-recommends qemu-user >/dev/null
     else
       say "QEMU user-mode emulator $qemu_version present (qemu-user; scripts/int8-without-vnni.sh checks that it runs .NET)"
+    fi
+  fi
+
+  if [ "$(uname -m)" = "x86_64" ]; then
+    if command -v gcc >/dev/null 2>&1; then
+      say "C compiler (gcc) present"
+    else
+      # Where libc6 came from Debian 13 (step above), so must the C library's headers that gcc brings along.
+      apt_update_once
+      say "installing gcc (scripts/avx2-only.sh builds its CPUID library with it)"
+      trixie=()
+      [ -f /etc/apt/sources.list.d/efficientvit-trixie.sources ] && trixie=(-t trixie)
+      apt_get_waiting install -y -qq --no-install-recommends "${trixie[@]}" gcc libc6-dev >/dev/null \
+        || say "gcc could not be installed: the tests' run as an AVX2-only CPU will be skipped"
     fi
   fi
 

@@ -16,6 +16,10 @@ if ! grep -qw 'avx512f\|avx512_vnni\|avx_vnni\|amx_int8' /proc/cpuinfo 2>/dev/nu
   say "this CPU has no AVX-512, VNNI or AMX to hide: the tests above ran as such a CPU runs them"
   exit 0
 fi
+if ! command -v gcc >/dev/null 2>&1; then
+  say "skipped: no gcc to build scripts/avx2-only/cpuid-mask.c with (scripts/setup.sh installs it)"
+  exit 0
+fi
 # The built test assemblies themselves, not the solution: no build node of an earlier command runs them.
 suites=(tests/EfficientViT.ML.Tests/bin/Release/net10.0/EfficientViT.ML.Tests.dll tests/Service.Tests/bin/Release/net10.0/Service.Tests.dll)
 for suite in "${suites[@]}"; do
