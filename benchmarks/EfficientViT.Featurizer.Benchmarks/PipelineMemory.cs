@@ -66,14 +66,10 @@ internal static class PipelineMemory
 
     private static (double Rate, long PeakKib) Child(string side, int images)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        var start = new ProcessStartInfo(Environment.ProcessPath!);
         foreach (var argument in new[] { typeof(PipelineMemory).Assembly.Location, "--memory-side", side, "--images", images.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
-        var lines = process.StandardOutput.ReadToEnd().Split('\n');
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"the {side} pipeline's process exited with {process.ExitCode}");
+        var lines = ChildProcess.Output(start);
         var rate = double.Parse(lines.Single(l => l.StartsWith("img/s: ", StringComparison.Ordinal))["img/s: ".Length..], CultureInfo.InvariantCulture);
         var peak = PeakMemory.FromOutput(lines) ?? throw new InvalidOperationException($"the {side} pipeline's process wrote no peak memory");
         Console.Error.WriteLine($"  {side}: {rate:F1} img/s, peak {peak / 1024.0:F0} MiB");
