@@ -5,18 +5,19 @@
 # but nothing of its speed; this shows the arithmetic of those kernels and what they cost on this CPU.
 #
 #   bash scripts/avx2-only.sh COMMAND [ARGUMENTS...]
+#   bash scripts/avx2-only.sh --check     (whether this machine can: exit 0, or exit 3 saying why not)
 #
 # How: scripts/avx2-only/cpuid-mask.c, compiled here with gcc and preloaded into the command (and every
 # process it starts), makes the CPUID instruction fault and answers it with those features' bits cleared.
-# That needs CPUID faulting from the CPU or its hypervisor (/proc/cpuinfo flag cpuid_fault: recent Intel
-# CPUs, KVM guests); without it the script says so and exits 3 without running the command. Before running
-# the command it checks, with tests/EmulatedCpu, that .NET sees the CPU as it should.
+# That needs gcc and CPUID faulting from the CPU or its hypervisor (/proc/cpuinfo flag cpuid_fault: recent
+# Intel CPUs, KVM guests); without them the script says so and exits 3 without running the command. Before
+# running the command it checks, with tests/EmulatedCpu, that .NET sees the CPU as it should.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 say() { printf '[avx2-only] %s\n' "$*" >&2; }
 
-[ $# -ge 1 ] || { echo "usage: bash scripts/avx2-only.sh COMMAND [ARGUMENTS...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: bash scripts/avx2-only.sh COMMAND [ARGUMENTS...] | --check" >&2; exit 2; }
 if [ "$(uname -s)" != "Linux" ] || [ "$(uname -m)" != "x86_64" ]; then
   say "needs x86_64 Linux, this is $(uname -s) $(uname -m)"; exit 3
 fi
@@ -24,7 +25,8 @@ if ! grep -qw cpuid_fault /proc/cpuinfo; then
   say "this CPU (or its hypervisor) offers no CPUID faulting (no cpuid_fault in /proc/cpuinfo): features cannot be hidden here"
   exit 3
 fi
-command -v gcc >/dev/null || { say "gcc not found (apt-get install gcc)"; exit 1; }
+command -v gcc >/dev/null || { say "gcc not found (scripts/setup.sh installs it)"; exit 3; }
+[ "$1" = "--check" ] && exit 0
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/avx2-only.XXXXXX")
 trap 'rm -rf "$work"' EXIT
