@@ -108,6 +108,8 @@ public static class Int8Quantizer
         var gains = new List<(int Index, double Mean)>();
         for (var k = 0; k < descriptions.Count; k++)
         {
+            if (!baseOptions.QuantizesConvolution(k))
+                continue;
             var alone = baseOptions with { FloatConvolutions = new HashSet<int> { k } };
             gains.Add((k, measure($"{baseMeasurement.Graph}, convolution {k} float ({descriptions[k]})", alone).MeanCosine));
         }

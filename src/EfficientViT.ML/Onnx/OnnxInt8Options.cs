@@ -8,8 +8,9 @@ namespace EfficientViT.ML.Onnx;
 /// activations are uint8 with the calibrated ranges; biases are int32.
 /// </summary>
 /// <remarks>
-/// What stays float, and why, is in docs/guide/int8.md: the squeeze-and-excitation convolutions (one
-/// pixel per image: nothing to gain), softmax and the attention biases, the in-graph resize and
+/// What stays float, and why, is in docs/guide/int8.md: the first convolution (three input channels:
+/// faster in float, see <see cref="QuantizeFirstConvolution"/>), the squeeze-and-excitation convolutions
+/// (one pixel per image: nothing to gain), softmax and the attention biases, the in-graph resize and
 /// normalization, pooling and the classification head.
 /// </remarks>
 /// <example>
@@ -42,6 +43,13 @@ public sealed record OnnxInt8Options
     public bool QuantizeResiduals { get; init; } = true;
 
     /// <summary>
+    /// Quantize the patch embedding's first convolution, over the three colour channels. Default false: with
+    /// three input channels its int8 kernel ran slower than the float one (4.8 against 2.1 ms for M4 at batch 16
+    /// without VNNI), and the whole graph ran faster with it float (measured: see docs/guide/int8.md).
+    /// </summary>
+    public bool QuantizeFirstConvolution { get; init; }
+
+    /// <summary>
     /// For sensitivity analysis: whether the k-th quantizable convolution (in the exporter's order) is
     /// quantized; null quantizes all that the other options allow.
     /// </summary>
@@ -71,6 +79,10 @@ public sealed record OnnxInt8Options
     /// ONNX Runtime's kernels saturate (see <see cref="QdqPlacer.ReducedWeightLimit"/>).
     /// </summary>
     internal bool FullRangeWeights { get; init; }
+
+    /// <summary>Whether the <paramref name="index"/>-th quantizable convolution (in the exporter's order) is quantized, as far as these options say.</summary>
+    internal bool QuantizesConvolution(int index) =>
+        (index != 0 || QuantizeFirstConvolution) && FloatConvolutions?.Contains(index) != true && (QuantizeConvolution?.Invoke(index) ?? true);
 
     /// <summary>For sensitivity analysis: false leaves the quantized convolutions' weights float.</summary>
     internal bool QuantizeWeights { get; init; } = true;

@@ -65,9 +65,7 @@ internal sealed class QdqPlacer
         convolutions.Add(description);
         if (int8 is null)
             return true;
-        if (int8.FloatConvolutions?.Contains(index) == true)
-            return false;
-        return int8.QuantizeConvolution?.Invoke(index) ?? true;
+        return int8.QuantizesConvolution(index);
     }
 
     /// <summary>The quantizable convolutions met so far, described (kind, channels, kernel, map size).</summary>

@@ -57,7 +57,22 @@ public class Int8ExportTests
         EfficientVitOnnxExporter.Export(loaded.Model, int8Path, featuresOnly);
 
         OnnxChecker.AssertValid(int8Path);
-        // Every convolution weight but the squeeze-and-excitation ones is an int8 initializer behind a DequantizeLinear.
+        // Every convolution weight but the squeeze-and-excitation ones and the first convolution's is an int8 initializer behind a DequantizeLinear.
+        var counts = QuantizedAndFloatConvolutions(int8Path);
+        Assert.True(counts.Quantized > 40, $"int8 convolutions: {counts.Quantized}");
+        // The two squeeze-and-excitation convolutions of each of M0's two patch mergings, and the first (QuantizeFirstConvolution).
+        Assert.Equal(2 * 2 + 1, counts.Float);
+        var firstInt8Path = dir.File("m0_int8_first.onnx");
+        featuresOnly.Int8 = featuresOnly.Int8 with { QuantizeFirstConvolution = true };
+        EfficientVitOnnxExporter.Export(loaded.Model, firstInt8Path, featuresOnly);
+        Assert.Equal((counts.Quantized + 1, 2 * 2), QuantizedAndFloatConvolutions(firstInt8Path));
+        var ratio = (double)new FileInfo(int8Path).Length / new FileInfo(floatPath).Length;
+        Console.WriteLine($"int8/float32 file size: {ratio:F3}");
+        Assert.InRange(ratio, 0.2, 0.4);
+    }
+
+    private static (int Quantized, int Float) QuantizedAndFloatConvolutions(string path)
+    {
         var (exitCode, stdout, stderr) = OnnxChecker.RunPython(
             "import onnx,sys\n" +
             "m=onnx.load(sys.argv[1]); inits={i.name:i for i in m.graph.initializer}; producer={o:n for n in m.graph.node for o in n.output}\n" +
@@ -67,14 +82,10 @@ public class Int8ExportTests
             "  w=n.input[1]\n" +
             "  if w in producer and producer[w].op_type=='DequantizeLinear' and inits[producer[w].input[0]].data_type==onnx.TensorProto.INT8: q+=1\n" +
             "  else: f+=1\n" +
-            "print(q,f)", int8Path);
+            "print(q,f)", path);
         Assert.True(exitCode == 0, stderr);
         var counts = stdout.Trim().Split(' ').Select(int.Parse).ToArray();
-        Assert.True(counts[0] > 40, $"int8 convolutions: {counts[0]}");
-        Assert.Equal(2 * 2, counts[1]); // the two squeeze-and-excitation convolutions of each of M0's two patch mergings
-        var ratio = (double)new FileInfo(int8Path).Length / new FileInfo(floatPath).Length;
-        Console.WriteLine($"int8/float32 file size: {ratio:F3}");
-        Assert.InRange(ratio, 0.2, 0.4);
+        return (counts[0], counts[1]);
     }
 
     /// <summary>The official M0's int8 graph as ONNX Runtime optimizes it at <paramref name="level"/>, read by a Python script.</summary>
@@ -102,7 +113,7 @@ public class Int8ExportTests
         Assert.True(exitCode == 0, stderr);
         var counts = stdout.Trim().Split(' ').Select(int.Parse).ToArray();
         Assert.True(counts[0] > 40, $"QLinearConv: {counts[0]}, float Conv: {counts[1]}");
-        Assert.Equal(2 * 2, counts[1]); // the squeeze-and-excitation ones, float by design
+        Assert.Equal(2 * 2 + 1, counts[1]); // the squeeze-and-excitation ones and the first, float by design
     }
 
     [Fact]
