@@ -271,7 +271,8 @@ static void Sensitivity(string checkpoint, int testCount, int calibrationCount, 
             IncludeLogits = false,
             Int8 = new OnnxInt8Options
             {
-                Calibration = calibrations[method], QuantizeConvolution = quantize, QuantizeAttentionMatMuls = matMuls,
+                // The predicate alone says which convolutions are int8, the first one included.
+                Calibration = calibrations[method], QuantizeConvolution = quantize, QuantizeFirstConvolution = true, QuantizeAttentionMatMuls = matMuls,
                 QuantizeWeights = weights, QuantizeActivations = activations,
                 QuantizeResiduals = residuals ?? (activations && Enumerable.Range(0, convolutions.Count).All(quantize)),
             },

@@ -80,7 +80,10 @@ public sealed record OnnxInt8Options
     /// </summary>
     internal bool FullRangeWeights { get; init; }
 
-    /// <summary>Whether the <paramref name="index"/>-th quantizable convolution (in the exporter's order) is quantized, as far as these options say.</summary>
+    /// <summary>
+    /// Whether the <paramref name="index"/>-th quantizable convolution (in the exporter's order, which starts with the
+    /// patch embedding: index 0 is the first convolution) is quantized, as far as these options say.
+    /// </summary>
     internal bool QuantizesConvolution(int index) =>
         (index != 0 || QuantizeFirstConvolution) && FloatConvolutions?.Contains(index) != true && (QuantizeConvolution?.Invoke(index) ?? true);
 
